@@ -1,0 +1,1590 @@
+//! One TCP connection: Zeek's endpoint state machine, Zeek's `conn_state` and
+//! `history`, plus the handshake as sockscope reports it (who is client, SYN
+//! and SYN-ACK times and options, retransmissions, RTT split in two, connect
+//! time) and byte counts in sequence space.
+//!
+//! # Fidelity to Zeek
+//! The endpoint states (INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL,
+//! ESTABLISHED, CLOSED, RESET), their transitions, the history letters and the
+//! `conn_state` derivation follow Zeek's `TCPSessionAdapter` and
+//! `base/protocols/conn/main.zeek`, so `state` and `history` read the way
+//! network engineers already read them. Payload byte counts follow Zeek's
+//! `TCP_Endpoint::Size()`: sequence space, so a retransmitted byte counts once,
+//! bytes acknowledged but never captured still count, and a packet cut by the
+//! snaplen counts its length on the wire.
+//!
+//! # Where sockscope departs from Zeek, and why
+//! - Identity is the 5-tuple *and the ISN*: a SYN with a new ISN starts a new
+//!   connection (the caller, [`super::Tracker`], decides with
+//!   [`TcpConn::starts_new_connection`]). Repeated SYNs with the same ISN stay
+//!   one attempt however far apart they are (Zeek drops an unanswered attempt
+//!   after 5 s and reports the next retransmission as a new connection).
+//! - A SYN-ACK retransmitted with a different ISN does not inflate the
+//!   server's byte count: the handshake ACK tells which SYN-ACK the client
+//!   accepted, and the server's sequence space is based on that ISN.
+//! - A connection first seen at its SYN-ACK has the SYN-ACK's *receiver* as
+//!   client (Zeek guesses from port numbers); a SYN that arrives after its
+//!   SYN-ACK (capture reordering) completes the pair instead of leaving the
+//!   client stuck in SYN_SENT.
+//! - A lone RST is recorded (state OTH, history `R`) but never as an attempt.
+//! - Checksums are not verified (offloading makes them wrong in most local
+//!   captures), so history never has `c`.
+
+use std::net::IpAddr;
+
+use crate::decode::{SynOptions, TcpSegment};
+use crate::event::{Direction, Record, RecordSink, SynInfo, TcpConnRecord, TcpEvent, TcpEventKind};
+use crate::time::{Nanos, Timestamp};
+
+use super::key::Endpoint as Addr;
+use super::seq::{unwrap_near, SeqNum, UNWRAP_BASE};
+use super::Vlans;
+
+/// Zeek's TOO_LARGE_SEQ_DELTA: jumps beyond 1 MiB in a SYN or RST are not trusted.
+const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
+/// SYN and SYN-ACK times remembered per connection (to pair each SYN-ACK with
+/// the SYN it answers, and the handshake ACK with its SYN-ACK).
+const HANDSHAKE_RING: usize = 8;
+/// Holes (sequence ranges skipped by out-of-order data) tracked per direction
+/// for gap detection; beyond that the newest hole absorbs the next.
+const MAX_HOLES: usize = 4;
+/// Largest history string kept (Zeek's is unbounded; real ones stay short).
+const MAX_HISTORY: usize = 48;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EpState {
+    Inactive,
+    SynSent,
+    SynAckSent,
+    Partial,
+    Established,
+    Closed,
+    Reset,
+}
+
+/// Zeek's logarithmically recorded history letters (c, g, t, w): recorded at
+/// the 1st, 10th, 100th… occurrence.
+#[derive(Clone, Copy, Debug)]
+struct Scaled {
+    count: u32,
+    threshold: u32,
+}
+
+impl Default for Scaled {
+    fn default() -> Self {
+        Scaled {
+            count: 0,
+            threshold: 1,
+        }
+    }
+}
+
+impl Scaled {
+    fn hit(&mut self) -> bool {
+        self.count = self.count.saturating_add(1);
+        if self.count == self.threshold {
+            match self.threshold.checked_mul(10) {
+                Some(t) => self.threshold = t,
+                None => self.count = 0,
+            }
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Bit positions in the history-seen mask (shifted by 16 for the responder).
+mod hist {
+    pub const SYN: u32 = 1 << 0;
+    pub const ACK: u32 = 1 << 1;
+    pub const DATA: u32 = 1 << 2;
+    pub const FIN: u32 = 1 << 3;
+    pub const RST: u32 = 1 << 4;
+    pub const FIN_RST: u32 = 1 << 5;
+    pub const MULTI_FLAG: u32 = 1 << 6;
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Holes {
+    ranges: [(u64, u64); MAX_HOLES],
+    len: u8,
+}
+
+impl Holes {
+    fn new() -> Self {
+        Holes {
+            ranges: [(0, 0); MAX_HOLES],
+            len: 0,
+        }
+    }
+
+    fn add(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        if (self.len as usize) < MAX_HOLES {
+            self.ranges[self.len as usize] = (start, end);
+            self.len += 1;
+        } else {
+            let last = &mut self.ranges[MAX_HOLES - 1];
+            last.0 = last.0.min(start);
+            last.1 = last.1.max(end);
+        }
+    }
+
+    /// Data [s, e) arrived: shrink the holes it fills.
+    fn fill(&mut self, s: u64, e: u64) {
+        let mut i = 0;
+        while i < self.len as usize {
+            let (hs, he) = self.ranges[i];
+            if e <= hs || s >= he {
+                i += 1;
+                continue;
+            }
+            let left = (hs, s.max(hs));
+            let right = (e.min(he), he);
+            self.remove(i);
+            if left.0 < left.1 {
+                self.add(left.0, left.1);
+            }
+            if right.0 < right.1 {
+                self.add(right.0, right.1);
+            }
+        }
+    }
+
+    /// The peer acknowledged everything below `ack`: holes below it are
+    /// gaps. Returns the missed bytes.
+    fn acked(&mut self, ack: u64) -> u64 {
+        let mut missed = 0;
+        let mut i = 0;
+        while i < self.len as usize {
+            let (hs, he) = self.ranges[i];
+            if hs < ack {
+                missed += he.min(ack) - hs;
+                if he > ack {
+                    self.ranges[i].0 = ack;
+                    i += 1;
+                } else {
+                    self.remove(i);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        missed
+    }
+
+    fn remove(&mut self, i: usize) {
+        let n = self.len as usize;
+        self.ranges.copy_within(i + 1..n, i);
+        self.len -= 1;
+    }
+}
+
+/// One direction of the connection (Zeek's `TCP_Endpoint`), with sequence
+/// numbers unwrapped to 64 bits.
+#[derive(Clone, Debug)]
+struct Side {
+    state: EpState,
+    prev_state: EpState,
+    start: u64,
+    last: u64,
+    ack: u64,
+    fin_cnt: u32,
+    did_close: bool,
+    hist_last_syn: i64,
+    hist_last_fin: i64,
+    hist_last_rst: i64,
+    rxmt: Scaled,
+    win0: Scaled,
+    gap: Scaled,
+    packets: u64,
+    truncated: u64,
+    missed: u64,
+    holes: Holes,
+    /// Highest acknowledgement for which gaps were already counted.
+    gap_checked_to: u64,
+    syn: Option<SynOptions>,
+    sent_rst: bool,
+    sent_fin: bool,
+}
+
+impl Side {
+    fn new() -> Self {
+        Side {
+            state: EpState::Inactive,
+            prev_state: EpState::Inactive,
+            start: 0,
+            last: 0,
+            ack: 0,
+            fin_cnt: 0,
+            did_close: false,
+            hist_last_syn: 0,
+            hist_last_fin: 0,
+            hist_last_rst: 0,
+            rxmt: Scaled::default(),
+            win0: Scaled::default(),
+            gap: Scaled::default(),
+            packets: 0,
+            truncated: 0,
+            missed: 0,
+            holes: Holes::new(),
+            gap_checked_to: 0,
+            syn: None,
+            sent_rst: false,
+            sent_fin: false,
+        }
+    }
+
+    fn set_state(&mut self, s: EpState) {
+        if s != self.state {
+            self.prev_state = self.state;
+            self.state = s;
+        }
+    }
+
+    /// Sequence numbers of this side start at `seq` (a SYN's ISN, or one
+    /// before the first byte seen).
+    fn init_seq(&mut self, start: SeqNum, last: SeqNum) {
+        let base = if self.last == 0 {
+            UNWRAP_BASE + u64::from(start.0)
+        } else {
+            unwrap_near(self.last, start)
+        };
+        self.start = base;
+        self.ack = base;
+        self.last = unwrap_near(base, last);
+        self.holes = Holes::new();
+        self.gap_checked_to = 0;
+    }
+
+    fn unwrap(&self, v: SeqNum) -> u64 {
+        unwrap_near(self.last, v)
+    }
+
+    fn rel(&self, v: SeqNum) -> i64 {
+        self.unwrap(v) as i64 - self.start as i64
+    }
+
+    /// Zeek's `NoDataAcked`.
+    fn no_data_acked(&self) -> bool {
+        self.ack == self.start || self.ack == self.start + 1
+    }
+
+    /// Payload bytes in sequence space (Zeek's `TCP_Endpoint::Size`).
+    fn size(&self, peer: &Side) -> u64 {
+        if self.prev_state == EpState::SynSent
+            && self.state == EpState::Reset
+            && peer.state == EpState::Inactive
+            && !self.no_data_acked()
+        {
+            return 0;
+        }
+        if self.state == EpState::Inactive && self.packets == 0 {
+            return 0;
+        }
+        let top = self.last.max(self.ack);
+        let mut size = top.saturating_sub(self.start);
+        // The SYN (or the byte before a partial connection's first).
+        size = size.saturating_sub(1);
+        if self.fin_cnt > 0 && size != 0 {
+            size -= 1;
+        }
+        size
+    }
+
+    fn inactive(&self) -> bool {
+        matches!(self.state, EpState::Inactive | EpState::Partial)
+    }
+}
+
+/// A small ring of recent handshake packet times.
+#[derive(Clone, Copy, Debug)]
+struct Ring<T: Copy> {
+    items: [Option<T>; HANDSHAKE_RING],
+    next: usize,
+}
+
+impl<T: Copy> Ring<T> {
+    fn new() -> Self {
+        Ring {
+            items: [None; HANDSHAKE_RING],
+            next: 0,
+        }
+    }
+    fn push(&mut self, v: T) {
+        self.items[self.next] = Some(v);
+        self.next = (self.next + 1) % HANDSHAKE_RING;
+    }
+    fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        self.items.iter().flatten().copied()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Timings {
+    rtt: Option<Nanos>,
+    connect: Option<Nanos>,
+    syn_to_synack: Option<Nanos>,
+    synack_to_ack: Option<Nanos>,
+}
+
+#[derive(Clone, Debug)]
+struct Handshake {
+    client_isn: Option<SeqNum>,
+    first_syn: Option<Timestamp>,
+    syns: Ring<Timestamp>,
+    syn_retransmits: u32,
+    /// (time, ISN, acknowledgement) of each SYN-ACK.
+    synacks: Ring<(Timestamp, SeqNum, SeqNum)>,
+    synack_count: u32,
+    accepted_server_isn: Option<SeqNum>,
+    complete: bool,
+    simultaneous: bool,
+    /// Simultaneous open: each side acknowledged the other's SYN.
+    simul_acked: [bool; 2],
+    timings: Timings,
+    refused: bool,
+    closed_by: Option<Direction>,
+}
+
+impl Handshake {
+    fn new() -> Self {
+        Handshake {
+            client_isn: None,
+            first_syn: None,
+            syns: Ring::new(),
+            syn_retransmits: 0,
+            synacks: Ring::new(),
+            synack_count: 0,
+            accepted_server_isn: None,
+            complete: false,
+            simultaneous: false,
+            simul_acked: [false; 2],
+            timings: Timings::default(),
+            refused: false,
+            closed_by: None,
+        }
+    }
+}
+
+/// One TCP connection.
+#[derive(Clone, Debug)]
+pub struct TcpConn {
+    pub id: u64,
+    pub client: Addr,
+    pub server: Addr,
+    vlans: VlanSet,
+    orig: Side,
+    resp: Side,
+    hist_seen: u32,
+    history: [u8; MAX_HISTORY],
+    history_len: u8,
+    hs: Handshake,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+}
+
+/// Distinct VLAN IDs seen on a connection (up to four).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VlanSet {
+    ids: [u16; 4],
+    len: u8,
+}
+
+impl VlanSet {
+    pub fn add(&mut self, v: &Vlans) {
+        for &id in v.as_slice() {
+            if !self.ids[..self.len as usize].contains(&id) && (self.len as usize) < self.ids.len()
+            {
+                self.ids[self.len as usize] = id;
+                self.len += 1;
+            }
+        }
+    }
+    pub fn to_vec(&self) -> Vec<u16> {
+        self.ids[..self.len as usize].to_vec()
+    }
+}
+
+/// What the tracker needs to know from one packet.
+pub struct TcpPacket<'a> {
+    pub ts: Timestamp,
+    pub src: Addr,
+    pub seg: &'a TcpSegment<'a>,
+    pub vlan: Vlans,
+    pub truncated: bool,
+}
+
+impl TcpConn {
+    /// A connection whose first packet is `pkt` (from `src` to `dst`).
+    pub fn new(id: u64, pkt: &TcpPacket<'_>, dst: Addr) -> TcpConn {
+        let f = pkt.seg.flags;
+        // The SYN-ACK's sender is the server even when its SYN was not seen.
+        let (client, server) = if f.syn() && f.ack() {
+            (dst, pkt.src)
+        } else {
+            (pkt.src, dst)
+        };
+        TcpConn {
+            id,
+            client,
+            server,
+            vlans: VlanSet::default(),
+            orig: Side::new(),
+            resp: Side::new(),
+            hist_seen: 0,
+            history: [0; MAX_HISTORY],
+            history_len: 0,
+            hs: Handshake::new(),
+            first_ts: pkt.ts,
+            last_ts: pkt.ts,
+        }
+    }
+
+    pub fn is_client(&self, src: &Addr) -> bool {
+        *src == self.client
+    }
+
+    fn any_closed(&self) -> bool {
+        self.orig.did_close || self.resp.did_close
+    }
+
+    /// Whether this packet belongs to a new connection on the same 5-tuple
+    /// (identity = 5-tuple + ISN). Only a SYN without ACK starts one.
+    pub fn starts_new_connection(&self, pkt: &TcpPacket<'_>) -> bool {
+        let f = pkt.seg.flags;
+        if !f.syn() || f.ack() || f.rst() {
+            return false;
+        }
+        let from_client = self.is_client(&pkt.src);
+        match self.hs.client_isn {
+            Some(isn) => {
+                if from_client {
+                    SeqNum(pkt.seg.seq) != isn
+                } else if self.resp.state == EpState::Inactive && self.hs.synack_count == 0 {
+                    false // simultaneous open
+                } else {
+                    self.any_closed()
+                }
+            }
+            None => self.any_closed() || self.orig.state != EpState::Inactive,
+        }
+    }
+
+    /// When the flow table may forget this connection: after `linger` once it
+    /// is closed or reset, after `idle` of silence otherwise.
+    pub fn deadline(&self, linger: Nanos, idle: Nanos) -> Timestamp {
+        let done = (self.orig.did_close && self.resp.did_close)
+            || self.orig.state == EpState::Reset
+            || self.resp.state == EpState::Reset;
+        self.last_ts + if done { linger } else { idle }
+    }
+
+    fn add_history(&mut self, c: u8) {
+        if (self.history_len as usize) < MAX_HISTORY {
+            self.history[self.history_len as usize] = c;
+            self.history_len += 1;
+        }
+    }
+
+    /// Zeek's `CheckHistory`: records the letter the first time; true when
+    /// it had been seen before.
+    fn check_history(&mut self, is_orig: bool, mask: u32, letter: u8) -> bool {
+        let (mask, letter) = if is_orig {
+            (mask, letter)
+        } else {
+            (mask << 16, letter.to_ascii_lowercase())
+        };
+        if self.hist_seen & mask == 0 {
+            self.hist_seen |= mask;
+            self.add_history(letter);
+            false
+        } else {
+            true
+        }
+    }
+
+    fn letter(is_orig: bool, c: u8) -> u8 {
+        if is_orig {
+            c
+        } else {
+            c.to_ascii_lowercase()
+        }
+    }
+
+    fn sides(&mut self, is_orig: bool) -> (&mut Side, &mut Side) {
+        if is_orig {
+            (&mut self.orig, &mut self.resp)
+        } else {
+            (&mut self.resp, &mut self.orig)
+        }
+    }
+
+    /// Feeds one packet; emits handshake and teardown events to `sink`.
+    pub fn process<S: RecordSink>(&mut self, pkt: &TcpPacket<'_>, sink: &mut S) {
+        let seg = pkt.seg;
+        let f = seg.flags;
+        let is_orig = self.is_client(&pkt.src);
+        let len = seg.payload_len;
+        let seq = SeqNum(seg.seq);
+        let ack = SeqNum(seg.ack);
+        self.last_ts = self.last_ts.max(pkt.ts);
+        self.vlans.add(&pkt.vlan);
+
+        // Sequence space this segment occupies (RST payload is not stream data).
+        let mut seg_len = len;
+        if f.syn() {
+            seg_len = seg_len.wrapping_add(1);
+        }
+        if f.fin() {
+            seg_len = seg_len.wrapping_add(1);
+        }
+        if f.rst() {
+            seg_len = seg_len.wrapping_sub(len);
+        }
+        let seq_end = seq + seg_len;
+
+        {
+            let (ep, _) = self.sides(is_orig);
+            ep.packets += 1;
+            if pkt.truncated {
+                ep.truncated += 1;
+            }
+            init_endpoint(ep, f.syn(), seq, seq_end);
+        }
+
+        // History letters (Zeek's update_history).
+        let rel_seq = {
+            let (ep, _) = self.sides(is_orig);
+            ep.rel(seq)
+        };
+        let bits = u8::from(f.syn()) + u8::from(f.fin()) + u8::from(f.rst());
+        if bits > 1 {
+            if f.fin() && f.rst() {
+                self.check_history(is_orig, hist::FIN_RST, b'I');
+            } else {
+                self.check_history(is_orig, hist::MULTI_FLAG, b'Q');
+            }
+        } else if bits == 1 {
+            if f.syn() {
+                let code = if f.ack() { b'H' } else { b'S' };
+                let seen = self.check_history(is_orig, hist::SYN, code);
+                let ep = if is_orig {
+                    &mut self.orig
+                } else {
+                    &mut self.resp
+                };
+                let again = seen && rel_seq != ep.hist_last_syn;
+                ep.hist_last_syn = rel_seq;
+                if again {
+                    self.add_history(Self::letter(is_orig, code));
+                }
+            }
+            if f.fin() {
+                let seen = self.check_history(is_orig, hist::FIN, b'F');
+                let at = rel_seq + i64::from(len);
+                let ep = if is_orig {
+                    &mut self.orig
+                } else {
+                    &mut self.resp
+                };
+                let again = seen && at != ep.hist_last_fin;
+                ep.hist_last_fin = at;
+                if again {
+                    self.add_history(Self::letter(is_orig, b'F'));
+                }
+            }
+            if f.rst() {
+                let seen = self.check_history(is_orig, hist::RST, b'R');
+                let ep = if is_orig {
+                    &mut self.orig
+                } else {
+                    &mut self.resp
+                };
+                let again = seen && rel_seq != ep.hist_last_rst;
+                ep.hist_last_rst = rel_seq;
+                if again {
+                    self.add_history(Self::letter(is_orig, b'R'));
+                }
+            }
+        } else if len > 0 {
+            self.check_history(is_orig, hist::DATA, b'D');
+        } else if f.ack() {
+            self.check_history(is_orig, hist::ACK, b'A');
+        }
+
+        // Zero windows (Zeek's update_window): boring with or after a RST,
+        // or after the peer's FIN.
+        let zero_window = {
+            let (ep, peer) = self.sides(is_orig);
+            seg.window == 0
+                && !f.rst()
+                && peer.state != EpState::Closed
+                && ep.state != EpState::Reset
+                && ep.win0.hit()
+        };
+        if zero_window {
+            self.add_history(Self::letter(is_orig, b'W'));
+        }
+
+        if f.syn() {
+            let opts = SynOptions::parse(seg.options, seg.options.len());
+            // The client's SYN options, the server's SYN-ACK options (the
+            // latest of each, should they be retransmitted with others).
+            let (ep, _) = self.sides(is_orig);
+            ep.syn = Some(opts);
+        }
+        if f.fin() {
+            let (ep, _) = self.sides(is_orig);
+            ep.fin_cnt += 1;
+        }
+
+        // Acknowledgements (Zeek: init_peer / update_ack_seq).
+        let mut gap_bytes = 0;
+        if f.ack() {
+            let (_, peer) = self.sides(is_orig);
+            if peer.state == EpState::Inactive {
+                let prev = ack + u32::MAX; // ack - 1
+                peer.init_seq(prev, prev);
+            } else {
+                let rel_ack = peer.rel(ack);
+                if rel_ack >= 0 && !f.rst() {
+                    let delta = ack.delta(SeqNum(peer.ack as u32));
+                    if !(ack.0 == 0 && delta > TOO_LARGE_SEQ_DELTA) && delta > 0 {
+                        peer.ack = unwrap_near(peer.ack, ack);
+                    }
+                }
+                // Gaps: bytes the peer sent that this side acknowledges but
+                // the capture never saw. Not counted on FIN/RST packets
+                // (Zeek: those end-of-connection gaps are unreliable).
+                if !f.fin() && !f.rst() && rel_ack > 0 && peer.packets > 0 {
+                    let acked = peer.unwrap(ack);
+                    gap_bytes = peer.holes.acked(acked);
+                    let floor = peer.last.max(peer.gap_checked_to);
+                    if acked > floor {
+                        gap_bytes += acked - floor;
+                        peer.gap_checked_to = acked;
+                    }
+                    if gap_bytes > 0 {
+                        peer.missed += gap_bytes;
+                    }
+                }
+            }
+        }
+        if gap_bytes > 0 {
+            let peer_is_orig = !is_orig;
+            let hit = if peer_is_orig {
+                self.orig.gap.hit()
+            } else {
+                self.resp.gap.hit()
+            };
+            if hit {
+                self.add_history(Self::letter(peer_is_orig, b'G'));
+            }
+        }
+
+        // Highest sequence sent (Zeek: update_last_seq), holes, retransmissions.
+        let delta_last = {
+            let (ep, _) = self.sides(is_orig);
+            let delta_last = seq_end.delta(SeqNum(ep.last as u32));
+            if len > 0 && !f.rst() {
+                // Data starts after the SYN's sequence byte, if any.
+                let data_start = ep.unwrap(seq) + u64::from(f.syn());
+                let data_end = data_start + u64::from(len);
+                if data_start > ep.last {
+                    ep.holes.add(ep.last, data_start);
+                }
+                ep.holes.fill(data_start, data_end);
+            }
+            if (f.syn() || f.rst())
+                && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta_last)
+            {
+                // Not trusted.
+            } else if f.fin() && ep.last == ep.start + 1 {
+                ep.last = unwrap_near(ep.last, seq_end);
+            } else if ep.state == EpState::Reset {
+                // Nothing after a RST is trusted.
+            } else if delta_last > 0 {
+                ep.last = unwrap_near(ep.last, seq_end);
+            } else if len > 0 && ep.rxmt.hit() {
+                self.add_history(Self::letter(is_orig, b'T'));
+            }
+            delta_last
+        };
+        let _ = delta_last;
+
+        let prev_orig = self.orig.state;
+        let prev_resp = self.resp.state;
+        let do_close = self.update_state_machine(is_orig, seq, ack, len, f);
+        if do_close {
+            let (ep, _) = self.sides(is_orig);
+            ep.did_close = true;
+        }
+
+        self.handshake(pkt, is_orig, prev_orig, prev_resp, sink);
+    }
+
+    /// Zeek's `UpdateStateMachine`: returns whether this packet closes the
+    /// sending side.
+    fn update_state_machine(
+        &mut self,
+        is_orig: bool,
+        seq: SeqNum,
+        _ack: SeqNum,
+        len: u32,
+        f: crate::decode::TcpFlags,
+    ) -> bool {
+        let orig_state = self.orig.state;
+        let synack_ack = self.hs.synacks.iter().last().map(|(_, _, a)| a);
+        let (ep, peer) = self.sides(is_orig);
+        let mut do_close = false;
+        match ep.state {
+            EpState::Inactive => {
+                if f.syn() {
+                    if is_orig {
+                        if f.ack() {
+                            ep.set_state(EpState::SynAckSent);
+                        } else if peer.state == EpState::Established && synack_ack == Some(seq + 1)
+                        {
+                            // The SYN-ACK answering this SYN was captured
+                            // first: the handshake is as good as done.
+                            ep.set_state(EpState::Established);
+                        } else {
+                            ep.set_state(EpState::SynSent);
+                        }
+                    } else {
+                        if peer.state == EpState::SynSent {
+                            peer.set_state(EpState::Established);
+                        }
+                        ep.set_state(EpState::Established);
+                    }
+                }
+                if f.fin() {
+                    ep.set_state(EpState::Closed);
+                    do_close = true;
+                }
+                if f.rst() {
+                    ep.set_state(EpState::Reset);
+                    do_close = true;
+                }
+                if ep.state == EpState::Inactive {
+                    if !is_orig && len == 0 && orig_state == EpState::SynSent {
+                        // An ACK of the SYN before the SYN-ACK: not a
+                        // partial connection.
+                    } else if f.ack() && peer.state == EpState::Established {
+                        ep.set_state(EpState::Established);
+                    } else {
+                        ep.set_state(EpState::Partial);
+                    }
+                }
+            }
+            EpState::SynSent | EpState::SynAckSent => {
+                if f.fin() {
+                    ep.set_state(EpState::Closed);
+                    do_close = true;
+                }
+                if f.rst() {
+                    ep.set_state(EpState::Reset);
+                    do_close = true;
+                }
+            }
+            EpState::Established | EpState::Partial => {
+                if f.syn()
+                    && ep.state == EpState::Partial
+                    && peer.state == EpState::Inactive
+                    && !f.ack()
+                {
+                    ep.set_state(EpState::SynSent);
+                }
+                if f.fin() && !f.rst() {
+                    ep.set_state(EpState::Closed);
+                    if peer.state == EpState::Reset && peer.prev_state == EpState::Closed {
+                        // FIN followed by RST from the peer was a normal close.
+                        peer.set_state(EpState::Closed);
+                    }
+                    do_close = true;
+                }
+                if f.rst() {
+                    ep.set_state(EpState::Reset);
+                    do_close = true;
+                }
+            }
+            EpState::Closed => {
+                if f.rst() && peer.state != EpState::Closed {
+                    ep.set_state(EpState::Reset);
+                    if !ep.did_close {
+                        do_close = true;
+                    }
+                }
+            }
+            EpState::Reset => {}
+        }
+        do_close
+    }
+
+    /// The handshake and teardown as sockscope reports them.
+    fn handshake<S: RecordSink>(
+        &mut self,
+        pkt: &TcpPacket<'_>,
+        is_orig: bool,
+        prev_orig: EpState,
+        prev_resp: EpState,
+        sink: &mut S,
+    ) {
+        let seg = pkt.seg;
+        let f = seg.flags;
+        let ts = pkt.ts;
+        let seq = SeqNum(seg.seq);
+        let ack = SeqNum(seg.ack);
+        let dir = Direction::from_is_client(is_orig);
+
+        if f.syn() && !f.ack() && !f.rst() {
+            if is_orig {
+                match self.hs.client_isn {
+                    None => {
+                        self.hs.client_isn = Some(seq);
+                        self.hs.first_syn = Some(ts);
+                        self.hs.syns.push(ts);
+                        let opts = self.orig.syn.map(syn_info);
+                        sink.record(self.event(ts, TcpEventKind::Syn, dir, |e| e.options = opts));
+                    }
+                    Some(isn) if isn == seq => {
+                        self.hs.syn_retransmits += 1;
+                        self.hs.syns.push(ts);
+                        let n = self.hs.syn_retransmits;
+                        let opts = self.orig.syn.map(syn_info);
+                        sink.record(self.event(ts, TcpEventKind::SynRetransmit, dir, |e| {
+                            e.options = opts;
+                            e.count = Some(n);
+                        }));
+                    }
+                    Some(_) => {}
+                }
+            } else if self.hs.client_isn.is_some()
+                && self.hs.synack_count == 0
+                && !self.hs.simultaneous
+            {
+                self.hs.simultaneous = true;
+                sink.record(self.event(ts, TcpEventKind::SimultaneousOpen, dir, |_| {}));
+            }
+        }
+
+        if f.syn() && f.ack() && !f.rst() {
+            if !is_orig {
+                self.hs.synack_count += 1;
+                self.hs.synacks.push((ts, seq, ack));
+                let opts = self.resp.syn.map(syn_info);
+                if self.hs.synack_count == 1 {
+                    let answered = self.last_syn_before(ts);
+                    sink.record(self.event(ts, TcpEventKind::Synack, dir, |e| {
+                        e.options = opts;
+                        e.syn_to_synack_ms = answered.map(|s| ts.since(s));
+                    }));
+                } else {
+                    let n = self.hs.synack_count - 1;
+                    sink.record(self.event(ts, TcpEventKind::SynackRetransmit, dir, |e| {
+                        e.options = opts;
+                        e.count = Some(n);
+                    }));
+                }
+            }
+            if self.hs.simultaneous {
+                self.hs.simul_acked[usize::from(!is_orig)] = true;
+                if self.hs.simul_acked == [true, true] && !self.hs.complete {
+                    self.hs.complete = true;
+                }
+            }
+        }
+
+        // The handshake ACK: the client acknowledges a SYN-ACK.
+        if is_orig
+            && f.ack()
+            && !f.syn()
+            && !f.rst()
+            && !self.hs.complete
+            && !self.hs.simultaneous
+            && self.hs.synack_count > 0
+            && self.hs.timings.synack_to_ack.is_none()
+        {
+            let matching = self
+                .hs
+                .synacks
+                .iter()
+                .filter(|&(t, isn, _)| (isn + 1) == ack && t <= ts)
+                .max_by_key(|&(t, _, _)| t);
+            if let Some((sa_ts, isn, _)) = matching {
+                if self.hs.accepted_server_isn != Some(isn) {
+                    self.hs.accepted_server_isn = Some(isn);
+                    if SeqNum(self.resp.start as u32) != isn {
+                        // The client accepted an earlier SYN-ACK than the
+                        // server's last one: count bytes from that ISN.
+                        self.resp.init_seq(isn, isn + 1);
+                    }
+                }
+                let syn_ts = self.last_syn_before(sa_ts);
+                let t = &mut self.hs.timings;
+                t.synack_to_ack = Some(ts.since(sa_ts));
+                t.syn_to_synack = syn_ts.map(|s| sa_ts.since(s));
+                if let Some(first) = self.hs.first_syn {
+                    // All three seen. The RTT needs the SYN before its
+                    // SYN-ACK; a capture that reordered them has none.
+                    self.hs.complete = true;
+                    if let Some(s) = syn_ts {
+                        t.rtt = Some(ts.since(s));
+                        t.connect = Some(ts.since(first));
+                    }
+                }
+                let timings = *t;
+                sink.record(self.event(ts, TcpEventKind::Established, dir, |e| {
+                    e.rtt_ms = timings.rtt;
+                    e.connect_ms = timings.connect;
+                    e.syn_to_synack_ms = timings.syn_to_synack;
+                    e.synack_to_ack_ms = timings.synack_to_ack;
+                }));
+            }
+        }
+
+        if f.rst() {
+            let first = {
+                let (ep, _) = self.sides(is_orig);
+                !std::mem::replace(&mut ep.sent_rst, true)
+            };
+            if first {
+                if self.hs.closed_by.is_none() {
+                    self.hs.closed_by = Some(dir);
+                }
+                let refusal = !is_orig
+                    && self.hs.client_isn.is_some()
+                    && self.hs.synack_count == 0
+                    && matches!(prev_orig, EpState::SynSent | EpState::SynAckSent)
+                    && prev_resp == EpState::Inactive;
+                if refusal {
+                    self.hs.refused = true;
+                    sink.record(self.event(ts, TcpEventKind::Refused, dir, |_| {}));
+                } else {
+                    sink.record(self.event(ts, TcpEventKind::Reset, dir, |_| {}));
+                }
+            }
+        }
+
+        if f.fin() && !f.rst() {
+            let first = {
+                let (ep, _) = self.sides(is_orig);
+                !std::mem::replace(&mut ep.sent_fin, true)
+            };
+            if first {
+                if self.hs.closed_by.is_none() {
+                    self.hs.closed_by = Some(dir);
+                }
+                sink.record(self.event(ts, TcpEventKind::Fin, dir, |_| {}));
+                if self.orig.sent_fin && self.resp.sent_fin {
+                    sink.record(self.event(ts, TcpEventKind::Closed, dir, |_| {}));
+                }
+            }
+        }
+    }
+
+    fn last_syn_before(&self, t: Timestamp) -> Option<Timestamp> {
+        self.hs.syns.iter().filter(|&s| s <= t).max()
+    }
+
+    fn event(
+        &self,
+        ts: Timestamp,
+        kind: TcpEventKind,
+        direction: Direction,
+        f: impl FnOnce(&mut TcpEvent),
+    ) -> Record {
+        let mut e = TcpEvent {
+            ts,
+            event: kind,
+            conn_id: self.id,
+            client_ip: self.client.ip,
+            client_port: self.client.port,
+            server_ip: self.server.ip,
+            server_port: self.server.port,
+            direction,
+            options: None,
+            rtt_ms: None,
+            connect_ms: None,
+            syn_to_synack_ms: None,
+            synack_to_ack_ms: None,
+            count: None,
+        };
+        f(&mut e);
+        Record::TcpEvent(e)
+    }
+
+    pub fn history(&self) -> &str {
+        // Only ASCII letters are ever stored.
+        std::str::from_utf8(&self.history[..self.history_len as usize]).unwrap_or("")
+    }
+
+    /// Zeek's `conn_state`.
+    pub fn conn_state(&self) -> &'static str {
+        use EpState::*;
+        let (os, rs) = (self.orig.state, self.resp.state);
+        let o_inactive = self.orig.inactive();
+        let r_inactive = self.resp.inactive();
+        if rs == Reset {
+            if matches!(os, SynSent | SynAckSent)
+                || (os == Reset
+                    && self.orig.size(&self.resp) == 0
+                    && self.resp.size(&self.orig) == 0)
+            {
+                "REJ"
+            } else if o_inactive {
+                "RSTRH"
+            } else {
+                "RSTR"
+            }
+        } else if os == Reset {
+            if r_inactive {
+                if history_is_rstos0(self.history()) {
+                    "RSTOS0"
+                } else {
+                    "OTH"
+                }
+            } else {
+                "RSTO"
+            }
+        } else if rs == Closed && os == Closed {
+            "SF"
+        } else if os == Closed {
+            if r_inactive {
+                "SH"
+            } else {
+                "S2"
+            }
+        } else if rs == Closed {
+            if o_inactive {
+                "SHR"
+            } else {
+                "S3"
+            }
+        } else if os == SynSent && rs == Inactive {
+            "S0"
+        } else if os == Established && rs == Established {
+            "S1"
+        } else {
+            "OTH"
+        }
+    }
+
+    fn verdict(&self, state: &str) -> String {
+        let syns = 1 + self.hs.syn_retransmits;
+        let after_syns = if self.hs.syn_retransmits > 0 {
+            format!(" after {syns} SYNs")
+        } else {
+            String::new()
+        };
+        let by = |d: Option<Direction>| match d {
+            Some(Direction::Client) => "client",
+            Some(Direction::Server) => "server",
+            None => "?",
+        };
+        let opened = if self.hs.simultaneous {
+            "simultaneous open".to_string()
+        } else if self.hs.client_isn.is_none() {
+            "no handshake seen".to_string()
+        } else if self.hs.complete {
+            format!("established{after_syns}")
+        } else {
+            "handshake incomplete".to_string()
+        };
+        match state {
+            "S0" => {
+                if self.hs.client_isn.is_some() {
+                    format!(
+                        "no answer after {syns} SYN{}",
+                        if syns == 1 { "" } else { "s" }
+                    )
+                } else {
+                    "no answer".to_string()
+                }
+            }
+            "REJ" if self.hs.refused => format!("refused (RST){after_syns}"),
+            "REJ" => "rejected (RST)".to_string(),
+            "S1" => format!("{opened}, still open"),
+            "SF" => format!("{opened}, closed by {}", by(self.hs.closed_by)),
+            "S2" => format!("{opened}, client closed, server did not"),
+            "S3" => format!("{opened}, server closed, client did not"),
+            "RSTO" => format!("{opened}, reset by client"),
+            "RSTR" => format!("{opened}, reset by server"),
+            "RSTOS0" => "client sent SYN then RST, no answer".to_string(),
+            "RSTRH" => "server sent SYN-ACK then RST, no SYN seen".to_string(),
+            "SH" => "client sent SYN then FIN, no answer".to_string(),
+            "SHR" => "server sent SYN-ACK then FIN, no SYN seen".to_string(),
+            _ => {
+                let h = self.history();
+                if !h.is_empty() && h.bytes().all(|c| c == b'R' || c == b'r') {
+                    "stray RST, no connection seen".to_string()
+                } else if self.hs.client_isn.is_none() && self.hs.synack_count == 0 {
+                    "mid-stream, no handshake seen".to_string()
+                } else {
+                    opened
+                }
+            }
+        }
+    }
+
+    /// The connection's record, as written when it ends.
+    pub fn record(&self, evicted: bool, service: Option<&'static str>) -> TcpConnRecord {
+        let state = self.conn_state();
+        let c = self.orig.syn;
+        let s = self.resp.syn;
+        let t = self.hs.timings;
+        TcpConnRecord {
+            conn_id: self.id,
+            client_ip: self.client.ip,
+            client_port: self.client.port,
+            server_ip: self.server.ip,
+            server_port: self.server.port,
+            vlan: self.vlans.to_vec(),
+            state,
+            history: self.history().to_string(),
+            verdict: self.verdict(state),
+            service,
+            handshake_complete: self.hs.complete,
+            simultaneous_open: self.hs.simultaneous,
+            syn_retransmits: self.hs.syn_retransmits,
+            synack_retransmits: self.hs.synack_count.saturating_sub(1),
+            rtt_ms: t.rtt,
+            connect_ms: t.connect,
+            syn_to_synack_ms: t.syn_to_synack,
+            synack_to_ack_ms: t.synack_to_ack,
+            mss: c.and_then(|o| o.mss),
+            wscale: c.and_then(|o| o.wscale),
+            sack_ok: c.map(|o| o.sack_ok),
+            ts_ok: c.map(|o| o.timestamps.is_some()),
+            server_mss: s.and_then(|o| o.mss),
+            server_wscale: s.and_then(|o| o.wscale),
+            server_sack_ok: s.map(|o| o.sack_ok),
+            server_ts_ok: s.map(|o| o.timestamps.is_some()),
+            client_packets: self.orig.packets,
+            server_packets: self.resp.packets,
+            client_bytes: self.orig.size(&self.resp),
+            server_bytes: self.resp.size(&self.orig),
+            missed_bytes: self.orig.missed + self.resp.missed,
+            truncated_packets: self.orig.truncated + self.resp.truncated,
+            closed_by: self.hs.closed_by,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            duration: self.last_ts.since(self.first_ts),
+            evicted,
+        }
+    }
+
+    pub fn client_ip(&self) -> IpAddr {
+        self.client.ip
+    }
+}
+
+/// Zeek's `/\^?S[^HAFGIQ]*R.*/` on the history.
+fn history_is_rstos0(h: &str) -> bool {
+    let h = h.strip_prefix('^').unwrap_or(h);
+    let Some(rest) = h.strip_prefix('S') else {
+        return false;
+    };
+    for c in rest.chars() {
+        if c == 'R' {
+            return true;
+        }
+        if "HAFGIQ".contains(c) {
+            return false;
+        }
+    }
+    false
+}
+
+fn syn_info(o: SynOptions) -> SynInfo {
+    SynInfo {
+        mss: o.mss,
+        wscale: o.wscale,
+        sack_ok: o.sack_ok,
+        ts_ok: o.timestamps.is_some(),
+    }
+}
+
+/// Zeek's `init_endpoint`: (re)initialises a side's sequence space from a
+/// SYN, or from its first packet.
+fn init_endpoint(ep: &mut Side, syn: bool, seq: SeqNum, seq_end: SeqNum) {
+    match ep.state {
+        EpState::Inactive => {
+            if syn {
+                ep.init_seq(seq, seq_end);
+            } else {
+                // A partial connection: number bytes as though a SYN came
+                // just before the first one seen.
+                ep.init_seq(seq + u32::MAX, seq);
+            }
+        }
+        EpState::SynSent | EpState::SynAckSent => {
+            if syn && SeqNum(ep.start as u32) != seq {
+                ep.init_seq(seq, seq_end);
+            }
+        }
+        EpState::Established | EpState::Partial => {
+            if syn {
+                ep.init_seq(seq, seq_end);
+            }
+        }
+        EpState::Reset => {
+            if syn && ep.prev_state == EpState::Inactive {
+                ep.init_seq(seq, seq_end);
+            }
+        }
+        EpState::Closed => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpFlags;
+
+    const C: &str = "10.0.0.1";
+    const S: &str = "10.0.0.2";
+
+    struct Sim {
+        conn: Option<TcpConn>,
+        events: Vec<Record>,
+    }
+
+    fn addr(ip: &str, port: u16) -> Addr {
+        Addr {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    impl Sim {
+        fn new() -> Self {
+            Sim {
+                conn: None,
+                events: Vec::new(),
+            }
+        }
+
+        /// Sends a packet at `ms` milliseconds.
+        fn send(
+            &mut self,
+            from_client: bool,
+            ms: i64,
+            flags: u8,
+            seq: u32,
+            ack: u32,
+            len: u32,
+        ) -> bool {
+            let payload = vec![b'x'; len as usize];
+            let seg = TcpSegment {
+                src_port: if from_client { 40000 } else { 80 },
+                dst_port: if from_client { 80 } else { 40000 },
+                seq,
+                ack,
+                flags: TcpFlags(flags),
+                window: 1000,
+                options: &[],
+                payload: &payload,
+                payload_len: len,
+            };
+            let (src, dst) = if from_client {
+                (addr(C, 40000), addr(S, 80))
+            } else {
+                (addr(S, 80), addr(C, 40000))
+            };
+            let pkt = TcpPacket {
+                ts: Timestamp(ms * 1_000_000),
+                src,
+                seg: &seg,
+                vlan: Vlans::default(),
+                truncated: false,
+            };
+            let mut new_conn = false;
+            match &self.conn {
+                Some(c) if !c.starts_new_connection(&pkt) => {}
+                _ => {
+                    new_conn = self.conn.is_some();
+                    self.conn = Some(TcpConn::new(0, &pkt, dst));
+                }
+            }
+            self.conn.as_mut().unwrap().process(&pkt, &mut self.events);
+            new_conn
+        }
+
+        fn rec(&self) -> TcpConnRecord {
+            self.conn.as_ref().unwrap().record(false, None)
+        }
+
+        fn kinds(&self) -> Vec<TcpEventKind> {
+            self.events
+                .iter()
+                .filter_map(|r| match r {
+                    Record::TcpEvent(e) => Some(e.event),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    const SYN: u8 = TcpFlags::SYN;
+    const SYNACK: u8 = TcpFlags::SYN | TcpFlags::ACK;
+    const ACK: u8 = TcpFlags::ACK;
+    const PSH: u8 = TcpFlags::ACK | TcpFlags::PSH;
+    const FIN: u8 = TcpFlags::FIN | TcpFlags::ACK;
+    const RST: u8 = TcpFlags::RST;
+    const RSTACK: u8 = TcpFlags::RST | TcpFlags::ACK;
+
+    /// The IPv4 connection of zeek's irc-353 trace, packet for packet.
+    #[test]
+    fn full_connection_like_zeek() {
+        let mut s = Sim::new();
+        let (c, v) = (550_882_107u32, 2_710_108_358u32);
+        s.send(true, 0, SYN, c, 0, 0);
+        s.send(false, 1, SYNACK, v, c + 1, 0);
+        s.send(true, 2, ACK, c + 1, v + 1, 0);
+        s.send(false, 3, ACK, v + 1, c + 1, 0);
+        s.send(true, 4, PSH, c + 1, v + 1, 5);
+        s.send(true, 5, FIN, c + 6, v + 1, 0);
+        s.send(false, 6, ACK, v + 1, c + 6, 0);
+        s.send(false, 7, ACK, v + 1, c + 7, 0);
+        s.send(false, 8, FIN, v + 1, c + 7, 0);
+        s.send(true, 9, ACK, c + 7, v + 2, 0);
+        let r = s.rec();
+        assert_eq!(r.history, "ShAaDFf");
+        assert_eq!(r.state, "SF");
+        assert_eq!((r.client_bytes, r.server_bytes), (5, 0));
+        assert_eq!((r.client_packets, r.server_packets), (5, 5));
+        assert!(r.handshake_complete);
+        assert_eq!(r.rtt_ms, Some(Nanos::from_millis(2)));
+        assert_eq!(r.syn_to_synack_ms, Some(Nanos::from_millis(1)));
+        assert_eq!(r.synack_to_ack_ms, Some(Nanos::from_millis(1)));
+        assert_eq!(r.closed_by, Some(Direction::Client));
+        assert_eq!(r.verdict, "established, closed by client");
+        assert_eq!(
+            s.kinds(),
+            vec![
+                TcpEventKind::Syn,
+                TcpEventKind::Synack,
+                TcpEventKind::Established,
+                TcpEventKind::Fin,
+                TcpEventKind::Fin,
+                TcpEventKind::Closed
+            ]
+        );
+    }
+
+    #[test]
+    fn refused_has_no_rtt() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 100, 0, 0);
+        s.send(false, 1, RSTACK, 0, 101, 0);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("REJ", "Sr"));
+        assert_eq!(r.rtt_ms, None);
+        assert!(!r.handshake_complete);
+        assert_eq!(r.verdict, "refused (RST)");
+        assert_eq!(s.kinds(), vec![TcpEventKind::Syn, TcpEventKind::Refused]);
+    }
+
+    #[test]
+    fn repeated_syns_of_one_attempt_are_one_connection() {
+        // Linux backs off 1, 2, 4, 8 s: Zeek would split this after 5 s.
+        let mut s = Sim::new();
+        for (i, t) in [0, 1000, 3000, 7000, 15000].into_iter().enumerate() {
+            let new = s.send(true, t, SYN, 777, 0, 0);
+            assert!(!new, "SYN {i} started a new connection");
+        }
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("S0", "S"));
+        assert_eq!(r.syn_retransmits, 4);
+        assert_eq!(r.verdict, "no answer after 5 SYNs");
+    }
+
+    #[test]
+    fn syn_then_rst_from_the_client() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 1, 0, 0);
+        s.send(true, 1, RST, 1, 0, 0);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("RSTOS0", "SR"));
+    }
+
+    #[test]
+    fn a_lone_rst_is_not_a_connection_attempt() {
+        let mut s = Sim::new();
+        s.send(true, 0, RSTACK, 5000, 9000, 0);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "R"));
+        assert_eq!(r.syn_retransmits, 0);
+        assert!(!r.handshake_complete);
+        assert_eq!(r.verdict, "stray RST, no connection seen");
+        assert_eq!(s.kinds(), vec![TcpEventKind::Reset]);
+        // A SYN afterwards is a new connection.
+        assert!(s.send(true, 1, SYN, 42, 0, 0));
+    }
+
+    #[test]
+    fn synack_retransmitted_with_another_isn_does_not_inflate_bytes() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 1000, 0, 0);
+        s.send(false, 1, SYNACK, 50_000, 1001, 0);
+        // A second SYN-ACK with a far-away ISN (a broken middlebox or stack).
+        s.send(false, 2, SYNACK, 3_000_000_000, 1001, 0);
+        // The client accepts the first.
+        s.send(true, 3, ACK, 1001, 50_001, 0);
+        s.send(false, 4, PSH, 50_001, 1001, 100);
+        s.send(true, 5, ACK, 1001, 50_101, 0);
+        let r = s.rec();
+        assert_eq!(r.synack_retransmits, 1);
+        assert_eq!(r.server_bytes, 100);
+        assert!(r.handshake_complete);
+        // Measured from the SYN-ACK the client answered (the first, at 1 ms).
+        assert_eq!(r.synack_to_ack_ms, Some(Nanos::from_millis(2)));
+    }
+
+    #[test]
+    fn rtt_is_measured_from_the_syn_the_synack_answers() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 10, 0, 0);
+        s.send(true, 1000, SYN, 10, 0, 0);
+        s.send(true, 3000, SYN, 10, 0, 0);
+        s.send(false, 3005, SYNACK, 99, 11, 0);
+        s.send(true, 3006, ACK, 11, 100, 0);
+        let r = s.rec();
+        assert_eq!(r.syn_retransmits, 2);
+        assert_eq!(r.syn_to_synack_ms, Some(Nanos::from_millis(5)));
+        assert_eq!(r.synack_to_ack_ms, Some(Nanos::from_millis(1)));
+        assert_eq!(r.rtt_ms, Some(Nanos::from_millis(6)));
+        assert_eq!(r.connect_ms, Some(Nanos::from_millis(3006)));
+        assert_eq!(r.state, "S1");
+        assert_eq!(r.verdict, "established after 3 SYNs, still open");
+    }
+
+    #[test]
+    fn new_isn_is_a_new_connection_and_closed_tuples_are_reused() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 10, 0, 0);
+        assert!(s.send(true, 10, SYN, 5000, 0, 0), "new ISN, new connection");
+        s.send(false, 11, SYNACK, 1, 5001, 0);
+        s.send(true, 12, ACK, 5001, 2, 0);
+        s.send(true, 13, FIN, 5001, 2, 0);
+        s.send(false, 14, FIN, 2, 5002, 0);
+        s.send(true, 15, ACK, 5002, 3, 0);
+        assert_eq!(s.rec().state, "SF");
+        assert!(
+            !s.send(true, 16, SYN, 5000, 0, 0),
+            "late duplicate SYN of the same ISN"
+        );
+        assert!(s.send(true, 20, SYN, 9000, 0, 0), "reuse after close");
+    }
+
+    #[test]
+    fn retransmitted_data_counts_once_and_gaps_count_missed_bytes() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 0, 0, 0);
+        s.send(false, 1, SYNACK, 0, 1, 0);
+        s.send(true, 2, ACK, 1, 1, 0);
+        s.send(true, 3, PSH, 1, 1, 100);
+        s.send(true, 4, PSH, 1, 1, 100); // retransmission
+                                         // 100..300 never captured; server acks through 400.
+        s.send(true, 5, PSH, 301, 1, 100);
+        s.send(false, 6, ACK, 1, 401, 0);
+        let r = s.rec();
+        assert_eq!(r.client_bytes, 400);
+        assert_eq!(r.missed_bytes, 200);
+        // The gap is in the client's data: upper-case G, as Zeek records it
+        // on the endpoint whose bytes are missing.
+        assert_eq!(r.history, "ShADTaG");
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let mut s = Sim::new();
+        let isn = u32::MAX - 50;
+        s.send(true, 0, SYN, isn, 0, 0);
+        s.send(false, 1, SYNACK, 7, isn.wrapping_add(1), 0);
+        s.send(true, 2, ACK, isn.wrapping_add(1), 8, 0);
+        s.send(true, 3, PSH, isn.wrapping_add(1), 8, 1000);
+        s.send(false, 4, ACK, 8, isn.wrapping_add(1001), 0);
+        assert_eq!(s.rec().client_bytes, 1000);
+        assert_eq!(s.rec().missed_bytes, 0);
+    }
+
+    #[test]
+    fn simultaneous_open() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 100, 0, 0);
+        assert!(!s.send(false, 1, SYN, 200, 0, 0));
+        s.send(true, 2, SYNACK, 100, 201, 0);
+        s.send(false, 3, SYNACK, 200, 101, 0);
+        let r = s.rec();
+        assert!(r.simultaneous_open);
+        assert!(r.handshake_complete);
+        assert_eq!(r.rtt_ms, None);
+        assert_eq!(r.state, "S1");
+        assert!(s.kinds().contains(&TcpEventKind::SimultaneousOpen));
+    }
+
+    #[test]
+    fn synack_first_makes_its_receiver_the_client() {
+        let mut s = Sim::new();
+        s.send(false, 0, SYNACK, 500, 101, 0);
+        s.send(true, 1, SYN, 100, 0, 0); // reordered capture
+        s.send(true, 2, ACK, 101, 501, 0);
+        let c = s.conn.as_ref().unwrap();
+        assert_eq!(c.client.port, 40000);
+        let r = s.rec();
+        assert_eq!(r.state, "S1");
+        assert!(r.handshake_complete);
+        assert_eq!(r.rtt_ms, None, "no RTT from a reordered handshake");
+    }
+
+    #[test]
+    fn midstream_pickup_is_oth_then_sf() {
+        let mut s = Sim::new();
+        s.send(true, 0, PSH, 1000, 5000, 10);
+        s.send(false, 1, ACK, 5000, 1010, 0);
+        assert_eq!(s.rec().state, "OTH");
+        assert_eq!(s.rec().verdict, "mid-stream, no handshake seen");
+        s.send(true, 2, FIN, 1010, 5000, 0);
+        s.send(false, 3, FIN, 5000, 1011, 0);
+        let r = s.rec();
+        assert_eq!(r.state, "SF");
+        assert_eq!(r.client_bytes, 10);
+        assert_eq!(r.verdict, "no handshake seen, closed by client");
+    }
+
+    #[test]
+    fn resets_after_establishment() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 0, 0, 0);
+        s.send(false, 1, SYNACK, 0, 1, 0);
+        s.send(true, 2, ACK, 1, 1, 0);
+        s.send(false, 3, RST, 1, 0, 0);
+        let r = s.rec();
+        assert_eq!(r.state, "RSTR");
+        assert_eq!(r.verdict, "established, reset by server");
+        assert_eq!(s.kinds().last(), Some(&TcpEventKind::Reset));
+    }
+
+    #[test]
+    fn rstos0_regex() {
+        assert!(history_is_rstos0("SR"));
+        assert!(history_is_rstos0("^SdR"));
+        // Case-sensitive, as in Zeek: only upper-case (client) letters stop it.
+        assert!(history_is_rstos0("ShR"));
+        assert!(!history_is_rstos0("SAR"));
+        assert!(!history_is_rstos0("R"));
+    }
+
+    #[test]
+    fn scaled_history() {
+        let mut s = Scaled::default();
+        let hits: Vec<u32> = (1..=1000u32).filter(|_| s.hit()).collect();
+        assert_eq!(hits, vec![1, 10, 100, 1000]);
+    }
+}

@@ -1,0 +1,136 @@
+//! UDP flows: a 5-tuple whose client is the first sender, with datagram and
+//! payload-byte counts per direction and Zeek's UDP conn_state (S0: only the
+//! client spoke; SF: both did).
+
+use crate::event::{Direction, Record, RecordSink, UdpEvent, UdpFlowRecord};
+use crate::time::{Nanos, Timestamp};
+
+use super::key::Endpoint as Addr;
+use super::tcp::VlanSet;
+use super::Vlans;
+
+#[derive(Clone, Debug)]
+pub struct UdpFlow {
+    pub id: u64,
+    pub client: Addr,
+    pub server: Addr,
+    vlans: VlanSet,
+    client_packets: u64,
+    server_packets: u64,
+    client_bytes: u64,
+    server_bytes: u64,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+}
+
+impl UdpFlow {
+    /// A flow whose first datagram goes from `src` to `dst`.
+    pub fn new(id: u64, ts: Timestamp, src: Addr, dst: Addr) -> UdpFlow {
+        UdpFlow {
+            id,
+            client: src,
+            server: dst,
+            vlans: VlanSet::default(),
+            client_packets: 0,
+            server_packets: 0,
+            client_bytes: 0,
+            server_bytes: 0,
+            first_ts: ts,
+            last_ts: ts,
+        }
+    }
+
+    /// Counts one datagram of `payload_len` UDP payload bytes from `src`.
+    pub fn datagram(&mut self, ts: Timestamp, src: &Addr, payload_len: u32, vlan: &Vlans) {
+        self.last_ts = self.last_ts.max(ts);
+        self.vlans.add(vlan);
+        if *src == self.client {
+            self.client_packets += 1;
+            self.client_bytes += u64::from(payload_len);
+        } else {
+            self.server_packets += 1;
+            self.server_bytes += u64::from(payload_len);
+        }
+    }
+
+    pub fn announce<S: RecordSink>(&self, service: Option<&'static str>, sink: &mut S) {
+        sink.record(Record::UdpEvent(UdpEvent {
+            ts: self.first_ts,
+            event: "new_flow",
+            conn_id: self.id,
+            client_ip: self.client.ip,
+            client_port: self.client.port,
+            server_ip: self.server.ip,
+            server_port: self.server.port,
+            direction: Direction::Client,
+            service,
+        }));
+    }
+
+    pub fn deadline(&self, idle: Nanos) -> Timestamp {
+        self.last_ts + idle
+    }
+
+    pub fn state(&self) -> &'static str {
+        match (self.client_packets > 0, self.server_packets > 0) {
+            (true, true) => "SF",
+            (true, false) => "S0",
+            (false, true) => "SHR",
+            (false, false) => "OTH",
+        }
+    }
+
+    pub fn record(&self, evicted: bool, service: Option<&'static str>) -> UdpFlowRecord {
+        UdpFlowRecord {
+            conn_id: self.id,
+            client_ip: self.client.ip,
+            client_port: self.client.port,
+            server_ip: self.server.ip,
+            server_port: self.server.port,
+            vlan: self.vlans.to_vec(),
+            state: self.state(),
+            service,
+            client_packets: self.client_packets,
+            server_packets: self.server_packets,
+            client_bytes: self.client_bytes,
+            server_bytes: self.server_bytes,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+            duration: self.last_ts.since(self.first_ts),
+            evicted,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_and_reply() {
+        let c = Addr {
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 5000,
+        };
+        let s = Addr {
+            ip: "10.0.0.2".parse().unwrap(),
+            port: 53,
+        };
+        let mut f = UdpFlow::new(1, Timestamp(0), c, s);
+        f.datagram(Timestamp(0), &c, 30, &Vlans::default());
+        assert_eq!(f.state(), "S0");
+        f.datagram(Timestamp(5), &s, 90, &Vlans::default());
+        let r = f.record(false, Some("dns"));
+        assert_eq!(r.state, "SF");
+        assert_eq!(
+            (
+                r.client_packets,
+                r.server_packets,
+                r.client_bytes,
+                r.server_bytes
+            ),
+            (1, 1, 30, 90)
+        );
+        assert_eq!(r.duration, Nanos(5));
+    }
+}
