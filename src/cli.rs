@@ -1,0 +1,254 @@
+//! Command-line flags (clap) and their translation into the library's plain
+//! config structs. Nothing outside the binary sees clap.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use sockscope::config::{Detail, Input, OutputConfig, OutputFormat, ReplayConfig};
+use sockscope::time::Nanos;
+use sockscope::track::TrackConfig;
+
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  the input was read to the end (or the output pipe was closed)
+  1  an expectation failed (check, or capture with --expect)
+  2  usage error, or an input or I/O error: a damaged or unreadable capture
+     (after everything decoded before the damage has been reported), a bad
+     filter, missing privileges";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sockscope",
+    version,
+    about = "Packet inspection and socket diagnostics: TCP handshakes, UDP flows and WebSocket sessions from captures and live traffic, and the kernel's sockets",
+    long_about = None,
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Decode a .pcap or .pcapng file: every TCP connection (handshake, RTT,
+    /// retransmitted SYNs, teardown, Zeek conn_state and history) and UDP flow
+    Replay(ReplayArgs),
+    /// Decode live traffic from a network interface (needs CAP_NET_RAW)
+    Capture(PassThroughArgs),
+    /// List the kernel's sockets as 5-tuples with state, queues and owner
+    Ls(PassThroughArgs),
+    /// Check expectations over recorded captures, for CI
+    Check(PassThroughArgs),
+    /// Generate the man page or shell completions
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Generate {
+    /// The man page (roff) on standard output
+    Man,
+    /// Shell completions on standard output
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct PassThroughArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Event lines, tables and a capture-health block
+    Human,
+    /// JSON lines, one record per line (schema in the README)
+    Json,
+}
+
+/// How records are shown (shared by replay and capture).
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    /// Output format
+    #[arg(long, short = 'F', value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+
+    /// Only the summary tables and the health block (JSON: no per-packet events)
+    #[arg(long, conflicts_with = "quiet")]
+    pub summary: bool,
+
+    /// Only the capture-health block (JSON: meta, error and summary)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Most rows per table in the human view; the rest are counted
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_rows: usize,
+
+    /// Table width in columns (default: the terminal's width; no wrapping when
+    /// the output is not a terminal)
+    #[arg(long, value_name = "COLUMNS")]
+    pub width: Option<u16>,
+}
+
+/// Flow-table limits and timeouts (shared by replay and capture).
+#[derive(Args, Debug)]
+pub struct TrackArgs {
+    /// Most flows held at once; beyond it the least recently active flow is
+    /// reported early and counted as evicted
+    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    pub max_flows: usize,
+
+    /// Seconds of silence after which a TCP connection is reported
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub tcp_timeout: u32,
+
+    /// Seconds a closed or reset TCP connection waits for late packets
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub tcp_linger: u32,
+
+    /// Seconds of silence after which a UDP flow is reported
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub udp_timeout: u32,
+
+    /// Make VLAN tags part of a connection's identity (by default they are
+    /// recorded but the two directions may be on different VLANs)
+    #[arg(long)]
+    pub vlan_key: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  sockscope replay capture.pcap
+  sockscope replay capture.pcapng 'tcp port 443'
+  sockscope replay --format json capture.pcap | jq 'select(.type == \"tcp_conn\")'
+  tcpdump -w - -i eth0 | sockscope replay -")]
+pub struct ReplayArgs {
+    /// The capture file (.pcap or .pcapng); - reads standard input
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// A BPF filter in tcpdump syntax, applied exactly as tcpdump -r would
+    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    pub filter: Vec<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
+}
+
+impl OutputArgs {
+    pub fn to_config(&self) -> OutputConfig {
+        let width = self.width.or_else(|| {
+            let out = std::io::stdout();
+            if out.is_terminal() {
+                terminal_size::terminal_size_of(&out).map(|(w, _)| w.0)
+            } else {
+                None
+            }
+        });
+        OutputConfig {
+            format: match self.format {
+                FormatArg::Human => OutputFormat::Human,
+                FormatArg::Json => OutputFormat::Json,
+            },
+            detail: if self.quiet {
+                Detail::Quiet
+            } else if self.summary {
+                Detail::Summary
+            } else {
+                Detail::Full
+            },
+            width,
+            max_rows: self.max_rows,
+        }
+    }
+}
+
+impl TrackArgs {
+    pub fn to_config(&self) -> TrackConfig {
+        TrackConfig {
+            max_flows: self.max_flows.max(1),
+            tcp_idle: Nanos::from_secs(i64::from(self.tcp_timeout)),
+            tcp_linger: Nanos::from_secs(i64::from(self.tcp_linger)),
+            udp_idle: Nanos::from_secs(i64::from(self.udp_timeout)),
+            key_by_vlan: self.vlan_key,
+        }
+    }
+}
+
+impl ReplayArgs {
+    pub fn to_config(&self) -> ReplayConfig {
+        let input = if self.file.as_os_str() == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(self.file.clone())
+        };
+        let mut cfg = ReplayConfig::new(input);
+        let filter = self.filter.join(" ");
+        cfg.filter = if filter.trim().is_empty() {
+            None
+        } else {
+            Some(filter)
+        };
+        cfg.track = self.track.to_config();
+        cfg
+    }
+}
+
+/// The man page: the top-level page, then one section per subcommand with
+/// its synopsis and options, then the exit status.
+pub fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let man = clap_mangen::Man::new(cmd.clone()).date("");
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_subcommands_section(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = sub.get_name().to_string();
+        let sub = sub.clone().bin_name(format!("sockscope {name}"));
+        let mut part = Vec::new();
+        let m = clap_mangen::Man::new(sub.clone());
+        m.render_synopsis_section(&mut part)?;
+        m.render_description_section(&mut part)?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            m.render_options_section(&mut part)?;
+        }
+        if sub.get_after_help().is_some() || sub.get_after_long_help().is_some() {
+            m.render_extra_section(&mut part)?;
+        }
+        let part = String::from_utf8_lossy(&part)
+            .replace(".SH SYNOPSIS", ".SS Synopsis")
+            .replace(".SH DESCRIPTION", ".SS Description")
+            .replace(".SH OPTIONS", ".SS Options")
+            .replace(".SH EXTRA", ".SS Notes");
+        out.extend_from_slice(format!(".SH \"SOCKSCOPE {}\"\n", name.to_uppercase()).as_bytes());
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.extend_from_slice(b".SH \"EXIT STATUS\"\n");
+    for line in EXIT_CODES.lines().skip(1) {
+        let line = line.trim_start();
+        if let Some((code, text)) = line.split_once("  ") {
+            out.extend_from_slice(format!(".TP\n{code}\n{}\n", text.trim()).as_bytes());
+        } else {
+            out.extend_from_slice(format!("{line}\n").as_bytes());
+        }
+    }
+    man.render_version_section(&mut out)?;
+    Ok(out)
+}

@@ -1,0 +1,86 @@
+//! The `sockscope` binary: parse flags, run the library, map the outcome to an
+//! exit code. Errors are printed once, on one line, with their causes.
+
+mod cli;
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command, Generate};
+use sockscope::render::{is_broken_pipe, Renderer};
+
+/// The exit-code contract (documented in `--help` and the man page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exit {
+    Ok = 0,
+    #[allow(dead_code)]
+    ExpectationFailed = 1,
+    Error = 2,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if e.downcast_ref::<io::Error>().is_some_and(is_broken_pipe) {
+                Exit::Ok
+            } else {
+                eprintln!("sockscope: error: {e:#}");
+                Exit::Error
+            }
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Replay(args) => replay(&args),
+        Command::Capture(_) => not_yet("capture"),
+        Command::Ls(_) => not_yet("ls"),
+        Command::Check(_) => not_yet("check"),
+        Command::Generate { what } => {
+            let mut out = io::stdout().lock();
+            match what {
+                Generate::Man => out.write_all(&cli::man_page(Cli::command())?)?,
+                Generate::Completions { shell } => {
+                    clap_complete::generate(shell, &mut Cli::command(), "sockscope", &mut out)
+                }
+            }
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+fn not_yet(what: &str) -> anyhow::Result<Exit> {
+    eprintln!("sockscope: error: `sockscope {what}` is not implemented yet");
+    Ok(Exit::Error)
+}
+
+fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
+    let cfg = args.to_config();
+    let out_cfg = args.output.to_config();
+    let stdout = io::stdout().lock();
+    let mut renderer = Renderer::new(BufWriter::with_capacity(1 << 16, stdout), &out_cfg);
+    let outcome = sockscope::replay::replay(&cfg, &mut renderer).context("replay")?;
+    match renderer.finish() {
+        Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
+        Err(e) => return Err(e).context("writing output"),
+        Ok(()) => {}
+    }
+    if outcome.interrupted {
+        return Ok(Exit::Ok);
+    }
+    if let Some(e) = outcome.error {
+        eprintln!(
+            "sockscope: error: {}: byte offset {}: {}",
+            e.file, e.offset, e.message
+        );
+        return Ok(Exit::Error);
+    }
+    Ok(Exit::Ok)
+}

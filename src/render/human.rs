@@ -1,0 +1,407 @@
+//! The human view: one line per notable event as it happens in the capture,
+//! then a TCP connections table, a UDP flows table and the capture-health
+//! block (comfy-table). Times are capture times in UTC, as `tcpdump` prints
+//! them with `TZ=UTC`; the arrow points from the sender, the client always on
+//! the left.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+
+use crate::config::{Detail, OutputConfig};
+use crate::event::{
+    Direction, ErrorRecord, Record, RecordSink, Summary, SynInfo, TcpConnRecord, TcpEvent,
+    TcpEventKind, UdpEvent, UdpFlowRecord,
+};
+use crate::replay::StoppableSink;
+use crate::time::{DateTime, Nanos, TimeOfDay};
+
+pub struct HumanView<W: Write> {
+    out: W,
+    cfg: OutputConfig,
+    tcp: Vec<TcpConnRecord>,
+    udp: Vec<UdpFlowRecord>,
+    tcp_hidden: u64,
+    udp_hidden: u64,
+    error: Option<ErrorRecord>,
+    io_error: Option<io::Error>,
+    line: String,
+}
+
+pub fn endpoint(ip: &IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+fn ms(d: Option<Nanos>) -> String {
+    match d {
+        Some(d) => format!("{:.3}", d.as_millis_f64()),
+        None => "-".to_string(),
+    }
+}
+
+fn options(o: &Option<SynInfo>) -> String {
+    let Some(o) = o else { return String::new() };
+    let mut parts = Vec::new();
+    if let Some(m) = o.mss {
+        parts.push(format!("mss {m}"));
+    }
+    if let Some(w) = o.wscale {
+        parts.push(format!("wscale {w}"));
+    }
+    if o.sack_ok {
+        parts.push("sack".to_string());
+    }
+    if o.ts_ok {
+        parts.push("ts".to_string());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", parts.join(", "))
+    }
+}
+
+impl<W: Write> HumanView<W> {
+    pub fn new(out: W, cfg: OutputConfig) -> Self {
+        HumanView {
+            out,
+            cfg,
+            tcp: Vec::new(),
+            udp: Vec::new(),
+            tcp_hidden: 0,
+            udp_hidden: 0,
+            error: None,
+            io_error: None,
+            line: String::with_capacity(256),
+        }
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        if let Some(e) = self.io_error.take() {
+            return Err(e);
+        }
+        self.out.flush()
+    }
+
+    fn write(&mut self, s: &str) {
+        if self.io_error.is_none() {
+            if let Err(e) = self.out.write_all(s.as_bytes()) {
+                self.io_error = Some(e);
+            }
+        }
+    }
+
+    fn tcp_event(&mut self, e: &TcpEvent) {
+        let arrow = match e.direction {
+            Direction::Client => "→",
+            Direction::Server => "←",
+        };
+        let what = match e.event {
+            TcpEventKind::Syn => format!("SYN{}", options(&e.options)),
+            TcpEventKind::SynRetransmit => {
+                format!("SYN retransmission #{}", e.count.unwrap_or(0))
+            }
+            TcpEventKind::Synack => {
+                let after = match e.syn_to_synack_ms {
+                    Some(d) => format!("  ({} ms after the SYN)", ms(Some(d))),
+                    None => String::new(),
+                };
+                format!("SYN-ACK{}{after}", options(&e.options))
+            }
+            TcpEventKind::SynackRetransmit => {
+                format!("SYN-ACK retransmission #{}", e.count.unwrap_or(0))
+            }
+            TcpEventKind::SimultaneousOpen => "SYN from both sides: simultaneous open".to_string(),
+            TcpEventKind::Established => match e.rtt_ms {
+                Some(rtt) => {
+                    let mut s = format!(
+                        "established  rtt {} ms (server {} + client {})",
+                        ms(Some(rtt)),
+                        ms(e.syn_to_synack_ms),
+                        ms(e.synack_to_ack_ms)
+                    );
+                    if e.connect_ms != Some(rtt) {
+                        let _ = write!(s, ", connect {} ms", ms(e.connect_ms));
+                    }
+                    s
+                }
+                None => format!(
+                    "established  (client answered in {} ms; SYN not seen)",
+                    ms(e.synack_to_ack_ms)
+                ),
+            },
+            TcpEventKind::Refused => "refused (RST)".to_string(),
+            TcpEventKind::Reset => format!("reset by {}", side(e.direction)),
+            TcpEventKind::Fin => format!("FIN from {}", side(e.direction)),
+            TcpEventKind::Closed => "closed".to_string(),
+        };
+        self.line.clear();
+        let _ = writeln!(
+            self.line,
+            "{}  TCP  {} {arrow} {}  {what}",
+            TimeOfDay(e.ts),
+            endpoint(&e.client_ip, e.client_port),
+            endpoint(&e.server_ip, e.server_port),
+        );
+        let line = std::mem::take(&mut self.line);
+        self.write(&line);
+        self.line = line;
+    }
+
+    fn udp_event(&mut self, e: &UdpEvent) {
+        self.line.clear();
+        let service = e.service.map(|s| format!(" ({s})")).unwrap_or_default();
+        let _ = writeln!(
+            self.line,
+            "{}  UDP  {} → {}  new flow{service}",
+            TimeOfDay(e.ts),
+            endpoint(&e.client_ip, e.client_port),
+            endpoint(&e.server_ip, e.server_port),
+        );
+        let line = std::mem::take(&mut self.line);
+        self.write(&line);
+        self.line = line;
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_style(presets::UTF8_FULL_CONDENSED);
+        t.force_no_tty();
+        match self.cfg.width {
+            Some(w) => {
+                t.set_content_arrangement(ContentArrangement::Dynamic);
+                t.set_width(w);
+            }
+            None => {
+                t.set_content_arrangement(ContentArrangement::Disabled);
+            }
+        }
+        t
+    }
+
+    fn tables(&mut self) {
+        let mut text = String::new();
+        if !self.tcp.is_empty() || self.tcp_hidden > 0 {
+            self.tcp.sort_by_key(|c| c.conn_id);
+            let mut t = self.table();
+            t.set_header(vec![
+                "#",
+                "Client",
+                "Server",
+                "State",
+                "Verdict",
+                "History",
+                "RTT ms",
+                "SYN rtx",
+                "Packets c/s",
+                "Bytes c/s",
+                "Duration s",
+            ]);
+            for c in &self.tcp {
+                t.add_row(vec![
+                    Cell::new(c.conn_id),
+                    Cell::new(endpoint(&c.client_ip, c.client_port)),
+                    Cell::new(endpoint(&c.server_ip, c.server_port)),
+                    Cell::new(c.state),
+                    Cell::new(&c.verdict),
+                    Cell::new(&c.history),
+                    Cell::new(ms(c.rtt_ms)).set_alignment(CellAlignment::Right),
+                    Cell::new(c.syn_retransmits).set_alignment(CellAlignment::Right),
+                    Cell::new(format!("{}/{}", c.client_packets, c.server_packets))
+                        .set_alignment(CellAlignment::Right),
+                    Cell::new(format!("{}/{}", c.client_bytes, c.server_bytes))
+                        .set_alignment(CellAlignment::Right),
+                    Cell::new(format!("{:.3}", c.duration.as_secs_f64()))
+                        .set_alignment(CellAlignment::Right),
+                ]);
+            }
+            let _ = writeln!(
+                text,
+                "\nTCP connections ({})",
+                self.tcp.len() as u64 + self.tcp_hidden
+            );
+            let _ = writeln!(text, "{t}");
+            if self.tcp_hidden > 0 {
+                let _ = writeln!(
+                    text,
+                    "… and {} more (raise --max-rows, or use --format json)",
+                    self.tcp_hidden
+                );
+            }
+        }
+        if !self.udp.is_empty() || self.udp_hidden > 0 {
+            self.udp.sort_by_key(|c| c.conn_id);
+            let mut t = self.table();
+            t.set_header(vec![
+                "#",
+                "Client",
+                "Server",
+                "Service",
+                "State",
+                "Datagrams c/s",
+                "Bytes c/s",
+                "Duration s",
+            ]);
+            for f in &self.udp {
+                t.add_row(vec![
+                    Cell::new(f.conn_id),
+                    Cell::new(endpoint(&f.client_ip, f.client_port)),
+                    Cell::new(endpoint(&f.server_ip, f.server_port)),
+                    Cell::new(f.service.unwrap_or("-")),
+                    Cell::new(f.state),
+                    Cell::new(format!("{}/{}", f.client_packets, f.server_packets))
+                        .set_alignment(CellAlignment::Right),
+                    Cell::new(format!("{}/{}", f.client_bytes, f.server_bytes))
+                        .set_alignment(CellAlignment::Right),
+                    Cell::new(format!("{:.3}", f.duration.as_secs_f64()))
+                        .set_alignment(CellAlignment::Right),
+                ]);
+            }
+            let _ = writeln!(
+                text,
+                "\nUDP flows ({})",
+                self.udp.len() as u64 + self.udp_hidden
+            );
+            let _ = writeln!(text, "{t}");
+            if self.udp_hidden > 0 {
+                let _ = writeln!(
+                    text,
+                    "… and {} more (raise --max-rows, or use --format json)",
+                    self.udp_hidden
+                );
+            }
+        }
+        self.write(&text);
+    }
+
+    fn health(&mut self, s: &Summary) {
+        let mut t = self.table();
+        let mut row = |k: &str, v: String| {
+            t.add_row(vec![Cell::new(k), Cell::new(v)]);
+        };
+        if let Some(f) = &s.format {
+            row("format", f.clone());
+        }
+        let filtered = if s.filtered_out > 0 {
+            format!(", {} filtered out", s.filtered_out)
+        } else {
+            String::new()
+        };
+        row(
+            "packets",
+            format!(
+                "{} ({} bytes on the wire, {} captured){filtered}",
+                s.packets, s.bytes, s.captured_bytes
+            ),
+        );
+        if let (Some(a), Some(b)) = (s.first_ts, s.last_ts) {
+            row(
+                "time span",
+                format!(
+                    "{} → {} ({:.6} s)",
+                    DateTime(a),
+                    DateTime(b),
+                    b.since(a).as_secs_f64()
+                ),
+            );
+        }
+        let links: Vec<String> = s
+            .link_types
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        row(
+            "link types",
+            if links.is_empty() {
+                "-".into()
+            } else {
+                links.join(", ")
+            },
+        );
+        row("TCP connections", s.tcp_conns.to_string());
+        row("UDP flows", s.udp_flows.to_string());
+        row("truncated (snaplen)", s.truncated.to_string());
+        row("decode errors", s.decode_errors.to_string());
+        row(
+            "not decoded",
+            format!(
+                "{} non-IP, {} other IP protocols, {} unsupported link type",
+                s.non_ip, s.other_ip, s.unsupported_link
+            ),
+        );
+        row(
+            "IP fragments",
+            format!(
+                "{} seen, {} datagrams reassembled, {} incomplete, {} conflicting overlaps",
+                s.ip_fragments,
+                s.fragments_reassembled,
+                s.fragments_incomplete,
+                s.fragment_conflicts
+            ),
+        );
+        row("flows evicted (table full)", s.evicted.to_string());
+        if let Some(e) = &self.error {
+            row(
+                "read error",
+                format!(
+                    "{}: stopped at byte offset {}: {}",
+                    e.file, e.offset, e.message
+                ),
+            );
+        }
+        let text = format!("\nCapture health\n{t}\n");
+        self.write(&text);
+    }
+}
+
+fn side(d: Direction) -> &'static str {
+    match d {
+        Direction::Client => "client",
+        Direction::Server => "server",
+    }
+}
+
+impl<W: Write> RecordSink for HumanView<W> {
+    fn record(&mut self, r: Record) {
+        let events = self.cfg.detail == Detail::Full;
+        let tables = self.cfg.detail != Detail::Quiet;
+        match r {
+            Record::Meta(_) => {}
+            Record::TcpEvent(e) if events => self.tcp_event(&e),
+            Record::UdpEvent(e) if events => self.udp_event(&e),
+            Record::TcpEvent(_) | Record::UdpEvent(_) => {}
+            Record::TcpConn(c) => {
+                if tables && self.tcp.len() < self.cfg.max_rows {
+                    self.tcp.push(*c);
+                } else {
+                    self.tcp_hidden += 1;
+                }
+            }
+            Record::UdpFlow(f) => {
+                if tables && self.udp.len() < self.cfg.max_rows {
+                    self.udp.push(*f);
+                } else {
+                    self.udp_hidden += 1;
+                }
+            }
+            Record::Error(e) => self.error = Some(e),
+            Record::Summary(s) => {
+                if tables {
+                    self.tables();
+                }
+                self.health(&s);
+            }
+        }
+    }
+}
+
+impl<W: Write> StoppableSink for HumanView<W> {
+    fn stopped(&self) -> bool {
+        self.io_error.is_some()
+    }
+}
