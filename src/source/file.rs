@@ -35,7 +35,7 @@ pub const MAX_BLOCK_LEN: usize = 32 * 1024 * 1024;
 /// libpcap's own maximum snapshot length (262144).
 pub const MAX_PCAP_RECORD: u32 = 262_144;
 
-const INITIAL_BUFFER: usize = 1024 * 1024;
+const INITIAL_BUFFER: usize = 256 * 1024;
 const PCAP_HEADER_LEN: usize = 24;
 const BOM_MAGIC: u32 = 0x1A2B_3C4D;
 
@@ -160,6 +160,8 @@ pub struct CaptureReader<R> {
     /// Interfaces seen, in order of description (all sections).
     all_interfaces: Vec<Interface>,
     skipped_blocks: u64,
+    /// Never move handed-out bytes: ask for a new buffer instead.
+    chunked: bool,
 }
 
 impl<R: Read> CaptureReader<R> {
@@ -182,8 +184,10 @@ impl<R: Read> CaptureReader<R> {
             last_ts: Timestamp::ZERO,
             all_interfaces: Vec::new(),
             skipped_blocks: 0,
+            chunked: false,
         };
         r.fill_to(4).map_err(|e| r.err_here(e.into()))?;
+        // (Not chunked yet: fill_to cannot ask for a swap here.)
         let have = r.end - r.pos;
         if have == 0 {
             return Err(r.err_here(ReadErrorKind::Empty));
@@ -272,26 +276,66 @@ impl<R: Read> CaptureReader<R> {
         self.base + self.pos as u64
     }
 
-    /// The next packet, `Ok(None)` at a clean end of file.
+    /// The next packet, `Ok(None)` at a clean end of file (not in chunked
+    /// mode).
     pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, ReadError> {
-        let found = match self.layout {
+        debug_assert!(!self.chunked, "use next() in chunked mode");
+        match self.next_step()? {
+            Next::Packet(p, _) => Ok(Some(p)),
+            Next::End | Next::NeedBuffer => Ok(None),
+        }
+    }
+
+    /// Chunked mode: packets handed out stay where they are in the buffer
+    /// until the caller swaps the buffer out, so they can be referenced by
+    /// offset from another thread. See [`Next::NeedBuffer`].
+    pub fn set_chunked(&mut self, on: bool) {
+        self.chunked = on;
+    }
+
+    /// Replaces the buffer with `fresh` (grown if needed), carrying the
+    /// unread bytes over, and returns the old one.
+    pub fn swap_buffer(&mut self, mut fresh: Vec<u8>) -> Vec<u8> {
+        let tail = self.end - self.pos;
+        let want = self.buf.len().max(tail);
+        if fresh.len() < want {
+            fresh.resize(want, 0);
+        }
+        fresh[..tail].copy_from_slice(&self.buf[self.pos..self.end]);
+        self.base += self.pos as u64;
+        self.pos = 0;
+        self.end = tail;
+        std::mem::replace(&mut self.buf, fresh)
+    }
+
+    /// The next packet, or a request for a new buffer (chunked mode only),
+    /// or the end of the file.
+    pub fn next_step(&mut self) -> Result<Next<'_>, ReadError> {
+        let step = match self.layout {
             Layout::Pcap { .. } => self.next_pcap_record()?,
             Layout::PcapNg { .. } => self.next_pcapng_packet()?,
         };
-        Ok(found.map(|f| {
-            self.last_ts = f.ts;
-            RawPacket {
-                ts: f.ts,
-                link: f.link,
-                interface: f.interface,
-                wire_len: f.wire_len,
-                data: &self.buf[f.start..f.start + f.len],
-                offset: f.offset,
+        Ok(match step {
+            Step::End => Next::End,
+            Step::Swap => Next::NeedBuffer,
+            Step::Found(f) => {
+                self.last_ts = f.ts;
+                Next::Packet(
+                    RawPacket {
+                        ts: f.ts,
+                        link: f.link,
+                        interface: f.interface,
+                        wire_len: f.wire_len,
+                        data: &self.buf[f.start..f.start + f.len],
+                        offset: f.offset,
+                    },
+                    f.start,
+                )
             }
-        }))
+        })
     }
 
-    fn next_pcap_record(&mut self) -> Result<Option<Found>, ReadError> {
+    fn next_pcap_record(&mut self) -> Result<Step, ReadError> {
         let Layout::Pcap {
             big_endian,
             modified,
@@ -303,10 +347,10 @@ impl<R: Read> CaptureReader<R> {
             unreachable!("called for pcap layout only")
         };
         let hdr_len = if modified { 24 } else { 16 };
-        self.fill_to(hdr_len).map_err(|e| self.err_here(e.into()))?;
+        fill!(self, hdr_len);
         let have = self.end - self.pos;
         if have == 0 {
-            return Ok(None);
+            return Ok(Step::End);
         }
         if have < hdr_len {
             return Err(self.err_here(ReadErrorKind::Truncated {
@@ -334,7 +378,7 @@ impl<R: Read> CaptureReader<R> {
             }));
         }
         let total = hdr_len + caplen as usize;
-        self.fill_to(total).map_err(|e| self.err_here(e.into()))?;
+        fill!(self, total);
         let have = self.end - self.pos;
         if have < total {
             return Err(self.err_here(ReadErrorKind::Truncated {
@@ -346,7 +390,7 @@ impl<R: Read> CaptureReader<R> {
         let offset = self.offset();
         let start = self.pos + hdr_len;
         self.pos += total;
-        Ok(Some(Found {
+        Ok(Step::Found(Found {
             // pcap stores seconds as an unsigned 32-bit count.
             ts: Timestamp::from_parts(i64::from(ts_sec), u64::from(ts_frac), units_per_sec),
             link,
@@ -358,13 +402,13 @@ impl<R: Read> CaptureReader<R> {
         }))
     }
 
-    fn next_pcapng_packet(&mut self) -> Result<Option<Found>, ReadError> {
+    fn next_pcapng_packet(&mut self) -> Result<Step, ReadError> {
         loop {
             let offset = self.offset();
-            self.fill_to(12).map_err(|e| self.err_here(e.into()))?;
+            fill!(self, 12);
             let have = self.end - self.pos;
             if have == 0 {
-                return Ok(None);
+                return Ok(Step::End);
             }
             if have < 12 {
                 return Err(self.err_here(ReadErrorKind::Truncated {
@@ -414,8 +458,7 @@ impl<R: Read> CaptureReader<R> {
                     limit: MAX_BLOCK_LEN as u64,
                 }));
             }
-            self.fill_to(total_len)
-                .map_err(|e| self.err_here(e.into()))?;
+            fill!(self, total_len);
             let have = self.end - self.pos;
             if have < total_len {
                 return Err(self.err_here(ReadErrorKind::Truncated {
@@ -513,7 +556,7 @@ impl<R: Read> CaptureReader<R> {
                         offset,
                     };
                     self.pos += total_len;
-                    return Ok(Some(found));
+                    return Ok(Step::Found(found));
                 }
                 SPB_MAGIC => {
                     let parsed = if big_endian {
@@ -548,7 +591,7 @@ impl<R: Read> CaptureReader<R> {
                         offset,
                     };
                     self.pos += total_len;
-                    return Ok(Some(found));
+                    return Ok(Step::Found(found));
                 }
                 _ => self.skipped_blocks += 1,
             }
@@ -571,10 +614,15 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Makes `buf[pos..pos + n]` valid if the input has that many bytes left;
-    /// stops early at end of input (the caller checks `end - pos`).
-    fn fill_to(&mut self, n: usize) -> io::Result<()> {
+    /// stops early at end of input (the caller checks `end - pos`). In
+    /// chunked mode the buffer is never compacted once a packet was handed
+    /// out of it: `Fill::Swap` asks the caller for a fresh buffer instead.
+    fn fill_to(&mut self, n: usize) -> io::Result<Fill> {
         if self.end - self.pos >= n {
-            return Ok(());
+            return Ok(Fill::Ready);
+        }
+        if self.chunked && self.pos > 0 && self.pos + n > self.buf.len() {
+            return Ok(Fill::Swap);
         }
         if self.pos + n > self.buf.len() {
             // Move the unconsumed tail to the front; grow only when one block
@@ -595,9 +643,41 @@ impl<R: Read> CaptureReader<R> {
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(Fill::Ready)
     }
 }
+
+enum Fill {
+    Ready,
+    Swap,
+}
+
+/// One step of a chunked read.
+pub enum Next<'a> {
+    /// A packet, and where its data starts in the current buffer.
+    Packet(RawPacket<'a>, usize),
+    /// The buffer is used up: hand it over with [`CaptureReader::swap_buffer`].
+    NeedBuffer,
+    End,
+}
+
+enum Step {
+    Found(Found),
+    Swap,
+    End,
+}
+
+/// Propagates `Fill::Swap` out of a record reader.
+macro_rules! fill {
+    ($self:ident, $n:expr) => {
+        match $self.fill_to($n) {
+            Ok(Fill::Ready) => {}
+            Ok(Fill::Swap) => return Ok(Step::Swap),
+            Err(e) => return Err($self.err_here(e.into())),
+        }
+    };
+}
+use fill;
 
 fn le32(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
@@ -835,6 +915,40 @@ mod tests {
         f.extend(epb(7, 1, b"abcd"));
         let (_, e) = read_all(&f);
         assert!(matches!(e.unwrap().kind, ReadErrorKind::BadBlock(_)));
+    }
+
+    #[test]
+    fn chunked_mode_never_moves_handed_out_bytes() {
+        let mut f = pcap_header(0xa1b2_c3d4, 1);
+        for i in 0..2000u32 {
+            let body = vec![(i % 251) as u8; 300 + (i as usize % 700)];
+            f.extend(record(i, 0, &body, body.len() as u32));
+        }
+        let mut r = CaptureReader::new(&f[..]).unwrap();
+        r.set_chunked(true);
+        let mut spans: Vec<(usize, usize, u8)> = Vec::new();
+        let mut seen = 0;
+        let mut check = |buf: &[u8], spans: &mut Vec<(usize, usize, u8)>| {
+            for (off, len, v) in spans.drain(..) {
+                assert!(buf[off..off + len].iter().all(|&b| b == v));
+                seen += 1;
+            }
+        };
+        loop {
+            match r.next_step().unwrap() {
+                Next::Packet(p, off) => spans.push((off, p.data.len(), p.data[0])),
+                Next::NeedBuffer => {
+                    let old = r.swap_buffer(vec![0; 64 * 1024]);
+                    check(&old, &mut spans);
+                }
+                Next::End => {
+                    let old = r.swap_buffer(Vec::new());
+                    check(&old, &mut spans);
+                    break;
+                }
+            }
+        }
+        assert_eq!(seen, 2000);
     }
 
     #[test]
