@@ -17,6 +17,7 @@
 //! This module knows nothing of flows or output.
 
 pub mod defrag;
+pub mod owned;
 pub mod tcp;
 
 use std::fmt;
@@ -203,6 +204,14 @@ impl Decoder {
     }
 
     pub fn decode<'a>(&'a mut self, raw: &RawPacket<'a>) -> Decoded<'a> {
+        if let Some(p) = fast_ipv4(raw) {
+            return Decoded::Packet(p);
+        }
+        self.decode_general(raw)
+    }
+
+    /// Every frame through etherparse (the fast path's reference).
+    pub fn decode_general<'a>(&'a mut self, raw: &RawPacket<'a>) -> Decoded<'a> {
         let link = match link_layer(raw.link, raw.data) {
             Ok(Some(l)) => l,
             Ok(None) => return Decoded::NotIp,
@@ -400,6 +409,74 @@ impl Decoder {
             0,
         )
     }
+}
+
+/// The common case without etherparse's generality: an untagged or
+/// single-tagged Ethernet frame, or a raw IPv4 packet, carrying a whole,
+/// unfragmented IPv4 packet with TCP or UDP. Anything else — IPv6, other
+/// tags, fragments, truncated or inconsistent headers — returns `None` and
+/// takes the general path. On what it accepts, it gives exactly what the
+/// general path gives (checked over every capture by a test); it exists
+/// because it costs a quarter of the instructions on the replay hot path.
+#[inline]
+fn fast_ipv4<'a>(raw: &RawPacket<'a>) -> Option<Packet<'a>> {
+    let data = raw.data;
+    if raw.is_truncated() {
+        return None;
+    }
+    let mut vlan = Vlans::default();
+    let ip_off = match raw.link {
+        LinkType::ETHERNET => {
+            let ethertype = u16::from_be_bytes([*data.get(12)?, *data.get(13)?]);
+            match ethertype {
+                ETHERTYPE_IPV4 => 14,
+                ETHERTYPE_VLAN => {
+                    let tci = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
+                    if u16::from_be_bytes([*data.get(16)?, *data.get(17)?]) != ETHERTYPE_IPV4 {
+                        return None;
+                    }
+                    vlan.push(tci & 0x0fff);
+                    18
+                }
+                _ => return None,
+            }
+        }
+        LinkType::RAW | LinkType::IPV4 => 0,
+        _ => return None,
+    };
+    let ip = data.get(ip_off..)?;
+    let hdr = ip.get(..20)?;
+    if hdr[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(hdr[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
+    // Fragments (MF or an offset) and lengths that do not add up go the
+    // general way.
+    if ihl < 20
+        || total < ihl
+        || total > ip.len()
+        || u16::from_be_bytes([hdr[6], hdr[7]]) & 0x3fff != 0
+    {
+        return None;
+    }
+    let src = IpAddr::V4(std::net::Ipv4Addr::new(hdr[12], hdr[13], hdr[14], hdr[15]));
+    let dst = IpAddr::V4(std::net::Ipv4Addr::new(hdr[16], hdr[17], hdr[18], hdr[19]));
+    let l4 = &ip[ihl..total];
+    let transport = match hdr[9] {
+        6 => Transport::Tcp(tcp::parse_tcp(l4, l4.len(), ip_off + ihl).ok()?),
+        17 => Transport::Udp(tcp::parse_udp(l4, l4.len(), ip_off + ihl).ok()?),
+        _ => return None,
+    };
+    Some(Packet {
+        ts: raw.ts,
+        vlan,
+        src,
+        dst,
+        truncated: false,
+        reassembled: false,
+        transport,
+    })
 }
 
 enum Net<'a> {
