@@ -1,13 +1,14 @@
 //! Transport tracking: TCP connections and UDP flows, keyed by 5-tuple,
 //! expired by capture time, bounded in number.
 //!
-//! The [`Tracker`] owns the flow table: a slab of flows, a hash index from
-//! [`FlowKey`] to slab slot, and a min-heap of deadlines. Every flow has a
-//! deadline computed from capture time (TCP: 5 s after it closed or was reset,
-//! 5 min after its last packet otherwise; UDP: 1 min after its last packet);
-//! heap entries are refreshed lazily when popped, so a packet costs a hash
-//! lookup and no heap operation unless it shortens the deadline (a close).
-//! When the table holds `max_flows` flows, the one nearest to its deadline
+//! The [`Tracker`] owns two flow tables (TCP and UDP), hash maps from a
+//! compact [`FlowKey`] to the flow itself — stored inline, so a packet costs
+//! one hash lookup and touches one small connection — and a [`timer::TimerWheel`]
+//! of deadlines. Every flow has a deadline computed from capture time (TCP:
+//! 5 s after it closed or was reset, 5 min after its last packet otherwise;
+//! UDP: 1 min after its last packet). Wheel entries are refreshed lazily: a
+//! packet schedules nothing unless it brings the deadline forward (a close).
+//! When the tables hold `max_flows` flows, the flow nearest to its deadline
 //! (the least recently active) is reported early and counted as evicted.
 //!
 //! Records are written to a [`RecordSink`] as flows end; at the end of input
@@ -17,20 +18,23 @@ pub mod key;
 pub mod seq;
 pub mod service;
 pub mod tcp;
+pub mod timer;
 pub mod udp;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasher;
 
-use crate::decode::{Packet, Transport, Vlans};
+use hashbrown::HashTable;
+
+use crate::decode::{Packet, TcpSegment, Transport, Vlans};
 use crate::event::{Record, RecordSink};
 use crate::time::{Nanos, Timestamp};
 use key::{Endpoint, FlowKey, Proto};
 use service::service_for;
-use tcp::{TcpConn, TcpPacket};
+use tcp::{first_packet_from_client, TcpConn, TcpPacket};
+use timer::TimerWheel;
 use udp::UdpFlow;
 
-/// Limits and timeouts of the flow table.
+/// Limits and timeouts of the flow tables.
 #[derive(Clone, Copy, Debug)]
 pub struct TrackConfig {
     /// Flows held at once; beyond it the least recently active is reported
@@ -49,7 +53,7 @@ pub struct TrackConfig {
 impl Default for TrackConfig {
     fn default() -> Self {
         TrackConfig {
-            max_flows: 500_000,
+            max_flows: 250_000,
             // Zeek's tcp_inactivity_timeout, tcp_close_delay and
             // udp_inactivity_timeout.
             tcp_idle: Nanos::from_secs(300),
@@ -70,44 +74,115 @@ pub struct TrackStats {
     pub peak_flows: u64,
 }
 
-enum Flow {
-    Free,
-    Tcp(Box<TcpConn>),
-    Udp(Box<UdpFlow>),
+/// A packet's flow identity, computed once (possibly on another thread than
+/// the tracker's): the key, which endpoint of the key sent the packet, and
+/// the key's hash.
+#[derive(Clone, Copy, Debug)]
+pub struct Keyed {
+    pub proto: Proto,
+    pub key: FlowKey,
+    pub src_is_a: bool,
+    pub hash: u64,
 }
 
-struct Slot {
+/// Computes [`Keyed`] values; cheap to clone, and clones hash alike, so a
+/// source thread can key packets for the tracker.
+#[derive(Clone)]
+pub struct FlowKeyer {
+    hasher: foldhash::fast::RandomState,
+    key_by_vlan: bool,
+}
+
+impl FlowKeyer {
+    pub fn new(key_by_vlan: bool) -> Self {
+        FlowKeyer {
+            hasher: foldhash::fast::RandomState::default(),
+            key_by_vlan,
+        }
+    }
+
+    pub fn key(&self, p: &Packet<'_>) -> Keyed {
+        let (proto, sp, dp) = match &p.transport {
+            Transport::Tcp(t) => (Proto::Tcp, t.src_port, t.dst_port),
+            Transport::Udp(u) => (Proto::Udp, u.src_port, u.dst_port),
+        };
+        let vlan = if self.key_by_vlan {
+            p.vlan
+        } else {
+            Vlans::default()
+        };
+        let (key, src_is_a) = FlowKey::new(
+            Endpoint {
+                ip: p.src,
+                port: sp,
+            },
+            Endpoint {
+                ip: p.dst,
+                port: dp,
+            },
+            &vlan,
+        );
+        Keyed {
+            proto,
+            key,
+            src_is_a,
+            hash: self.hasher.hash_one(key),
+        }
+    }
+}
+
+/// A flow with its bookkeeping: `gen` changes when the key gets a new flow,
+/// `queued` is the wheel second of its live timer (other timers are stale).
+struct Entry<F> {
+    key: FlowKey,
+    hash: u64,
+    /// Whether the flow's client is endpoint `a` of the key.
+    client_is_a: bool,
+    flow: F,
     gen: u32,
-    key: Option<FlowKey>,
-    /// Deadline of the flow's live heap entry; other entries for the slot
-    /// are stale.
     queued: i64,
-    flow: Flow,
 }
 
-type HeapEntry = Reverse<(i64, u32, u32)>;
+#[derive(Clone, Copy)]
+struct Timer {
+    key: FlowKey,
+    hash: u64,
+    proto: Proto,
+    gen: u32,
+}
 
 pub struct Tracker {
     cfg: TrackConfig,
-    index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    heap: BinaryHeap<HeapEntry>,
+    keyer: FlowKeyer,
+    tcp: HashTable<Entry<TcpConn>>,
+    udp: HashTable<Entry<UdpFlow>>,
+    wheel: TimerWheel<Timer>,
     next_id: u64,
+    next_gen: u32,
     now: Timestamp,
+    /// Start of the second after `now`'s: expiry runs when a packet reaches it.
+    next_second: i64,
     stats: TrackStats,
 }
 
 impl Tracker {
     pub fn new(cfg: TrackConfig) -> Tracker {
+        Self::with_keyer(cfg, FlowKeyer::new(cfg.key_by_vlan))
+    }
+
+    /// A tracker for packets keyed by `keyer` (or a clone of it).
+    pub fn with_keyer(cfg: TrackConfig, keyer: FlowKeyer) -> Tracker {
+        let horizon = cfg.tcp_idle.max(cfg.udp_idle).max(cfg.tcp_linger).0 / 1_000_000_000;
         Tracker {
             cfg,
-            index: HashMap::default(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            heap: BinaryHeap::new(),
+            keyer,
+            tcp: HashTable::new(),
+            udp: HashTable::new(),
+            wheel: TimerWheel::new(horizon + 1),
             next_id: 0,
+            next_gen: 0,
             now: Timestamp(i64::MIN),
+            next_second: i64::MIN,
             stats: TrackStats::default(),
         }
     }
@@ -118,15 +193,43 @@ impl Tracker {
 
     /// Flows currently held.
     pub fn active(&self) -> usize {
-        self.index.len()
+        self.tcp.len() + self.udp.len()
+    }
+
+    fn fresh_id(&mut self) -> (u64, u32) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.next_gen = self.next_gen.wrapping_add(1);
+        (id, self.next_gen)
+    }
+
+    /// The keyer whose keys [`Tracker::packet_keyed`] accepts.
+    pub fn keyer(&self) -> &FlowKeyer {
+        &self.keyer
     }
 
     /// Tracks one decoded packet.
     pub fn packet<S: RecordSink>(&mut self, pkt: &Packet<'_>, sink: &mut S) {
+        let k = self.keyer.key(pkt);
+        self.packet_keyed(pkt, &k, sink);
+    }
+
+    /// Tracks one decoded packet whose key was computed by this tracker's
+    /// keyer (or a clone).
+    pub fn packet_keyed<S: RecordSink>(&mut self, pkt: &Packet<'_>, k: &Keyed, sink: &mut S) {
         self.advance(pkt.ts, sink);
         match &pkt.transport {
-            Transport::Tcp(seg) => self.tcp(pkt, seg, sink),
+            Transport::Tcp(seg) => self.tcp(pkt, seg, k, sink),
             Transport::Udp(d) => {
+                if let Some(e) = self.udp.find_mut(k.hash, |e| e.key == k.key) {
+                    let from_client = e.client_is_a == k.src_is_a;
+                    e.flow
+                        .datagram(pkt.ts, from_client, d.payload_len, &pkt.vlan);
+                    return;
+                }
+                self.make_room(sink);
+                let (id, gen) = self.fresh_id();
+                self.stats.udp_flows += 1;
                 let src = Endpoint {
                     ip: pkt.src,
                     port: d.src_port,
@@ -135,27 +238,81 @@ impl Tracker {
                     ip: pkt.dst,
                     port: d.dst_port,
                 };
-                let (slot, created) =
-                    self.lookup_or_insert(Proto::Udp, src, dst, pkt.vlan, pkt.ts, sink, |id| {
-                        Flow::Udp(Box::new(UdpFlow::new(id, pkt.ts, src, dst)))
-                    });
-                let Flow::Udp(flow) = &mut self.slots[slot as usize].flow else {
-                    unreachable!("UDP key maps to a UDP flow")
+                let mut flow = UdpFlow::new(id, pkt.ts, src, dst);
+                flow.announce(service_for(Proto::Udp, dst.port), sink);
+                flow.datagram(pkt.ts, true, d.payload_len, &pkt.vlan);
+                let timer = Timer {
+                    key: k.key,
+                    hash: k.hash,
+                    proto: Proto::Udp,
+                    gen,
                 };
-                flow.datagram(pkt.ts, &src, d.payload_len, &pkt.vlan);
-                if created {
-                    flow.announce(service_for(Proto::Udp, flow.server.port), sink);
-                }
+                let queued = self
+                    .wheel
+                    .schedule(pkt.ts, pkt.ts + self.cfg.udp_idle, timer);
+                let entry = Entry {
+                    key: k.key,
+                    hash: k.hash,
+                    client_is_a: k.src_is_a,
+                    flow,
+                    gen,
+                    queued,
+                };
+                self.udp.insert_unique(k.hash, entry, |e| e.hash);
+                self.note_peak();
             }
         }
+    }
+
+    fn note_peak(&mut self) {
+        self.stats.peak_flows = self.stats.peak_flows.max(self.active() as u64);
     }
 
     fn tcp<S: RecordSink>(
         &mut self,
         pkt: &Packet<'_>,
-        seg: &crate::decode::TcpSegment<'_>,
+        seg: &TcpSegment<'_>,
+        k: &Keyed,
         sink: &mut S,
     ) {
+        let mut tp = TcpPacket {
+            ts: pkt.ts,
+            from_client: true,
+            seg,
+            vlan: pkt.vlan,
+            truncated: pkt.truncated,
+        };
+        let (linger, idle) = (self.cfg.tcp_linger, self.cfg.tcp_idle);
+
+        // A known connection, unless this SYN starts a new one on the tuple.
+        let mut restart = None;
+        if let Ok(occupied) = self.tcp.find_entry(k.hash, |e| e.key == k.key) {
+            let e = occupied.into_mut();
+            tp.from_client = e.client_is_a == k.src_is_a;
+            if !e.flow.starts_new_connection(&tp) {
+                e.flow.process(&tp, sink);
+                let deadline = e.flow.deadline(linger, idle);
+                if deadline.0.div_euclid(1_000_000_000) < e.queued {
+                    let timer = Timer {
+                        key: k.key,
+                        hash: k.hash,
+                        proto: Proto::Tcp,
+                        gen: e.gen,
+                    };
+                    e.queued = self.wheel.schedule(self.now, deadline, timer);
+                }
+                return;
+            }
+            if let Ok(o) = self.tcp.find_entry(k.hash, |e| e.key == k.key) {
+                restart = Some(o.remove().0);
+            }
+        }
+        match restart {
+            Some(old) => emit_tcp(old.flow, false, sink),
+            None => self.make_room(sink),
+        }
+        let (id, gen) = self.fresh_id();
+        self.stats.tcp_conns += 1;
         let src = Endpoint {
             ip: pkt.src,
             port: seg.src_port,
@@ -164,109 +321,65 @@ impl Tracker {
             ip: pkt.dst,
             port: seg.dst_port,
         };
-        let tp = TcpPacket {
-            ts: pkt.ts,
-            src,
-            seg,
-            vlan: pkt.vlan,
-            truncated: pkt.truncated,
-        };
-        let (slot, _) = self.lookup_or_insert(Proto::Tcp, src, dst, pkt.vlan, pkt.ts, sink, |id| {
-            Flow::Tcp(Box::new(TcpConn::new(id, &tp, dst)))
-        });
-        // A new ISN (or a SYN after close) on a known tuple: the old
-        // connection is over; the new one takes its slot.
-        let restart = match &self.slots[slot as usize].flow {
-            Flow::Tcp(c) => c.starts_new_connection(&tp),
-            _ => unreachable!("TCP key maps to a TCP connection"),
-        };
-        if restart {
-            let id = self.next_id;
-            self.next_id += 1;
-            self.stats.tcp_conns += 1;
-            let fresh = Flow::Tcp(Box::new(TcpConn::new(id, &tp, dst)));
-            let old = std::mem::replace(&mut self.slots[slot as usize].flow, fresh);
-            emit(old, false, sink);
-            self.slots[slot as usize].queued = i64::MAX;
-        }
-        let (linger, idle) = (self.cfg.tcp_linger, self.cfg.tcp_idle);
-        let s = &mut self.slots[slot as usize];
-        let Flow::Tcp(conn) = &mut s.flow else {
-            unreachable!()
-        };
-        conn.process(&tp, sink);
-        let deadline = conn.deadline(linger, idle).0;
-        if deadline < s.queued {
-            s.queued = deadline;
-            self.heap.push(Reverse((deadline, slot, s.gen)));
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn lookup_or_insert<S: RecordSink>(
-        &mut self,
-        proto: Proto,
-        src: Endpoint,
-        dst: Endpoint,
-        vlan: Vlans,
-        ts: Timestamp,
-        sink: &mut S,
-        make: impl FnOnce(u64) -> Flow,
-    ) -> (u32, bool) {
-        let vlan_key = if self.cfg.key_by_vlan {
-            vlan
+        let src_is_client = first_packet_from_client(seg);
+        let (client, server) = if src_is_client {
+            (src, dst)
         } else {
-            Vlans::default()
+            (dst, src)
         };
-        let (key, _) = FlowKey::new(proto, src, dst, vlan_key);
-        if let Some(&slot) = self.index.get(&key) {
-            return (slot, false);
-        }
-        while self.index.len() >= self.cfg.max_flows.max(1) {
-            if !self.evict_one(sink) {
-                break;
-            }
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        match proto {
-            Proto::Tcp => self.stats.tcp_conns += 1,
-            Proto::Udp => self.stats.udp_flows += 1,
-        }
-        let flow = make(id);
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                self.slots.push(Slot {
-                    gen: 0,
-                    key: None,
-                    queued: i64::MAX,
-                    flow: Flow::Free,
-                });
-                (self.slots.len() - 1) as u32
-            }
+        tp.from_client = src_is_client;
+        let mut conn = TcpConn::new(id, client, server, pkt.ts);
+        conn.process(&tp, sink);
+        let timer = Timer {
+            key: k.key,
+            hash: k.hash,
+            proto: Proto::Tcp,
+            gen,
         };
-        let deadline = match &flow {
-            Flow::Tcp(_) => (ts + self.cfg.tcp_idle).0,
-            Flow::Udp(_) => (ts + self.cfg.udp_idle).0,
-            Flow::Free => unreachable!(),
+        let queued = self
+            .wheel
+            .schedule(pkt.ts, conn.deadline(linger, idle), timer);
+        let entry = Entry {
+            key: k.key,
+            hash: k.hash,
+            client_is_a: src_is_client == k.src_is_a,
+            flow: conn,
+            gen,
+            queued,
         };
-        let s = &mut self.slots[slot as usize];
-        s.key = Some(key);
-        s.flow = flow;
-        s.queued = deadline;
-        self.heap.push(Reverse((deadline, slot, s.gen)));
-        self.index.insert(key, slot);
-        self.stats.peak_flows = self.stats.peak_flows.max(self.index.len() as u64);
-        (slot, true)
+        self.tcp.insert_unique(k.hash, entry, |e| e.hash);
+        self.note_peak();
     }
 
-    /// The flow's real deadline now.
-    fn deadline_of(&self, slot: u32) -> i64 {
-        match &self.slots[slot as usize].flow {
-            Flow::Tcp(c) => c.deadline(self.cfg.tcp_linger, self.cfg.tcp_idle).0,
-            Flow::Udp(u) => u.deadline(self.cfg.udp_idle).0,
-            Flow::Free => i64::MAX,
+    /// The real deadline of the flow a timer points to, if the timer is live.
+    fn live_deadline(&self, t: &Timer, sec: i64) -> Option<Timestamp> {
+        match t.proto {
+            Proto::Tcp => self
+                .tcp
+                .find(t.hash, |e| e.key == t.key)
+                .filter(|e| e.gen == t.gen && e.queued == sec)
+                .map(|e| e.flow.deadline(self.cfg.tcp_linger, self.cfg.tcp_idle)),
+            Proto::Udp => self
+                .udp
+                .find(t.hash, |e| e.key == t.key)
+                .filter(|e| e.gen == t.gen && e.queued == sec)
+                .map(|e| e.flow.deadline(self.cfg.udp_idle)),
+        }
+    }
+
+    fn reschedule(&mut self, t: Timer, deadline: Timestamp) {
+        let sec = self.wheel.schedule(self.now, deadline, t);
+        match t.proto {
+            Proto::Tcp => {
+                if let Some(e) = self.tcp.find_mut(t.hash, |e| e.key == t.key) {
+                    e.queued = sec;
+                }
+            }
+            Proto::Udp => {
+                if let Some(e) = self.udp.find_mut(t.hash, |e| e.key == t.key) {
+                    e.queued = sec;
+                }
+            }
         }
     }
 
@@ -276,114 +389,119 @@ impl Tracker {
             return;
         }
         self.now = ts;
-        while let Some(&Reverse((deadline, slot, gen))) = self.heap.peek() {
-            if deadline > ts.0 {
-                break;
-            }
-            self.heap.pop();
-            if !self.is_live(deadline, slot, gen) {
+        if ts.0 < self.next_second {
+            return;
+        }
+        self.next_second = (ts.0.div_euclid(1_000_000_000) + 1).saturating_mul(1_000_000_000);
+        let mut due = Vec::new();
+        self.wheel.expire(ts, |_, sec, t| due.push((sec, t)));
+        for (sec, t) in due {
+            let Some(deadline) = self.live_deadline(&t, sec) else {
                 continue;
-            }
-            let real = self.deadline_of(slot);
-            if real > ts.0 {
-                let s = &mut self.slots[slot as usize];
-                s.queued = real;
-                self.heap.push(Reverse((real, slot, gen)));
+            };
+            if deadline.0.div_euclid(1_000_000_000) >= ts.0.div_euclid(1_000_000_000) {
+                self.reschedule(t, deadline);
             } else {
-                self.remove(slot, false, sink);
+                self.remove(&t, false, sink);
             }
         }
     }
 
-    fn is_live(&self, deadline: i64, slot: u32, gen: u32) -> bool {
-        let s = &self.slots[slot as usize];
-        s.gen == gen && s.queued == deadline && !matches!(s.flow, Flow::Free)
-    }
-
-    /// Reports the flow nearest to its deadline early. False when there is
-    /// none.
-    fn evict_one<S: RecordSink>(&mut self, sink: &mut S) -> bool {
-        while let Some(Reverse((deadline, slot, gen))) = self.heap.pop() {
-            if !self.is_live(deadline, slot, gen) {
+    /// Makes room for one more flow: reports the flow nearest to its deadline
+    /// early when the tables are full.
+    fn make_room<S: RecordSink>(&mut self, sink: &mut S) {
+        while self.active() >= self.cfg.max_flows.max(1) {
+            let Some((sec, t)) = self.wheel.pop_earliest() else {
+                return;
+            };
+            let Some(deadline) = self.live_deadline(&t, sec) else {
+                continue;
+            };
+            if deadline.0.div_euclid(1_000_000_000) > sec {
+                self.reschedule(t, deadline);
                 continue;
             }
-            let real = self.deadline_of(slot);
-            if real > deadline {
-                self.slots[slot as usize].queued = real;
-                self.heap.push(Reverse((real, slot, gen)));
-                continue;
-            }
-            self.remove(slot, true, sink);
+            self.remove(&t, true, sink);
             self.stats.evicted += 1;
-            return true;
         }
-        false
     }
 
-    fn remove<S: RecordSink>(&mut self, slot: u32, evicted: bool, sink: &mut S) {
-        let s = &mut self.slots[slot as usize];
-        let flow = std::mem::replace(&mut s.flow, Flow::Free);
-        if let Some(key) = s.key.take() {
-            self.index.remove(&key);
+    fn remove<S: RecordSink>(&mut self, t: &Timer, evicted: bool, sink: &mut S) {
+        match t.proto {
+            Proto::Tcp => {
+                if let Ok(o) = self.tcp.find_entry(t.hash, |e| e.key == t.key) {
+                    emit_tcp(o.remove().0.flow, evicted, sink);
+                }
+            }
+            Proto::Udp => {
+                if let Ok(o) = self.udp.find_entry(t.hash, |e| e.key == t.key) {
+                    emit_udp(o.remove().0.flow, evicted, sink);
+                }
+            }
         }
-        s.gen = s.gen.wrapping_add(1);
-        s.queued = i64::MAX;
-        self.free.push(slot);
-        emit(flow, evicted, sink);
     }
 
     /// End of input: every flow still held is written, in order of first packet.
     pub fn finish<S: RecordSink>(&mut self, sink: &mut S) {
-        let mut live: Vec<(u64, u32)> = self
-            .slots
+        let mut order: Vec<(u64, Timer)> = self
+            .tcp
             .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match &s.flow {
-                Flow::Tcp(c) => Some((c.id, i as u32)),
-                Flow::Udp(u) => Some((u.id, i as u32)),
-                Flow::Free => None,
+            .map(|e| (e.flow.id, Proto::Tcp, e))
+            .map(|(id, proto, e)| {
+                (
+                    id,
+                    Timer {
+                        key: e.key,
+                        hash: e.hash,
+                        proto,
+                        gen: e.gen,
+                    },
+                )
             })
+            .chain(self.udp.iter().map(|e| {
+                (
+                    e.flow.id,
+                    Timer {
+                        key: e.key,
+                        hash: e.hash,
+                        proto: Proto::Udp,
+                        gen: e.gen,
+                    },
+                )
+            }))
             .collect();
-        live.sort_unstable();
-        for (_, slot) in live {
-            self.remove(slot, false, sink);
+        order.sort_unstable_by_key(|&(id, _)| id);
+        for (_, t) in order {
+            self.remove(&t, false, sink);
         }
-        self.heap.clear();
+        self.wheel.clear();
     }
 }
 
-fn emit<S: RecordSink>(flow: Flow, evicted: bool, sink: &mut S) {
-    match flow {
-        Flow::Tcp(c) => {
-            let service = service_for(Proto::Tcp, c.server.port);
-            sink.record(Record::TcpConn(Box::new(c.record(evicted, service))));
-        }
-        Flow::Udp(u) => {
-            let service = service_for(Proto::Udp, u.server.port);
-            sink.record(Record::UdpFlow(Box::new(u.record(evicted, service))));
-        }
-        Flow::Free => {}
-    }
+fn emit_tcp<S: RecordSink>(c: TcpConn, evicted: bool, sink: &mut S) {
+    let service = service_for(Proto::Tcp, c.server().port);
+    sink.record(Record::TcpConn(Box::new(c.record(evicted, service))));
+}
+
+fn emit_udp<S: RecordSink>(u: UdpFlow, evicted: bool, sink: &mut S) {
+    let service = service_for(Proto::Udp, u.server.port);
+    sink.record(Record::UdpFlow(Box::new(u.record(evicted, service))));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{TcpFlags, TcpSegment, UdpDatagram};
+    use crate::decode::{TcpFlags, UdpDatagram};
 
-    fn udp_packet(ts_s: i64, sport: u16, dport: u16) -> (Timestamp, u16, u16) {
-        (Timestamp(ts_s * 1_000_000_000), sport, dport)
-    }
-
-    fn feed_udp(t: &mut Tracker, out: &mut Vec<Record>, (ts, sp, dp): (Timestamp, u16, u16)) {
+    fn feed_udp(t: &mut Tracker, out: &mut Vec<Record>, secs: i64, sport: u16) {
         let d = UdpDatagram {
-            src_port: sp,
-            dst_port: dp,
+            src_port: sport,
+            dst_port: 53,
             payload: &[],
             payload_len: 10,
         };
         let p = Packet {
-            ts,
+            ts: Timestamp(secs * 1_000_000_000),
             vlan: Vlans::default(),
             src: "10.0.0.1".parse().unwrap(),
             dst: "10.0.0.2".parse().unwrap(),
@@ -407,10 +525,10 @@ mod tests {
     fn idle_flows_expire_by_capture_time() {
         let mut t = Tracker::new(TrackConfig::default());
         let mut out = Vec::new();
-        feed_udp(&mut t, &mut out, udp_packet(0, 1000, 53));
-        feed_udp(&mut t, &mut out, udp_packet(30, 1001, 53));
-        feed_udp(&mut t, &mut out, udp_packet(59, 1000, 53)); // keeps flow 0 alive
-        feed_udp(&mut t, &mut out, udp_packet(100, 1002, 53));
+        feed_udp(&mut t, &mut out, 0, 1000);
+        feed_udp(&mut t, &mut out, 30, 1001);
+        feed_udp(&mut t, &mut out, 59, 1000); // keeps flow 0 alive
+        feed_udp(&mut t, &mut out, 100, 1002);
         assert_eq!(flows(&out), vec![(1, false)]);
         t.finish(&mut out);
         assert_eq!(flows(&out), vec![(1, false), (0, false), (2, false)]);
@@ -424,10 +542,10 @@ mod tests {
             ..TrackConfig::default()
         });
         let mut out = Vec::new();
-        feed_udp(&mut t, &mut out, udp_packet(0, 1, 53));
-        feed_udp(&mut t, &mut out, udp_packet(1, 2, 53));
-        feed_udp(&mut t, &mut out, udp_packet(2, 1, 53)); // flow 0 active again
-        feed_udp(&mut t, &mut out, udp_packet(3, 3, 53)); // evicts flow 1
+        feed_udp(&mut t, &mut out, 0, 1);
+        feed_udp(&mut t, &mut out, 1, 2);
+        feed_udp(&mut t, &mut out, 2, 1); // flow 0 active again
+        feed_udp(&mut t, &mut out, 3, 3); // evicts flow 1
         assert_eq!(flows(&out), vec![(1, true)]);
         assert_eq!(t.stats().evicted, 1);
         assert!(t.active() <= 2);
@@ -447,7 +565,7 @@ mod tests {
                     flags: u8,
                     seq: u32,
                     ack: u32| {
-            let seg = TcpSegment {
+            let seg = crate::decode::TcpSegment {
                 src_port: if from_client { 40000 } else { 80 },
                 dst_port: if from_client { 80 } else { 40000 },
                 seq,
@@ -482,8 +600,8 @@ mod tests {
             1,
         );
         assert_eq!(t.active(), 1);
-        // 6 s later, another flow's packet moves time on.
-        send(&mut t, &mut out, 6_000, true, TcpFlags::ACK, 5, 5);
+        // 7 s later (5 s linger, at most 1 s late), a late ACK on the tuple.
+        send(&mut t, &mut out, 7_000, true, TcpFlags::ACK, 5, 5);
         let conns: Vec<_> = out
             .iter()
             .filter_map(|r| match r {
@@ -492,8 +610,8 @@ mod tests {
             })
             .collect();
         // Expiry runs before the new packet is tracked: the refused
-        // connection was written 5 s after its RST, and the late ACK starts
-        // a new (mid-stream) flow.
+        // connection was written, and the late ACK starts a new
+        // (mid-stream) flow.
         assert_eq!(conns, vec!["REJ"]);
         assert_eq!(t.active(), 1);
         assert_eq!(t.stats().tcp_conns, 2);

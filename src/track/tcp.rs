@@ -30,10 +30,11 @@
 //! - Checksums are not verified (offloading makes them wrong in most local
 //!   captures), so history never has `c`.
 
-use std::net::IpAddr;
-
-use crate::decode::{SynOptions, TcpSegment};
-use crate::event::{Direction, Record, RecordSink, SynInfo, TcpConnRecord, TcpEvent, TcpEventKind};
+use crate::decode::{SynOptions, TcpFlags, TcpSegment};
+use crate::event::{
+    Direction, History, Opened, Record, RecordSink, SynInfo, TcpConnRecord, TcpEvent, TcpEventKind,
+    Verdict, VlanList,
+};
 use crate::time::{Nanos, Timestamp};
 
 use super::key::Endpoint as Addr;
@@ -44,12 +45,10 @@ use super::Vlans;
 const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
 /// SYN and SYN-ACK times remembered per connection (to pair each SYN-ACK with
 /// the SYN it answers, and the handshake ACK with its SYN-ACK).
-const HANDSHAKE_RING: usize = 8;
+const HANDSHAKE_RING: usize = 4;
 /// Holes (sequence ranges skipped by out-of-order data) tracked per direction
 /// for gap detection; beyond that the newest hole absorbs the next.
 const MAX_HOLES: usize = 4;
-/// Largest history string kept (Zeek's is unbounded; real ones stay short).
-const MAX_HISTORY: usize = 48;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum EpState {
@@ -183,58 +182,57 @@ impl Holes {
     }
 }
 
-/// One direction of the connection (Zeek's `TCP_Endpoint`), with sequence
-/// numbers unwrapped to 64 bits.
+/// One direction of the connection (Zeek's `TCP_Endpoint`): the fields every
+/// packet touches. Sequence numbers are unwrapped to 64 bits.
 #[derive(Clone, Debug)]
 struct Side {
-    state: EpState,
-    prev_state: EpState,
     start: u64,
     last: u64,
     ack: u64,
+    /// Highest acknowledgement for which gaps were already counted.
+    gap_checked_to: u64,
+    packets: u64,
+    truncated: u32,
     fin_cnt: u32,
-    did_close: bool,
-    hist_last_syn: i64,
-    hist_last_fin: i64,
-    hist_last_rst: i64,
+    /// Relative sequence numbers of the last SYN, FIN and RST (mod 2^32),
+    /// for Zeek's "record again if the sequence number differs".
+    hist_last_syn: u32,
+    hist_last_fin: u32,
+    hist_last_rst: u32,
     rxmt: Scaled,
     win0: Scaled,
     gap: Scaled,
-    packets: u64,
-    truncated: u64,
-    missed: u64,
-    holes: Holes,
-    /// Highest acknowledgement for which gaps were already counted.
-    gap_checked_to: u64,
-    syn: Option<SynOptions>,
+    state: EpState,
+    prev_state: EpState,
+    did_close: bool,
     sent_rst: bool,
     sent_fin: bool,
+    /// Holes held in the cold part (0 on nearly every connection).
+    holes: u8,
 }
 
 impl Side {
     fn new() -> Self {
         Side {
-            state: EpState::Inactive,
-            prev_state: EpState::Inactive,
             start: 0,
             last: 0,
             ack: 0,
+            gap_checked_to: 0,
+            packets: 0,
+            truncated: 0,
             fin_cnt: 0,
-            did_close: false,
             hist_last_syn: 0,
             hist_last_fin: 0,
             hist_last_rst: 0,
             rxmt: Scaled::default(),
             win0: Scaled::default(),
             gap: Scaled::default(),
-            packets: 0,
-            truncated: 0,
-            missed: 0,
-            holes: Holes::new(),
-            gap_checked_to: 0,
-            syn: None,
+            state: EpState::Inactive,
+            prev_state: EpState::Inactive,
+            did_close: false,
             sent_rst: false,
             sent_fin: false,
+            holes: 0,
         }
     }
 
@@ -245,8 +243,9 @@ impl Side {
         }
     }
 
-    /// Sequence numbers of this side start at `seq` (a SYN's ISN, or one
-    /// before the first byte seen).
+    /// This side's sequence space starts at `start`; `last` is the highest
+    /// sequence number sent so far. Forgets holes (the caller clears the
+    /// cold part when `holes` was non-zero).
     fn init_seq(&mut self, start: SeqNum, last: SeqNum) {
         let base = if self.last == 0 {
             UNWRAP_BASE + u64::from(start.0)
@@ -256,7 +255,6 @@ impl Side {
         self.start = base;
         self.ack = base;
         self.last = unwrap_near(base, last);
-        self.holes = Holes::new();
         self.gap_checked_to = 0;
     }
 
@@ -300,7 +298,7 @@ impl Side {
     }
 }
 
-/// A small ring of recent handshake packet times.
+/// A small ring of recent handshake packets.
 #[derive(Clone, Copy, Debug)]
 struct Ring<T: Copy> {
     items: [Option<T>; HANDSHAKE_RING],
@@ -320,6 +318,9 @@ impl<T: Copy> Ring<T> {
     }
     fn iter(&self) -> impl Iterator<Item = T> + '_ {
         self.items.iter().flatten().copied()
+    }
+    fn latest(&self) -> Option<T> {
+        self.items[(self.next + HANDSHAKE_RING - 1) % HANDSHAKE_RING]
     }
 }
 
@@ -370,82 +371,82 @@ impl Handshake {
     }
 }
 
+/// What a connection needs only now and then: on SYN, FIN and RST packets,
+/// on gaps, when a history letter is added, and when it is written.
+#[derive(Clone, Debug)]
+struct Cold {
+    client: Addr,
+    server: Addr,
+    vlans: VlanList,
+    history: History,
+    /// Holes of the client's and the server's byte streams.
+    holes: [Holes; 2],
+    missed: [u64; 2],
+    syn: [Option<SynOptions>; 2],
+    hs: Handshake,
+}
+
 /// One TCP connection.
 #[derive(Clone, Debug)]
 pub struct TcpConn {
     pub id: u64,
-    pub client: Addr,
-    pub server: Addr,
-    vlans: VlanSet,
     orig: Side,
     resp: Side,
-    hist_seen: u32,
-    history: [u8; MAX_HISTORY],
-    history_len: u8,
-    hs: Handshake,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
-}
-
-/// Distinct VLAN IDs seen on a connection (up to four).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct VlanSet {
-    ids: [u16; 4],
-    len: u8,
-}
-
-impl VlanSet {
-    pub fn add(&mut self, v: &Vlans) {
-        for &id in v.as_slice() {
-            if !self.ids[..self.len as usize].contains(&id) && (self.len as usize) < self.ids.len()
-            {
-                self.ids[self.len as usize] = id;
-                self.len += 1;
-            }
-        }
-    }
-    pub fn to_vec(&self) -> Vec<u16> {
-        self.ids[..self.len as usize].to_vec()
-    }
+    hist_seen: u32,
+    /// A SYN-ACK was seen and the client's ACK of it is still to come.
+    awaiting_ack: bool,
+    cold: Box<Cold>,
 }
 
 /// What the tracker needs to know from one packet.
 pub struct TcpPacket<'a> {
     pub ts: Timestamp,
-    pub src: Addr,
+    /// Sent by the connection's client.
+    pub from_client: bool,
     pub seg: &'a TcpSegment<'a>,
     pub vlan: Vlans,
     pub truncated: bool,
 }
 
+/// Which end of a connection the first packet makes the client: the SYN-ACK's
+/// sender is the server even when its SYN was not seen; otherwise the sender
+/// of the first packet is the client.
+pub fn first_packet_from_client(seg: &TcpSegment<'_>) -> bool {
+    !(seg.flags.syn() && seg.flags.ack())
+}
+
 impl TcpConn {
-    /// A connection whose first packet is `pkt` (from `src` to `dst`).
-    pub fn new(id: u64, pkt: &TcpPacket<'_>, dst: Addr) -> TcpConn {
-        let f = pkt.seg.flags;
-        // The SYN-ACK's sender is the server even when its SYN was not seen.
-        let (client, server) = if f.syn() && f.ack() {
-            (dst, pkt.src)
-        } else {
-            (pkt.src, dst)
-        };
+    /// A connection between `client` and `server`.
+    pub fn new(id: u64, client: Addr, server: Addr, ts: Timestamp) -> TcpConn {
         TcpConn {
             id,
-            client,
-            server,
-            vlans: VlanSet::default(),
             orig: Side::new(),
             resp: Side::new(),
+            first_ts: ts,
+            last_ts: ts,
             hist_seen: 0,
-            history: [0; MAX_HISTORY],
-            history_len: 0,
-            hs: Handshake::new(),
-            first_ts: pkt.ts,
-            last_ts: pkt.ts,
+            awaiting_ack: false,
+            cold: Box::new(Cold {
+                client,
+                server,
+                vlans: VlanList::default(),
+                history: History::new(),
+                holes: [Holes::new(), Holes::new()],
+                missed: [0; 2],
+                syn: [None; 2],
+                hs: Handshake::new(),
+            }),
         }
     }
 
-    pub fn is_client(&self, src: &Addr) -> bool {
-        *src == self.client
+    pub fn client(&self) -> Addr {
+        self.cold.client
+    }
+
+    pub fn server(&self) -> Addr {
+        self.cold.server
     }
 
     fn any_closed(&self) -> bool {
@@ -459,12 +460,12 @@ impl TcpConn {
         if !f.syn() || f.ack() || f.rst() {
             return false;
         }
-        let from_client = self.is_client(&pkt.src);
-        match self.hs.client_isn {
+        let hs = &self.cold.hs;
+        match hs.client_isn {
             Some(isn) => {
-                if from_client {
+                if pkt.from_client {
                     SeqNum(pkt.seg.seq) != isn
-                } else if self.resp.state == EpState::Inactive && self.hs.synack_count == 0 {
+                } else if self.resp.state == EpState::Inactive && hs.synack_count == 0 {
                     false // simultaneous open
                 } else {
                     self.any_closed()
@@ -484,10 +485,7 @@ impl TcpConn {
     }
 
     fn add_history(&mut self, c: u8) {
-        if (self.history_len as usize) < MAX_HISTORY {
-            self.history[self.history_len as usize] = c;
-            self.history_len += 1;
-        }
+        self.cold.history.push(c);
     }
 
     /// Zeek's `CheckHistory`: records the letter the first time; true when
@@ -523,16 +521,31 @@ impl TcpConn {
         }
     }
 
+    /// The sending side, the other side, and the cold part, borrowed apart.
+    fn parts(&mut self, is_orig: bool) -> (&mut Side, &mut Side, &mut Cold) {
+        if is_orig {
+            (&mut self.orig, &mut self.resp, &mut self.cold)
+        } else {
+            (&mut self.resp, &mut self.orig, &mut self.cold)
+        }
+    }
+
+    fn side_index(is_orig: bool) -> usize {
+        usize::from(!is_orig)
+    }
+
     /// Feeds one packet; emits handshake and teardown events to `sink`.
     pub fn process<S: RecordSink>(&mut self, pkt: &TcpPacket<'_>, sink: &mut S) {
         let seg = pkt.seg;
         let f = seg.flags;
-        let is_orig = self.is_client(&pkt.src);
+        let is_orig = pkt.from_client;
         let len = seg.payload_len;
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
         self.last_ts = self.last_ts.max(pkt.ts);
-        self.vlans.add(&pkt.vlan);
+        for &id in pkt.vlan.as_slice() {
+            self.cold.vlans.add(id);
+        }
 
         // Sequence space this segment occupies (RST payload is not stream data).
         let mut seg_len = len;
@@ -547,19 +560,30 @@ impl TcpConn {
         }
         let seq_end = seq + seg_len;
 
+        let control = f.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) != 0;
         {
             let (ep, _) = self.sides(is_orig);
             ep.packets += 1;
             if pkt.truncated {
                 ep.truncated += 1;
             }
-            init_endpoint(ep, f.syn(), seq, seq_end);
+            // init_endpoint only acts on an inactive side or a SYN.
+            if (ep.state == EpState::Inactive || f.syn())
+                && init_endpoint(ep, f.syn(), seq, seq_end)
+                && ep.holes > 0
+            {
+                ep.holes = 0;
+                self.cold.holes[Self::side_index(is_orig)] = Holes::new();
+            }
         }
 
-        // History letters (Zeek's update_history).
-        let rel_seq = {
+        // History letters (Zeek's update_history). The relative sequence
+        // number only matters to SYN, FIN and RST letters.
+        let rel_seq = if control {
             let (ep, _) = self.sides(is_orig);
-            ep.rel(seq)
+            ep.rel(seq) as u32
+        } else {
+            0
         };
         let bits = u8::from(f.syn()) + u8::from(f.fin()) + u8::from(f.rst());
         if bits > 1 {
@@ -572,11 +596,7 @@ impl TcpConn {
             if f.syn() {
                 let code = if f.ack() { b'H' } else { b'S' };
                 let seen = self.check_history(is_orig, hist::SYN, code);
-                let ep = if is_orig {
-                    &mut self.orig
-                } else {
-                    &mut self.resp
-                };
+                let (ep, _) = self.sides(is_orig);
                 let again = seen && rel_seq != ep.hist_last_syn;
                 ep.hist_last_syn = rel_seq;
                 if again {
@@ -585,12 +605,8 @@ impl TcpConn {
             }
             if f.fin() {
                 let seen = self.check_history(is_orig, hist::FIN, b'F');
-                let at = rel_seq + i64::from(len);
-                let ep = if is_orig {
-                    &mut self.orig
-                } else {
-                    &mut self.resp
-                };
+                let at = rel_seq.wrapping_add(len);
+                let (ep, _) = self.sides(is_orig);
                 let again = seen && at != ep.hist_last_fin;
                 ep.hist_last_fin = at;
                 if again {
@@ -599,11 +615,7 @@ impl TcpConn {
             }
             if f.rst() {
                 let seen = self.check_history(is_orig, hist::RST, b'R');
-                let ep = if is_orig {
-                    &mut self.orig
-                } else {
-                    &mut self.resp
-                };
+                let (ep, _) = self.sides(is_orig);
                 let again = seen && rel_seq != ep.hist_last_rst;
                 ep.hist_last_rst = rel_seq;
                 if again {
@@ -618,87 +630,88 @@ impl TcpConn {
 
         // Zero windows (Zeek's update_window): boring with or after a RST,
         // or after the peer's FIN.
-        let zero_window = {
+        if seg.window == 0 && !f.rst() {
             let (ep, peer) = self.sides(is_orig);
-            seg.window == 0
-                && !f.rst()
-                && peer.state != EpState::Closed
-                && ep.state != EpState::Reset
-                && ep.win0.hit()
-        };
-        if zero_window {
-            self.add_history(Self::letter(is_orig, b'W'));
+            if peer.state != EpState::Closed && ep.state != EpState::Reset && ep.win0.hit() {
+                self.add_history(Self::letter(is_orig, b'W'));
+            }
         }
 
         if f.syn() {
-            let opts = SynOptions::parse(seg.options, seg.options.len());
             // The client's SYN options, the server's SYN-ACK options (the
             // latest of each, should they be retransmitted with others).
-            let (ep, _) = self.sides(is_orig);
-            ep.syn = Some(opts);
+            self.cold.syn[Self::side_index(is_orig)] =
+                Some(SynOptions::parse(seg.options, seg.options.len()));
         }
         if f.fin() {
             let (ep, _) = self.sides(is_orig);
             ep.fin_cnt += 1;
         }
 
-        // Acknowledgements (Zeek: init_peer / update_ack_seq).
-        let mut gap_bytes = 0;
+        // Acknowledgements (Zeek: init_peer / update_ack_seq), and gaps:
+        // bytes the peer sent that this side acknowledges but the capture
+        // never saw. Not counted on FIN/RST packets (Zeek: those
+        // end-of-connection gaps are unreliable).
         if f.ack() {
-            let (_, peer) = self.sides(is_orig);
+            let peer_idx = Self::side_index(!is_orig);
+            let (_, peer, cold) = self.parts(is_orig);
             if peer.state == EpState::Inactive {
                 let prev = ack + u32::MAX; // ack - 1
                 peer.init_seq(prev, prev);
+                if peer.holes > 0 {
+                    peer.holes = 0;
+                    cold.holes[peer_idx] = Holes::new();
+                }
             } else {
-                let rel_ack = peer.rel(ack);
+                let acked = peer.unwrap(ack);
+                let rel_ack = acked as i64 - peer.start as i64;
                 if rel_ack >= 0 && !f.rst() {
                     let delta = ack.delta(SeqNum(peer.ack as u32));
                     if !(ack.0 == 0 && delta > TOO_LARGE_SEQ_DELTA) && delta > 0 {
                         peer.ack = unwrap_near(peer.ack, ack);
                     }
                 }
-                // Gaps: bytes the peer sent that this side acknowledges but
-                // the capture never saw. Not counted on FIN/RST packets
-                // (Zeek: those end-of-connection gaps are unreliable).
                 if !f.fin() && !f.rst() && rel_ack > 0 && peer.packets > 0 {
-                    let acked = peer.unwrap(ack);
-                    gap_bytes = peer.holes.acked(acked);
                     let floor = peer.last.max(peer.gap_checked_to);
+                    let mut gap = 0;
                     if acked > floor {
-                        gap_bytes += acked - floor;
+                        gap = acked - floor;
                         peer.gap_checked_to = acked;
                     }
-                    if gap_bytes > 0 {
-                        peer.missed += gap_bytes;
+                    if peer.holes > 0 {
+                        let holes = &mut cold.holes[peer_idx];
+                        gap += holes.acked(acked);
+                        peer.holes = holes.len;
+                    }
+                    if gap > 0 {
+                        let hit = peer.gap.hit();
+                        cold.missed[peer_idx] += gap;
+                        if hit {
+                            self.add_history(Self::letter(!is_orig, b'G'));
+                        }
                     }
                 }
-            }
-        }
-        if gap_bytes > 0 {
-            let peer_is_orig = !is_orig;
-            let hit = if peer_is_orig {
-                self.orig.gap.hit()
-            } else {
-                self.resp.gap.hit()
-            };
-            if hit {
-                self.add_history(Self::letter(peer_is_orig, b'G'));
             }
         }
 
         // Highest sequence sent (Zeek: update_last_seq), holes, retransmissions.
-        let delta_last = {
-            let (ep, _) = self.sides(is_orig);
+        {
+            let idx = Self::side_index(is_orig);
+            let (ep, _, cold) = self.parts(is_orig);
             let delta_last = seq_end.delta(SeqNum(ep.last as u32));
             if len > 0 && !f.rst() {
                 // Data starts after the SYN's sequence byte, if any.
                 let data_start = ep.unwrap(seq) + u64::from(f.syn());
-                let data_end = data_start + u64::from(len);
-                if data_start > ep.last {
-                    ep.holes.add(ep.last, data_start);
+                if data_start > ep.last || ep.holes > 0 {
+                    let holes = &mut cold.holes[idx];
+                    if data_start > ep.last {
+                        holes.add(ep.last, data_start);
+                    }
+                    holes.fill(data_start, data_start + u64::from(len));
+                    ep.holes = holes.len;
                 }
-                ep.holes.fill(data_start, data_end);
             }
+            let mut rexmit = false;
             if (f.syn() || f.rst())
                 && !(-TOO_LARGE_SEQ_DELTA..=TOO_LARGE_SEQ_DELTA).contains(&delta_last)
             {
@@ -709,22 +722,26 @@ impl TcpConn {
                 // Nothing after a RST is trusted.
             } else if delta_last > 0 {
                 ep.last = unwrap_near(ep.last, seq_end);
-            } else if len > 0 && ep.rxmt.hit() {
+            } else if len > 0 {
+                rexmit = ep.rxmt.hit();
+            }
+            if rexmit {
                 self.add_history(Self::letter(is_orig, b'T'));
             }
-            delta_last
-        };
-        let _ = delta_last;
+        }
 
         let prev_orig = self.orig.state;
         let prev_resp = self.resp.state;
-        let do_close = self.update_state_machine(is_orig, seq, ack, len, f);
-        if do_close {
+        // Without SYN, FIN or RST, only an inactive side changes state.
+        let sender_inactive = if is_orig { prev_orig } else { prev_resp } == EpState::Inactive;
+        if (control || sender_inactive) && self.update_state_machine(is_orig, seq, len, f) {
             let (ep, _) = self.sides(is_orig);
             ep.did_close = true;
         }
 
-        self.handshake(pkt, is_orig, prev_orig, prev_resp, sink);
+        if control || (self.awaiting_ack && is_orig && f.ack()) {
+            self.handshake(pkt, prev_orig, prev_resp, sink);
+        }
     }
 
     /// Zeek's `UpdateStateMachine`: returns whether this packet closes the
@@ -733,12 +750,16 @@ impl TcpConn {
         &mut self,
         is_orig: bool,
         seq: SeqNum,
-        _ack: SeqNum,
         len: u32,
         f: crate::decode::TcpFlags,
     ) -> bool {
         let orig_state = self.orig.state;
-        let synack_ack = self.hs.synacks.iter().last().map(|(_, _, a)| a);
+        let latest_synack_ack =
+            if self.orig.state == EpState::Inactive && is_orig && f.syn() && !f.ack() {
+                self.cold.hs.synacks.latest().map(|(_, _, a)| a)
+            } else {
+                None
+            };
         let (ep, peer) = self.sides(is_orig);
         let mut do_close = false;
         match ep.state {
@@ -747,7 +768,8 @@ impl TcpConn {
                     if is_orig {
                         if f.ack() {
                             ep.set_state(EpState::SynAckSent);
-                        } else if peer.state == EpState::Established && synack_ack == Some(seq + 1)
+                        } else if peer.state == EpState::Established
+                            && latest_synack_ack == Some(seq + 1)
                         {
                             // The SYN-ACK answering this SYN was captured
                             // first: the handshake is as good as done.
@@ -825,11 +847,12 @@ impl TcpConn {
         do_close
     }
 
-    /// The handshake and teardown as sockscope reports them.
+    /// The handshake and teardown as sockscope reports them (called for
+    /// SYN, FIN and RST packets, and for the client's ACKs while the
+    /// handshake ACK is awaited).
     fn handshake<S: RecordSink>(
         &mut self,
         pkt: &TcpPacket<'_>,
-        is_orig: bool,
         prev_orig: EpState,
         prev_resp: EpState,
         sink: &mut S,
@@ -837,25 +860,27 @@ impl TcpConn {
         let seg = pkt.seg;
         let f = seg.flags;
         let ts = pkt.ts;
+        let is_orig = pkt.from_client;
         let seq = SeqNum(seg.seq);
         let ack = SeqNum(seg.ack);
         let dir = Direction::from_is_client(is_orig);
 
         if f.syn() && !f.ack() && !f.rst() {
+            let hs = &mut self.cold.hs;
             if is_orig {
-                match self.hs.client_isn {
+                match hs.client_isn {
                     None => {
-                        self.hs.client_isn = Some(seq);
-                        self.hs.first_syn = Some(ts);
-                        self.hs.syns.push(ts);
-                        let opts = self.orig.syn.map(syn_info);
+                        hs.client_isn = Some(seq);
+                        hs.first_syn = Some(ts);
+                        hs.syns.push(ts);
+                        let opts = self.cold.syn[0].map(syn_info);
                         sink.record(self.event(ts, TcpEventKind::Syn, dir, |e| e.options = opts));
                     }
                     Some(isn) if isn == seq => {
-                        self.hs.syn_retransmits += 1;
-                        self.hs.syns.push(ts);
-                        let n = self.hs.syn_retransmits;
-                        let opts = self.orig.syn.map(syn_info);
+                        hs.syn_retransmits += 1;
+                        hs.syns.push(ts);
+                        let n = hs.syn_retransmits;
+                        let opts = self.cold.syn[0].map(syn_info);
                         sink.record(self.event(ts, TcpEventKind::SynRetransmit, dir, |e| {
                             e.options = opts;
                             e.count = Some(n);
@@ -863,75 +888,75 @@ impl TcpConn {
                     }
                     Some(_) => {}
                 }
-            } else if self.hs.client_isn.is_some()
-                && self.hs.synack_count == 0
-                && !self.hs.simultaneous
-            {
-                self.hs.simultaneous = true;
+            } else if hs.client_isn.is_some() && hs.synack_count == 0 && !hs.simultaneous {
+                hs.simultaneous = true;
                 sink.record(self.event(ts, TcpEventKind::SimultaneousOpen, dir, |_| {}));
             }
         }
 
         if f.syn() && f.ack() && !f.rst() {
             if !is_orig {
-                self.hs.synack_count += 1;
-                self.hs.synacks.push((ts, seq, ack));
-                let opts = self.resp.syn.map(syn_info);
-                if self.hs.synack_count == 1 {
+                let hs = &mut self.cold.hs;
+                hs.synack_count += 1;
+                hs.synacks.push((ts, seq, ack));
+                let first = hs.synack_count == 1;
+                let n = hs.synack_count - 1;
+                let simultaneous = hs.simultaneous;
+                let waiting = !hs.complete && !simultaneous && hs.timings.synack_to_ack.is_none();
+                self.awaiting_ack = waiting;
+                let opts = self.cold.syn[1].map(syn_info);
+                if first {
                     let answered = self.last_syn_before(ts);
                     sink.record(self.event(ts, TcpEventKind::Synack, dir, |e| {
                         e.options = opts;
                         e.syn_to_synack_ms = answered.map(|s| ts.since(s));
                     }));
                 } else {
-                    let n = self.hs.synack_count - 1;
                     sink.record(self.event(ts, TcpEventKind::SynackRetransmit, dir, |e| {
                         e.options = opts;
                         e.count = Some(n);
                     }));
                 }
             }
-            if self.hs.simultaneous {
-                self.hs.simul_acked[usize::from(!is_orig)] = true;
-                if self.hs.simul_acked == [true, true] && !self.hs.complete {
-                    self.hs.complete = true;
+            let hs = &mut self.cold.hs;
+            if hs.simultaneous {
+                hs.simul_acked[Self::side_index(is_orig)] = true;
+                if hs.simul_acked == [true, true] {
+                    hs.complete = true;
                 }
             }
         }
 
         // The handshake ACK: the client acknowledges a SYN-ACK.
-        if is_orig
-            && f.ack()
-            && !f.syn()
-            && !f.rst()
-            && !self.hs.complete
-            && !self.hs.simultaneous
-            && self.hs.synack_count > 0
-            && self.hs.timings.synack_to_ack.is_none()
-        {
+        if self.awaiting_ack && is_orig && f.ack() && !f.syn() && !f.rst() {
             let matching = self
+                .cold
                 .hs
                 .synacks
                 .iter()
-                .filter(|&(t, isn, _)| (isn + 1) == ack && t <= ts)
+                .filter(|&(t, isn, _)| isn + 1 == ack && t <= ts)
                 .max_by_key(|&(t, _, _)| t);
             if let Some((sa_ts, isn, _)) = matching {
-                if self.hs.accepted_server_isn != Some(isn) {
-                    self.hs.accepted_server_isn = Some(isn);
+                self.awaiting_ack = false;
+                if self.cold.hs.accepted_server_isn != Some(isn) {
+                    self.cold.hs.accepted_server_isn = Some(isn);
                     if SeqNum(self.resp.start as u32) != isn {
                         // The client accepted an earlier SYN-ACK than the
                         // server's last one: count bytes from that ISN.
                         self.resp.init_seq(isn, isn + 1);
+                        self.resp.holes = 0;
+                        self.cold.holes[1] = Holes::new();
                     }
                 }
                 let syn_ts = self.last_syn_before(sa_ts);
-                let t = &mut self.hs.timings;
+                let hs = &mut self.cold.hs;
+                let t = &mut hs.timings;
                 t.synack_to_ack = Some(ts.since(sa_ts));
                 t.syn_to_synack = syn_ts.map(|s| sa_ts.since(s));
-                if let Some(first) = self.hs.first_syn {
+                if let Some(first) = hs.first_syn {
                     // All three seen. The RTT needs the SYN before its
                     // SYN-ACK; a capture that reordered them has none.
-                    self.hs.complete = true;
+                    hs.complete = true;
                     if let Some(s) = syn_ts {
                         t.rtt = Some(ts.since(s));
                         t.connect = Some(ts.since(first));
@@ -948,36 +973,35 @@ impl TcpConn {
         }
 
         if f.rst() {
-            let first = {
-                let (ep, _) = self.sides(is_orig);
-                !std::mem::replace(&mut ep.sent_rst, true)
-            };
+            let (ep, _) = self.sides(is_orig);
+            let first = !std::mem::replace(&mut ep.sent_rst, true);
             if first {
-                if self.hs.closed_by.is_none() {
-                    self.hs.closed_by = Some(dir);
+                let hs = &mut self.cold.hs;
+                if hs.closed_by.is_none() {
+                    hs.closed_by = Some(dir);
                 }
                 let refusal = !is_orig
-                    && self.hs.client_isn.is_some()
-                    && self.hs.synack_count == 0
+                    && hs.client_isn.is_some()
+                    && hs.synack_count == 0
                     && matches!(prev_orig, EpState::SynSent | EpState::SynAckSent)
                     && prev_resp == EpState::Inactive;
-                if refusal {
-                    self.hs.refused = true;
-                    sink.record(self.event(ts, TcpEventKind::Refused, dir, |_| {}));
+                let kind = if refusal {
+                    hs.refused = true;
+                    TcpEventKind::Refused
                 } else {
-                    sink.record(self.event(ts, TcpEventKind::Reset, dir, |_| {}));
-                }
+                    TcpEventKind::Reset
+                };
+                sink.record(self.event(ts, kind, dir, |_| {}));
             }
         }
 
         if f.fin() && !f.rst() {
-            let first = {
-                let (ep, _) = self.sides(is_orig);
-                !std::mem::replace(&mut ep.sent_fin, true)
-            };
+            let (ep, _) = self.sides(is_orig);
+            let first = !std::mem::replace(&mut ep.sent_fin, true);
             if first {
-                if self.hs.closed_by.is_none() {
-                    self.hs.closed_by = Some(dir);
+                let hs = &mut self.cold.hs;
+                if hs.closed_by.is_none() {
+                    hs.closed_by = Some(dir);
                 }
                 sink.record(self.event(ts, TcpEventKind::Fin, dir, |_| {}));
                 if self.orig.sent_fin && self.resp.sent_fin {
@@ -988,7 +1012,7 @@ impl TcpConn {
     }
 
     fn last_syn_before(&self, t: Timestamp) -> Option<Timestamp> {
-        self.hs.syns.iter().filter(|&s| s <= t).max()
+        self.cold.hs.syns.iter().filter(|&s| s <= t).max()
     }
 
     fn event(
@@ -998,14 +1022,15 @@ impl TcpConn {
         direction: Direction,
         f: impl FnOnce(&mut TcpEvent),
     ) -> Record {
+        let c = &self.cold;
         let mut e = TcpEvent {
             ts,
             event: kind,
             conn_id: self.id,
-            client_ip: self.client.ip,
-            client_port: self.client.port,
-            server_ip: self.server.ip,
-            server_port: self.server.port,
+            client_ip: c.client.ip,
+            client_port: c.client.port,
+            server_ip: c.server.ip,
+            server_port: c.server.port,
             direction,
             options: None,
             rtt_ms: None,
@@ -1019,8 +1044,7 @@ impl TcpConn {
     }
 
     pub fn history(&self) -> &str {
-        // Only ASCII letters are ever stored.
-        std::str::from_utf8(&self.history[..self.history_len as usize]).unwrap_or("")
+        self.cold.history.as_str()
     }
 
     /// Zeek's `conn_state`.
@@ -1074,58 +1098,42 @@ impl TcpConn {
         }
     }
 
-    fn verdict(&self, state: &str) -> String {
-        let syns = 1 + self.hs.syn_retransmits;
-        let after_syns = if self.hs.syn_retransmits > 0 {
-            format!(" after {syns} SYNs")
+    fn verdict(&self, state: &str) -> Verdict {
+        let hs = &self.cold.hs;
+        let syns = 1 + hs.syn_retransmits;
+        let opened = if hs.simultaneous {
+            Opened::SimultaneousOpen
+        } else if hs.client_isn.is_none() {
+            Opened::NoHandshake
+        } else if hs.complete {
+            Opened::Established { syns }
         } else {
-            String::new()
-        };
-        let by = |d: Option<Direction>| match d {
-            Some(Direction::Client) => "client",
-            Some(Direction::Server) => "server",
-            None => "?",
-        };
-        let opened = if self.hs.simultaneous {
-            "simultaneous open".to_string()
-        } else if self.hs.client_isn.is_none() {
-            "no handshake seen".to_string()
-        } else if self.hs.complete {
-            format!("established{after_syns}")
-        } else {
-            "handshake incomplete".to_string()
+            Opened::Incomplete
         };
         match state {
-            "S0" => {
-                if self.hs.client_isn.is_some() {
-                    format!(
-                        "no answer after {syns} SYN{}",
-                        if syns == 1 { "" } else { "s" }
-                    )
-                } else {
-                    "no answer".to_string()
-                }
-            }
-            "REJ" if self.hs.refused => format!("refused (RST){after_syns}"),
-            "REJ" => "rejected (RST)".to_string(),
-            "S1" => format!("{opened}, still open"),
-            "SF" => format!("{opened}, closed by {}", by(self.hs.closed_by)),
-            "S2" => format!("{opened}, client closed, server did not"),
-            "S3" => format!("{opened}, server closed, client did not"),
-            "RSTO" => format!("{opened}, reset by client"),
-            "RSTR" => format!("{opened}, reset by server"),
-            "RSTOS0" => "client sent SYN then RST, no answer".to_string(),
-            "RSTRH" => "server sent SYN-ACK then RST, no SYN seen".to_string(),
-            "SH" => "client sent SYN then FIN, no answer".to_string(),
-            "SHR" => "server sent SYN-ACK then FIN, no SYN seen".to_string(),
+            "S0" => Verdict::NoAnswer {
+                syns: hs.client_isn.map(|_| syns),
+            },
+            "REJ" if hs.refused => Verdict::Refused { syns },
+            "REJ" => Verdict::Rejected,
+            "S1" => Verdict::StillOpen(opened),
+            "SF" => Verdict::ClosedBy(opened, hs.closed_by),
+            "S2" => Verdict::ClientClosedOnly(opened),
+            "S3" => Verdict::ServerClosedOnly(opened),
+            "RSTO" => Verdict::ResetBy(opened, Direction::Client),
+            "RSTR" => Verdict::ResetBy(opened, Direction::Server),
+            "RSTOS0" => Verdict::SynThenRst,
+            "RSTRH" => Verdict::SynAckThenRst,
+            "SH" => Verdict::SynThenFin,
+            "SHR" => Verdict::SynAckThenFin,
             _ => {
                 let h = self.history();
                 if !h.is_empty() && h.bytes().all(|c| c == b'R' || c == b'r') {
-                    "stray RST, no connection seen".to_string()
-                } else if self.hs.client_isn.is_none() && self.hs.synack_count == 0 {
-                    "mid-stream, no handshake seen".to_string()
+                    Verdict::StrayRst
+                } else if hs.client_isn.is_none() && hs.synack_count == 0 {
+                    Verdict::MidStream
                 } else {
-                    opened
+                    Verdict::Other(opened)
                 }
             }
         }
@@ -1134,24 +1142,24 @@ impl TcpConn {
     /// The connection's record, as written when it ends.
     pub fn record(&self, evicted: bool, service: Option<&'static str>) -> TcpConnRecord {
         let state = self.conn_state();
-        let c = self.orig.syn;
-        let s = self.resp.syn;
-        let t = self.hs.timings;
+        let cold = &self.cold;
+        let [c, s] = cold.syn;
+        let t = cold.hs.timings;
         TcpConnRecord {
             conn_id: self.id,
-            client_ip: self.client.ip,
-            client_port: self.client.port,
-            server_ip: self.server.ip,
-            server_port: self.server.port,
-            vlan: self.vlans.to_vec(),
+            client_ip: cold.client.ip,
+            client_port: cold.client.port,
+            server_ip: cold.server.ip,
+            server_port: cold.server.port,
+            vlan: cold.vlans,
             state,
-            history: self.history().to_string(),
+            history: cold.history,
             verdict: self.verdict(state),
             service,
-            handshake_complete: self.hs.complete,
-            simultaneous_open: self.hs.simultaneous,
-            syn_retransmits: self.hs.syn_retransmits,
-            synack_retransmits: self.hs.synack_count.saturating_sub(1),
+            handshake_complete: cold.hs.complete,
+            simultaneous_open: cold.hs.simultaneous,
+            syn_retransmits: cold.hs.syn_retransmits,
+            synack_retransmits: cold.hs.synack_count.saturating_sub(1),
             rtt_ms: t.rtt,
             connect_ms: t.connect,
             syn_to_synack_ms: t.syn_to_synack,
@@ -1168,18 +1176,14 @@ impl TcpConn {
             server_packets: self.resp.packets,
             client_bytes: self.orig.size(&self.resp),
             server_bytes: self.resp.size(&self.orig),
-            missed_bytes: self.orig.missed + self.resp.missed,
-            truncated_packets: self.orig.truncated + self.resp.truncated,
-            closed_by: self.hs.closed_by,
+            missed_bytes: cold.missed[0] + cold.missed[1],
+            truncated_packets: u64::from(self.orig.truncated) + u64::from(self.resp.truncated),
+            closed_by: cold.hs.closed_by,
             first_ts: self.first_ts,
             last_ts: self.last_ts,
             duration: self.last_ts.since(self.first_ts),
             evicted,
         }
-    }
-
-    pub fn client_ip(&self) -> IpAddr {
-        self.client.ip
     }
 }
 
@@ -1210,35 +1214,25 @@ fn syn_info(o: SynOptions) -> SynInfo {
 }
 
 /// Zeek's `init_endpoint`: (re)initialises a side's sequence space from a
-/// SYN, or from its first packet.
-fn init_endpoint(ep: &mut Side, syn: bool, seq: SeqNum, seq_end: SeqNum) {
-    match ep.state {
-        EpState::Inactive => {
-            if syn {
-                ep.init_seq(seq, seq_end);
-            } else {
-                // A partial connection: number bytes as though a SYN came
-                // just before the first one seen.
-                ep.init_seq(seq + u32::MAX, seq);
-            }
+/// SYN, or from its first packet. Returns whether it did.
+fn init_endpoint(ep: &mut Side, syn: bool, seq: SeqNum, seq_end: SeqNum) -> bool {
+    let reinit = match ep.state {
+        EpState::Inactive => true,
+        EpState::SynSent | EpState::SynAckSent => syn && SeqNum(ep.start as u32) != seq,
+        EpState::Established | EpState::Partial => syn,
+        EpState::Reset => syn && ep.prev_state == EpState::Inactive,
+        EpState::Closed => false,
+    };
+    if reinit {
+        if syn {
+            ep.init_seq(seq, seq_end);
+        } else {
+            // A partial connection: number bytes as though a SYN came just
+            // before the first one seen.
+            ep.init_seq(seq + u32::MAX, seq);
         }
-        EpState::SynSent | EpState::SynAckSent => {
-            if syn && SeqNum(ep.start as u32) != seq {
-                ep.init_seq(seq, seq_end);
-            }
-        }
-        EpState::Established | EpState::Partial => {
-            if syn {
-                ep.init_seq(seq, seq_end);
-            }
-        }
-        EpState::Reset => {
-            if syn && ep.prev_state == EpState::Inactive {
-                ep.init_seq(seq, seq_end);
-            }
-        }
-        EpState::Closed => {}
     }
+    reinit
 }
 
 #[cfg(test)]
@@ -1291,25 +1285,37 @@ mod tests {
                 payload: &payload,
                 payload_len: len,
             };
+            // The connection's orientation comes from its first packet, as
+            // the tracker decides it.
             let (src, dst) = if from_client {
                 (addr(C, 40000), addr(S, 80))
             } else {
                 (addr(S, 80), addr(C, 40000))
             };
-            let pkt = TcpPacket {
+            let mut pkt = TcpPacket {
                 ts: Timestamp(ms * 1_000_000),
-                src,
+                from_client: true,
                 seg: &seg,
                 vlan: Vlans::default(),
                 truncated: false,
             };
             let mut new_conn = false;
-            match &self.conn {
-                Some(c) if !c.starts_new_connection(&pkt) => {}
-                _ => {
-                    new_conn = self.conn.is_some();
-                    self.conn = Some(TcpConn::new(0, &pkt, dst));
+            let known = match &self.conn {
+                Some(c) => {
+                    pkt.from_client = src == c.client();
+                    !c.starts_new_connection(&pkt)
                 }
+                None => false,
+            };
+            if !known {
+                new_conn = self.conn.is_some();
+                let (client, server) = if first_packet_from_client(&seg) {
+                    (src, dst)
+                } else {
+                    (dst, src)
+                };
+                pkt.from_client = src == client;
+                self.conn = Some(TcpConn::new(0, client, server, pkt.ts));
             }
             self.conn.as_mut().unwrap().process(&pkt, &mut self.events);
             new_conn
@@ -1354,7 +1360,7 @@ mod tests {
         s.send(false, 8, FIN, v + 1, c + 7, 0);
         s.send(true, 9, ACK, c + 7, v + 2, 0);
         let r = s.rec();
-        assert_eq!(r.history, "ShAaDFf");
+        assert_eq!(r.history.as_str(), "ShAaDFf");
         assert_eq!(r.state, "SF");
         assert_eq!((r.client_bytes, r.server_bytes), (5, 0));
         assert_eq!((r.client_packets, r.server_packets), (5, 5));
@@ -1363,7 +1369,7 @@ mod tests {
         assert_eq!(r.syn_to_synack_ms, Some(Nanos::from_millis(1)));
         assert_eq!(r.synack_to_ack_ms, Some(Nanos::from_millis(1)));
         assert_eq!(r.closed_by, Some(Direction::Client));
-        assert_eq!(r.verdict, "established, closed by client");
+        assert_eq!(r.verdict.to_string(), "established, closed by client");
         assert_eq!(
             s.kinds(),
             vec![
@@ -1386,7 +1392,7 @@ mod tests {
         assert_eq!((r.state, r.history.as_str()), ("REJ", "Sr"));
         assert_eq!(r.rtt_ms, None);
         assert!(!r.handshake_complete);
-        assert_eq!(r.verdict, "refused (RST)");
+        assert_eq!(r.verdict.to_string(), "refused (RST)");
         assert_eq!(s.kinds(), vec![TcpEventKind::Syn, TcpEventKind::Refused]);
     }
 
@@ -1401,7 +1407,7 @@ mod tests {
         let r = s.rec();
         assert_eq!((r.state, r.history.as_str()), ("S0", "S"));
         assert_eq!(r.syn_retransmits, 4);
-        assert_eq!(r.verdict, "no answer after 5 SYNs");
+        assert_eq!(r.verdict.to_string(), "no answer after 5 SYNs");
     }
 
     #[test]
@@ -1421,7 +1427,7 @@ mod tests {
         assert_eq!((r.state, r.history.as_str()), ("OTH", "R"));
         assert_eq!(r.syn_retransmits, 0);
         assert!(!r.handshake_complete);
-        assert_eq!(r.verdict, "stray RST, no connection seen");
+        assert_eq!(r.verdict.to_string(), "stray RST, no connection seen");
         assert_eq!(s.kinds(), vec![TcpEventKind::Reset]);
         // A SYN afterwards is a new connection.
         assert!(s.send(true, 1, SYN, 42, 0, 0));
@@ -1461,7 +1467,10 @@ mod tests {
         assert_eq!(r.rtt_ms, Some(Nanos::from_millis(6)));
         assert_eq!(r.connect_ms, Some(Nanos::from_millis(3006)));
         assert_eq!(r.state, "S1");
-        assert_eq!(r.verdict, "established after 3 SYNs, still open");
+        assert_eq!(
+            r.verdict.to_string(),
+            "established after 3 SYNs, still open"
+        );
     }
 
     #[test]
@@ -1498,7 +1507,7 @@ mod tests {
         assert_eq!(r.missed_bytes, 200);
         // The gap is in the client's data: upper-case G, as Zeek records it
         // on the endpoint whose bytes are missing.
-        assert_eq!(r.history, "ShADTaG");
+        assert_eq!(r.history.as_str(), "ShADTaG");
     }
 
     #[test]
@@ -1536,7 +1545,7 @@ mod tests {
         s.send(true, 1, SYN, 100, 0, 0); // reordered capture
         s.send(true, 2, ACK, 101, 501, 0);
         let c = s.conn.as_ref().unwrap();
-        assert_eq!(c.client.port, 40000);
+        assert_eq!(c.client().port, 40000);
         let r = s.rec();
         assert_eq!(r.state, "S1");
         assert!(r.handshake_complete);
@@ -1549,13 +1558,13 @@ mod tests {
         s.send(true, 0, PSH, 1000, 5000, 10);
         s.send(false, 1, ACK, 5000, 1010, 0);
         assert_eq!(s.rec().state, "OTH");
-        assert_eq!(s.rec().verdict, "mid-stream, no handshake seen");
+        assert_eq!(s.rec().verdict.to_string(), "mid-stream, no handshake seen");
         s.send(true, 2, FIN, 1010, 5000, 0);
         s.send(false, 3, FIN, 5000, 1011, 0);
         let r = s.rec();
         assert_eq!(r.state, "SF");
         assert_eq!(r.client_bytes, 10);
-        assert_eq!(r.verdict, "no handshake seen, closed by client");
+        assert_eq!(r.verdict.to_string(), "no handshake seen, closed by client");
     }
 
     #[test]
@@ -1567,7 +1576,7 @@ mod tests {
         s.send(false, 3, RST, 1, 0, 0);
         let r = s.rec();
         assert_eq!(r.state, "RSTR");
-        assert_eq!(r.verdict, "established, reset by server");
+        assert_eq!(r.verdict.to_string(), "established, reset by server");
         assert_eq!(s.kinds().last(), Some(&TcpEventKind::Reset));
     }
 

@@ -2,11 +2,10 @@
 //! payload-byte counts per direction and Zeek's UDP conn_state (S0: only the
 //! client spoke; SF: both did).
 
-use crate::event::{Direction, Record, RecordSink, UdpEvent, UdpFlowRecord};
+use crate::event::{Direction, Record, RecordSink, UdpEvent, UdpFlowRecord, VlanList};
 use crate::time::{Nanos, Timestamp};
 
 use super::key::Endpoint as Addr;
-use super::tcp::VlanSet;
 use super::Vlans;
 
 #[derive(Clone, Debug)]
@@ -14,7 +13,7 @@ pub struct UdpFlow {
     pub id: u64,
     pub client: Addr,
     pub server: Addr,
-    vlans: VlanSet,
+    vlans: VlanList,
     client_packets: u64,
     server_packets: u64,
     client_bytes: u64,
@@ -30,7 +29,7 @@ impl UdpFlow {
             id,
             client: src,
             server: dst,
-            vlans: VlanSet::default(),
+            vlans: VlanList::default(),
             client_packets: 0,
             server_packets: 0,
             client_bytes: 0,
@@ -40,11 +39,13 @@ impl UdpFlow {
         }
     }
 
-    /// Counts one datagram of `payload_len` UDP payload bytes from `src`.
-    pub fn datagram(&mut self, ts: Timestamp, src: &Addr, payload_len: u32, vlan: &Vlans) {
+    /// Counts one datagram of `payload_len` UDP payload bytes.
+    pub fn datagram(&mut self, ts: Timestamp, from_client: bool, payload_len: u32, vlan: &Vlans) {
         self.last_ts = self.last_ts.max(ts);
-        self.vlans.add(vlan);
-        if *src == self.client {
+        for &id in vlan.as_slice() {
+            self.vlans.add(id);
+        }
+        if from_client {
             self.client_packets += 1;
             self.client_bytes += u64::from(payload_len);
         } else {
@@ -87,7 +88,7 @@ impl UdpFlow {
             client_port: self.client.port,
             server_ip: self.server.ip,
             server_port: self.server.port,
-            vlan: self.vlans.to_vec(),
+            vlan: self.vlans,
             state: self.state(),
             service,
             client_packets: self.client_packets,
@@ -117,9 +118,9 @@ mod tests {
             port: 53,
         };
         let mut f = UdpFlow::new(1, Timestamp(0), c, s);
-        f.datagram(Timestamp(0), &c, 30, &Vlans::default());
+        f.datagram(Timestamp(0), true, 30, &Vlans::default());
         assert_eq!(f.state(), "S0");
-        f.datagram(Timestamp(5), &s, 90, &Vlans::default());
+        f.datagram(Timestamp(5), false, 90, &Vlans::default());
         let r = f.record(false, Some("dns"));
         assert_eq!(r.state, "SF");
         assert_eq!(
