@@ -40,22 +40,26 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde::{Serialize, Serializer};
-
 use crate::time::{Nanos, Timestamp};
 
 /// Bumped whenever a record type or field changes meaning or name.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Who sent a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     Client,
     Server,
 }
 
 impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Client => "client",
+            Direction::Server => "server",
+        }
+    }
+
     pub fn from_is_client(is_client: bool) -> Direction {
         if is_client {
             Direction::Client
@@ -65,25 +69,167 @@ impl Direction {
     }
 }
 
-/// Serializes a capture timestamp as float seconds.
-pub fn ser_ts<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(t.as_secs_f64())
+/// A connection's Zeek history letters, stored inline (no allocation per
+/// connection); serialized as a string.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct History {
+    letters: [u8; History::CAP],
+    len: u8,
 }
 
-/// Serializes an optional span as float milliseconds (or null).
-pub fn ser_ms<S: Serializer>(d: &Option<Nanos>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_f64(d.as_millis_f64()),
-        None => s.serialize_none(),
+impl History {
+    pub const CAP: usize = 48;
+
+    pub const fn new() -> Self {
+        History {
+            letters: [0; History::CAP],
+            len: 0,
+        }
+    }
+
+    /// Appends a letter; a history longer than [`History::CAP`] keeps its
+    /// first letters (Zeek's is unbounded, real ones stay far shorter).
+    pub fn push(&mut self, c: u8) {
+        if (self.len as usize) < Self::CAP && c.is_ascii() {
+            self.letters[self.len as usize] = c;
+            self.len += 1;
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever pushed.
+        std::str::from_utf8(&self.letters[..self.len as usize]).unwrap_or("")
     }
 }
 
-fn ser_secs<S: Serializer>(d: &Nanos, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
+impl Default for History {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl std::fmt::Display for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Distinct VLAN IDs seen on a flow (up to four, outer first), inline;
+/// serialized as a list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VlanList {
+    ids: [u16; 4],
+    len: u8,
+}
+
+impl VlanList {
+    pub fn add(&mut self, id: u16) {
+        if !self.as_slice().contains(&id) && (self.len as usize) < self.ids.len() {
+            self.ids[self.len as usize] = id;
+            self.len += 1;
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u16] {
+        &self.ids[..self.len as usize]
+    }
+}
+
+/// How a connection was opened, for the verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// The handshake completed after `syns` SYNs.
+    Established {
+        syns: u32,
+    },
+    SimultaneousOpen,
+    /// No SYN seen (picked up mid-stream or at the SYN-ACK).
+    NoHandshake,
+    /// A SYN was seen but not the rest of the handshake.
+    Incomplete,
+}
+
+/// The outcome of a TCP connection in plain words (rendered from the
+/// `conn_state` and the handshake); serialized as its text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// S0: `syns` SYNs (or none seen) and no answer.
+    NoAnswer {
+        syns: Option<u32>,
+    },
+    /// REJ answering a SYN.
+    Refused {
+        syns: u32,
+    },
+    /// REJ otherwise.
+    Rejected,
+    StillOpen(Opened),
+    ClosedBy(Opened, Option<Direction>),
+    ClientClosedOnly(Opened),
+    ServerClosedOnly(Opened),
+    ResetBy(Opened, Direction),
+    SynThenRst,
+    SynAckThenRst,
+    SynThenFin,
+    SynAckThenFin,
+    StrayRst,
+    MidStream,
+    Other(Opened),
+}
+
+impl std::fmt::Display for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Opened::Established { syns } if *syns > 1 => write!(f, "established after {syns} SYNs"),
+            Opened::Established { .. } => f.write_str("established"),
+            Opened::SimultaneousOpen => f.write_str("simultaneous open"),
+            Opened::NoHandshake => f.write_str("no handshake seen"),
+            Opened::Incomplete => f.write_str("handshake incomplete"),
+        }
+    }
+}
+
+fn side_name(d: Option<Direction>) -> &'static str {
+    match d {
+        Some(Direction::Client) => "client",
+        Some(Direction::Server) => "server",
+        None => "?",
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::NoAnswer { syns: Some(1) } => f.write_str("no answer after 1 SYN"),
+            Verdict::NoAnswer { syns: Some(n) } => write!(f, "no answer after {n} SYNs"),
+            Verdict::NoAnswer { syns: None } => f.write_str("no answer"),
+            Verdict::Refused { syns } if *syns > 1 => write!(f, "refused (RST) after {syns} SYNs"),
+            Verdict::Refused { .. } => f.write_str("refused (RST)"),
+            Verdict::Rejected => f.write_str("rejected (RST)"),
+            Verdict::StillOpen(o) => write!(f, "{o}, still open"),
+            Verdict::ClosedBy(o, d) => write!(f, "{o}, closed by {}", side_name(*d)),
+            Verdict::ClientClosedOnly(o) => write!(f, "{o}, client closed, server did not"),
+            Verdict::ServerClosedOnly(o) => write!(f, "{o}, server closed, client did not"),
+            Verdict::ResetBy(o, d) => write!(f, "{o}, reset by {}", side_name(Some(*d))),
+            Verdict::SynThenRst => f.write_str("client sent SYN then RST, no answer"),
+            Verdict::SynAckThenRst => f.write_str("server sent SYN-ACK then RST, no SYN seen"),
+            Verdict::SynThenFin => f.write_str("client sent SYN then FIN, no answer"),
+            Verdict::SynAckThenFin => f.write_str("server sent SYN-ACK then FIN, no SYN seen"),
+            Verdict::StrayRst => f.write_str("stray RST, no connection seen"),
+            Verdict::MidStream => f.write_str("mid-stream, no handshake seen"),
+            Verdict::Other(o) => write!(f, "{o}"),
+        }
+    }
 }
 
 /// The first line of every run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Meta {
     pub schema: u32,
     pub tool: &'static str,
@@ -93,8 +239,7 @@ pub struct Meta {
     pub filter: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpEventKind {
     Syn,
     SynRetransmit,
@@ -108,8 +253,25 @@ pub enum TcpEventKind {
     Closed,
 }
 
+impl TcpEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpEventKind::Syn => "syn",
+            TcpEventKind::SynRetransmit => "syn_retransmit",
+            TcpEventKind::Synack => "synack",
+            TcpEventKind::SynackRetransmit => "synack_retransmit",
+            TcpEventKind::SimultaneousOpen => "simultaneous_open",
+            TcpEventKind::Established => "established",
+            TcpEventKind::Refused => "refused",
+            TcpEventKind::Reset => "reset",
+            TcpEventKind::Fin => "fin",
+            TcpEventKind::Closed => "closed",
+        }
+    }
+}
+
 /// The options a SYN or SYN-ACK carried.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SynInfo {
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
@@ -118,9 +280,8 @@ pub struct SynInfo {
 }
 
 /// A handshake or teardown milestone.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TcpEvent {
-    #[serde(serialize_with = "ser_ts")]
     pub ts: Timestamp,
     pub event: TcpEventKind,
     pub conn_id: u64,
@@ -130,26 +291,19 @@ pub struct TcpEvent {
     pub server_port: u16,
     pub direction: Direction,
     /// SYN / SYN-ACK options (syn, syn_retransmit, synack, synack_retransmit).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<SynInfo>,
     /// For `established`: the handshake timings.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
     pub rtt_ms: Option<Nanos>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
     pub connect_ms: Option<Nanos>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
     pub syn_to_synack_ms: Option<Nanos>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
     pub synack_to_ack_ms: Option<Nanos>,
     /// For `syn_retransmit` / `synack_retransmit`: which retransmission (1, 2, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
 }
 
 /// The first datagram of a UDP flow.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct UdpEvent {
-    #[serde(serialize_with = "ser_ts")]
     pub ts: Timestamp,
     pub event: &'static str,
     pub conn_id: u64,
@@ -162,7 +316,7 @@ pub struct UdpEvent {
 }
 
 /// Everything sockscope knows about one TCP connection, written when it ends.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TcpConnRecord {
     pub conn_id: u64,
     pub client_ip: IpAddr,
@@ -170,26 +324,22 @@ pub struct TcpConnRecord {
     pub server_ip: IpAddr,
     pub server_port: u16,
     /// VLAN IDs seen on the connection's packets (both directions), empty when untagged.
-    pub vlan: Vec<u16>,
+    pub vlan: VlanList,
     /// Zeek's conn_state.
     pub state: &'static str,
     /// Zeek's history letters (upper case = client).
-    pub history: String,
+    pub history: History,
     /// The outcome in plain words.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Well-known service for the server port (a label only).
     pub service: Option<&'static str>,
     pub handshake_complete: bool,
     pub simultaneous_open: bool,
     pub syn_retransmits: u32,
     pub synack_retransmits: u32,
-    #[serde(serialize_with = "ser_ms")]
     pub rtt_ms: Option<Nanos>,
-    #[serde(serialize_with = "ser_ms")]
     pub connect_ms: Option<Nanos>,
-    #[serde(serialize_with = "ser_ms")]
     pub syn_to_synack_ms: Option<Nanos>,
-    #[serde(serialize_with = "ser_ms")]
     pub synack_to_ack_ms: Option<Nanos>,
     /// Options of the client's SYN (null when no SYN was seen).
     pub mss: Option<u16>,
@@ -212,25 +362,22 @@ pub struct TcpConnRecord {
     pub truncated_packets: u64,
     /// Who sent the first FIN or RST, if anyone did.
     pub closed_by: Option<Direction>,
-    #[serde(serialize_with = "ser_ts")]
     pub first_ts: Timestamp,
-    #[serde(serialize_with = "ser_ts")]
     pub last_ts: Timestamp,
-    #[serde(serialize_with = "ser_secs")]
     pub duration: Nanos,
     /// Reported early because the flow table was full.
     pub evicted: bool,
 }
 
 /// Everything sockscope knows about one UDP flow, written when it ends.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct UdpFlowRecord {
     pub conn_id: u64,
     pub client_ip: IpAddr,
     pub client_port: u16,
     pub server_ip: IpAddr,
     pub server_port: u16,
-    pub vlan: Vec<u16>,
+    pub vlan: VlanList,
     /// Zeek's conn_state for UDP: S0 (only the client spoke), SF (both did).
     pub state: &'static str,
     pub service: Option<&'static str>,
@@ -239,17 +386,14 @@ pub struct UdpFlowRecord {
     /// UDP payload bytes.
     pub client_bytes: u64,
     pub server_bytes: u64,
-    #[serde(serialize_with = "ser_ts")]
     pub first_ts: Timestamp,
-    #[serde(serialize_with = "ser_ts")]
     pub last_ts: Timestamp,
-    #[serde(serialize_with = "ser_secs")]
     pub duration: Nanos,
     pub evicted: bool,
 }
 
 /// Reading stopped on a damaged file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ErrorRecord {
     pub file: String,
     /// Byte offset of the record or block that could not be read.
@@ -258,7 +402,7 @@ pub struct ErrorRecord {
 }
 
 /// Counts and capture health, the last line of every run.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Summary {
     /// The file's format: `pcap`, `pcap-ns`, `pcap-modified`, `pcapng`
     /// (null when it is not a capture at all).
@@ -294,24 +438,15 @@ pub struct Summary {
     pub evicted: u64,
     /// Packets per link type.
     pub link_types: BTreeMap<String, u64>,
-    #[serde(serialize_with = "ser_opt_ts")]
     pub first_ts: Option<Timestamp>,
-    #[serde(serialize_with = "ser_opt_ts")]
     pub last_ts: Option<Timestamp>,
     /// False when reading stopped on an error.
     pub complete: bool,
 }
 
-fn ser_opt_ts<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.serialize_f64(t.as_secs_f64()),
-        None => s.serialize_none(),
-    }
-}
-
-/// One output record.
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+/// One output record. Its JSON form is written by
+/// [`crate::render::json::encode`].
+#[derive(Clone, Debug)]
 pub enum Record {
     Meta(Meta),
     TcpEvent(TcpEvent),
@@ -320,6 +455,21 @@ pub enum Record {
     UdpFlow(Box<UdpFlowRecord>),
     Error(ErrorRecord),
     Summary(Box<Summary>),
+}
+
+impl Record {
+    /// The record's `"type"` in JSON.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Record::Meta(_) => "meta",
+            Record::TcpEvent(_) => "tcp_event",
+            Record::UdpEvent(_) => "udp_event",
+            Record::TcpConn(_) => "tcp_conn",
+            Record::UdpFlow(_) => "udp_flow",
+            Record::Error(_) => "error",
+            Record::Summary(_) => "summary",
+        }
+    }
 }
 
 /// Where the pipeline's stages put records. Renderers implement it; stages

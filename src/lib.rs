@@ -9,6 +9,7 @@
 pub mod config;
 pub mod decode;
 pub mod event;
+pub mod pipeline;
 pub mod render;
 pub mod replay;
 pub mod source;

@@ -64,9 +64,8 @@ fn not_yet(what: &str) -> anyhow::Result<Exit> {
 fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
     let cfg = args.to_config();
     let out_cfg = args.output.to_config();
-    let stdout = io::stdout().lock();
-    let mut renderer = Renderer::new(BufWriter::with_capacity(1 << 16, stdout), &out_cfg);
-    let outcome = sockscope::replay::replay(&cfg, &mut renderer).context("replay")?;
+    let renderer = Renderer::new(BufWriter::with_capacity(1 << 16, io::stdout()), &out_cfg);
+    let (outcome, renderer) = sockscope::replay::replay(&cfg, renderer).context("replay")?;
     match renderer.finish() {
         Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
         Err(e) => return Err(e).context("writing output"),

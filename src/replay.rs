@@ -1,22 +1,29 @@
 //! `replay`: a capture file through the whole pipeline.
 //!
-//! source (file) → BPF filter → decode → track → records. The driver owns the
-//! capture-health counters and the contract on output order: `meta` first,
-//! then events and flow records as they happen, then an `error` record if
-//! reading stopped on damage (after everything decoded before it), then
-//! `summary` last — on every run, an empty or non-capture file included.
+//! source (file) → BPF filter → decode → track → records. The source stage
+//! (reading, filtering, decoding, capture-health counting) runs on its own
+//! thread, tracking on the caller's, rendering on a third (see
+//! [`crate::pipeline`]). This module owns the contract on output order:
+//! `meta` first, then events and flow records as they happen, then an `error`
+//! record if reading stopped on damage (after everything decoded before it),
+//! then `summary` last — on every run, an empty or non-capture file included.
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use crate::config::ReplayConfig;
+use crate::config::{Input, ReplayConfig};
+use crate::decode::defrag::{DefragLimits, DefragStats};
+use crate::decode::owned::{Locator, PacketMeta};
 use crate::decode::{Decoded, Decoder};
 use crate::event::{ErrorRecord, Meta, Record, RecordSink, Summary, SCHEMA_VERSION};
-use crate::source::file::CaptureReader;
+use crate::pipeline::{with_render_thread, Batch};
+use crate::source::file::{CaptureReader, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
-use crate::track::Tracker;
+use crate::track::{FlowKeyer, TrackStats, Tracker};
 
 /// A sink that can ask the pipeline to stop early (its output went away).
 pub trait StoppableSink: RecordSink {
@@ -61,11 +68,26 @@ impl Health {
         if raw.is_truncated() {
             s.truncated += 1;
         }
-        s.first_ts = Some(s.first_ts.map_or(raw.ts, |t| t.min(raw.ts)));
-        s.last_ts = Some(s.last_ts.map_or(raw.ts, |t| t.max(raw.ts)));
-        match self.link_counts.iter_mut().find(|(l, _)| *l == raw.link) {
-            Some((_, n)) => *n += 1,
-            None => self.link_counts.push((raw.link, 1)),
+        match (s.first_ts, s.last_ts) {
+            (Some(a), Some(b)) => {
+                if raw.ts < a {
+                    s.first_ts = Some(raw.ts);
+                }
+                if raw.ts > b {
+                    s.last_ts = Some(raw.ts);
+                }
+            }
+            _ => {
+                s.first_ts = Some(raw.ts);
+                s.last_ts = Some(raw.ts);
+            }
+        }
+        match self.link_counts.first_mut() {
+            Some((l, n)) if *l == raw.link => *n += 1,
+            _ => match self.link_counts.iter_mut().find(|(l, _)| *l == raw.link) {
+                Some((_, n)) => *n += 1,
+                None => self.link_counts.push((raw.link, 1)),
+            },
         }
     }
 
@@ -84,17 +106,15 @@ impl Health {
         }
     }
 
-    pub fn finish(mut self, decoder: &Decoder, tracker: &Tracker, complete: bool) -> Summary {
-        let d = decoder.defrag_stats();
-        let t = tracker.stats();
+    pub fn finish(mut self, defrag: DefragStats, track: TrackStats, complete: bool) -> Summary {
         let s = &mut self.summary;
-        s.tcp_conns = t.tcp_conns;
-        s.udp_flows = t.udp_flows;
-        s.evicted = t.evicted;
-        s.ip_fragments = d.fragments;
-        s.fragments_reassembled = d.reassembled;
-        s.fragments_incomplete = d.incomplete;
-        s.fragment_conflicts = d.conflicts;
+        s.tcp_conns = track.tcp_conns;
+        s.udp_flows = track.udp_flows;
+        s.evicted = track.evicted;
+        s.ip_fragments = defrag.fragments;
+        s.fragments_reassembled = defrag.reassembled;
+        s.fragments_incomplete = defrag.incomplete;
+        s.fragment_conflicts = defrag.conflicts;
         s.link_types = self
             .link_counts
             .iter()
@@ -116,78 +136,168 @@ pub fn meta(command: &'static str, file: Option<String>, filter: Option<String>)
     }
 }
 
-/// Replays the capture named in `cfg` into `sink`.
-pub fn replay<S: StoppableSink>(
+/// Bytes per read chunk handed from the source thread to the tracking thread.
+const CHUNK: usize = 512 * 1024;
+/// Chunks in flight between the source and tracking threads.
+const BATCH_QUEUE: usize = 16;
+
+/// What the source thread reports when it is done.
+struct SourceEnd {
+    health: Health,
+    defrag: DefragStats,
+    error: Option<ErrorRecord>,
+}
+
+/// Replays the capture named in `cfg`, rendering into `sink` (on a separate
+/// thread). Returns how it ended, and the sink.
+pub fn replay<S: StoppableSink + Send>(
     cfg: &ReplayConfig,
-    sink: &mut S,
-) -> Result<ReplayOutcome, ReplayError> {
-    let mut filter = cfg.filter.as_deref().map(BpfFilter::new).transpose()?;
+    sink: S,
+) -> Result<(ReplayOutcome, S), ReplayError> {
+    let filter = cfg.filter.as_deref().map(BpfFilter::new).transpose()?;
     let name = cfg.input.display();
-    sink.record(Record::Meta(meta(
-        "replay",
-        Some(name.clone()),
-        cfg.filter.clone(),
-    )));
-
-    let input: Box<dyn Read> = match &cfg.input {
-        crate::config::Input::Stdin => Box::new(io::stdin().lock()),
-        crate::config::Input::Path(p) => match File::open(p) {
-            Ok(f) => Box::new(f),
+    let (outcome, sink) = with_render_thread(sink, |out| {
+        out.record(Record::Meta(meta(
+            "replay",
+            Some(name.clone()),
+            cfg.filter.clone(),
+        )));
+        let input: Box<dyn Read + Send> = match &cfg.input {
+            Input::Stdin => Box::new(io::stdin()),
+            Input::Path(p) => match File::open(p) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    let error = ErrorRecord {
+                        file: name.clone(),
+                        offset: 0,
+                        message: format!("cannot open: {e}"),
+                    };
+                    let end = SourceEnd {
+                        health: Health::default(),
+                        defrag: DefragStats::default(),
+                        error: Some(error),
+                    };
+                    return finish_run(out, end, TrackStats::default(), false);
+                }
+            },
+        };
+        let reader = match CaptureReader::new(input) {
+            Ok(r) => r,
             Err(e) => {
-                let error = ErrorRecord {
-                    file: name,
-                    offset: 0,
-                    message: format!("cannot open: {e}"),
+                let end = SourceEnd {
+                    health: Health::default(),
+                    defrag: DefragStats::default(),
+                    error: Some(ErrorRecord {
+                        file: name.clone(),
+                        offset: e.offset,
+                        message: e.kind.to_string(),
+                    }),
                 };
-                return Ok(finish_run(
-                    sink,
-                    Health::default(),
-                    &Decoder::new(cfg.defrag),
-                    &Tracker::new(cfg.track),
-                    Some(error),
-                    false,
-                ));
+                return finish_run(out, end, TrackStats::default(), false);
             }
-        },
-    };
+        };
 
-    let mut decoder = Decoder::new(cfg.defrag);
-    let mut tracker = Tracker::new(cfg.track);
+        let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
+        let mut tracker = Tracker::with_keyer(cfg.track, keyer.clone());
+        let stop = AtomicBool::new(false);
+        let (batch_tx, batch_rx) = sync_channel::<Batch>(BATCH_QUEUE);
+        let (free_tx, free_rx) = sync_channel::<Batch>(BATCH_QUEUE + 2);
+        let (end, interrupted) = std::thread::scope(|scope| {
+            let source = scope.spawn(|| {
+                source_stage(
+                    reader, filter, cfg.defrag, keyer, &name, batch_tx, free_rx, &stop,
+                )
+            });
+            let mut interrupted = false;
+            for mut batch in batch_rx.iter() {
+                for (m, k) in batch.packets.iter().zip(&batch.keys) {
+                    let p = m.packet(&batch.chunk, &batch.extra);
+                    tracker.packet_keyed(&p, k, out);
+                }
+                if out.stopped() {
+                    interrupted = true;
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+                batch.clear();
+                let _ = free_tx.try_send(batch);
+            }
+            drop(batch_rx);
+            (source.join().expect("source thread panicked"), interrupted)
+        });
+        tracker.finish(out);
+        let complete = end.error.is_none() && !interrupted;
+        let mut outcome = finish_run(out, end, tracker.stats(), complete);
+        outcome.interrupted = interrupted;
+        outcome
+    });
+    Ok((outcome, sink))
+}
+
+/// The source thread: read, filter, decode, count; ship batches.
+#[allow(clippy::too_many_arguments)]
+fn source_stage(
+    mut reader: CaptureReader<Box<dyn Read + Send>>,
+    mut filter: Option<BpfFilter>,
+    defrag: DefragLimits,
+    keyer: FlowKeyer,
+    name: &str,
+    tx: SyncSender<Batch>,
+    free: Receiver<Batch>,
+    stop: &AtomicBool,
+) -> SourceEnd {
+    let mut decoder = Decoder::new(defrag);
     let mut health = Health::default();
+    health.summary.format = Some(reader.format().name().to_string());
     let mut error = None;
-    let mut interrupted = false;
-
-    match CaptureReader::new(input) {
-        Err(e) => {
-            error = Some(ErrorRecord {
-                file: name.clone(),
-                offset: e.offset,
-                message: e.kind.to_string(),
-            })
+    let mut batch = Batch::default();
+    let mut last_expiry = Timestamp(i64::MIN);
+    reader.set_chunked(true);
+    let fresh = |free: &Receiver<Batch>| {
+        free.try_recv().unwrap_or_else(|_| Batch {
+            chunk: vec![0; CHUNK],
+            ..Batch::default()
+        })
+    };
+    let err_at = |offset: u64, message: String| ErrorRecord {
+        file: name.to_string(),
+        offset,
+        message,
+    };
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
         }
-        Ok(mut reader) => {
-            health.summary.format = Some(reader.format().name().to_string());
-            if let (Some(f), Some(iface)) = (filter.as_mut(), reader.interfaces().first()) {
-                f.prepare(iface.link)?;
+        match reader.next_step() {
+            Err(e) => {
+                error = Some(err_at(e.offset, e.kind.to_string()));
+                break;
             }
-            let mut last_expiry = Timestamp(i64::MIN);
-            loop {
-                let raw = match reader.next_packet() {
-                    Ok(Some(raw)) => raw,
-                    Ok(None) => break,
-                    Err(e) => {
-                        error = Some(ErrorRecord {
-                            file: name.clone(),
-                            offset: e.offset,
-                            message: e.kind.to_string(),
-                        });
-                        break;
-                    }
-                };
+            Ok(Next::End) => break,
+            Ok(Next::NeedBuffer) => {
+                let mut next = fresh(&free);
+                batch.chunk = reader.swap_buffer(std::mem::take(&mut next.chunk));
+                let full = std::mem::replace(&mut batch, next);
+                if tx.send(full).is_err() {
+                    return SourceEnd {
+                        health,
+                        defrag: decoder.defrag_stats(),
+                        error,
+                    };
+                }
+            }
+            Ok(Next::Packet(raw, raw_offset)) => {
                 if let Some(f) = filter.as_mut() {
-                    if !f.matches(&raw)? {
-                        health.summary.filtered_out += 1;
-                        continue;
+                    match f.matches(&raw) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            health.summary.filtered_out += 1;
+                            continue;
+                        }
+                        Err(e) => {
+                            error = Some(err_at(raw.offset, e.to_string()));
+                            break;
+                        }
                     }
                 }
                 health.packet(&raw);
@@ -199,40 +309,42 @@ pub fn replay<S: StoppableSink>(
                 let decoded = decoder.decode(&raw);
                 health.decoded(&raw, &decoded);
                 if let Decoded::Packet(p) = decoded {
-                    tracker.packet(&p, sink);
-                }
-                if sink.stopped() {
-                    interrupted = true;
-                    break;
+                    let at = Locator {
+                        raw: raw.data,
+                        raw_offset,
+                    };
+                    batch.keys.push(keyer.key(&p));
+                    batch
+                        .packets
+                        .push(PacketMeta::new(&p, &at, &mut batch.extra));
                 }
             }
         }
     }
-
-    let complete = error.is_none() && !interrupted;
-    tracker.finish(sink);
+    batch.chunk = reader.swap_buffer(Vec::new());
+    let _ = tx.send(batch);
     decoder.finish();
-    let mut outcome = finish_run(sink, health, &decoder, &tracker, error, complete);
-    outcome.interrupted = interrupted;
-    Ok(outcome)
+    SourceEnd {
+        health,
+        defrag: decoder.defrag_stats(),
+        error,
+    }
 }
 
 fn finish_run<S: RecordSink>(
     sink: &mut S,
-    health: Health,
-    decoder: &Decoder,
-    tracker: &Tracker,
-    error: Option<ErrorRecord>,
+    end: SourceEnd,
+    track: TrackStats,
     complete: bool,
 ) -> ReplayOutcome {
-    let summary = health.finish(decoder, tracker, complete);
-    if let Some(e) = &error {
+    let summary = end.health.finish(end.defrag, track, complete);
+    if let Some(e) = &end.error {
         sink.record(Record::Error(e.clone()));
     }
     sink.record(Record::Summary(Box::new(summary.clone())));
     ReplayOutcome {
         summary,
-        error,
+        error: end.error,
         interrupted: false,
     }
 }

@@ -208,8 +208,8 @@ impl<W: Write> HumanView<W> {
                     Cell::new(endpoint(&c.client_ip, c.client_port)),
                     Cell::new(endpoint(&c.server_ip, c.server_port)),
                     Cell::new(c.state),
-                    Cell::new(&c.verdict),
-                    Cell::new(&c.history),
+                    Cell::new(c.verdict),
+                    Cell::new(c.history),
                     Cell::new(ms(c.rtt_ms)).set_alignment(CellAlignment::Right),
                     Cell::new(c.syn_retransmits).set_alignment(CellAlignment::Right),
                     Cell::new(format!("{}/{}", c.client_packets, c.server_packets))
