@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# record.sh -- record sockscope's test captures from real programs.
+#
+# Usage:  sudo captures/record.sh [OUT_DIR]      (default: the script's directory)
+#
+# Builds two network namespaces joined by a veth pair, runs real clients and
+# servers between them and records what crosses the link with tcpdump (and
+# dumpcap for pcapng). Only the script's own namespaces carry traffic:
+#
+#   ssc-srv: 10.99.0.1/24, fd00:99::1/64  (servers)
+#   ssc-cli: 10.99.0.2/24, fd00:99::2/64  (clients; captures are taken here)
+#
+# Retransmissions come from neighbour entries, not a firewall: SYNs to an
+# address nobody owns (its neighbour entry points at the server, whose kernel
+# discards them), and SYN-ACKs sent to a wrong MAC address (the client's
+# kernel drops them; tcpdump, promiscuous, still records them) until the entry
+# is fixed. The kernel here has no 802.1Q module, so the VLAN captures are
+# derived from a recorded one with tcprewrite; their provenance says so.
+#
+# Needs root, iproute2, tcpdump, dumpcap, tcprewrite, mergecap,
+# python3, curl, socat, dig, dnsmasq. About half a minute.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=$(cd "${1:-$HERE}" && pwd)
+NS_S=ssc-srv NS_C=ssc-cli IF_S=ssc-s IF_C=ssc-c
+SRV4=10.99.0.1 CLI4=10.99.0.2 SRV6=fd00:99::1 CLI6=fd00:99::2
+MAC_S=02:00:0a:63:00:01 MAC_C=02:00:0a:63:00:02
+NOBODY4=10.99.0.50      # an address no host owns
+WORK=$(mktemp -d)
+PIDS=()
+
+log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    ip netns del "$NS_S" 2>/dev/null || true
+    ip netns del "$NS_C" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+[[ $(id -u) == 0 ]] || { echo "record.sh: run as root (it creates network namespaces)" >&2; exit 1; }
+for t in ip tcpdump dumpcap tcprewrite mergecap python3 curl socat dig dnsmasq; do
+    command -v "$t" >/dev/null || { echo "record.sh: missing $t" >&2; exit 1; }
+done
+
+in_srv() { ip netns exec "$NS_S" "$@"; }
+in_cli() { ip netns exec "$NS_C" "$@"; }
+
+setup() {
+    log "namespaces $NS_S / $NS_C"
+    ip netns del "$NS_S" 2>/dev/null || true
+    ip netns del "$NS_C" 2>/dev/null || true
+    ip netns add "$NS_S"
+    ip netns add "$NS_C"
+    # Fixed MAC addresses keep the Ethernet headers the same on every run.
+    ip link add "$IF_S" address "$MAC_S" netns "$NS_S" type veth \
+        peer name "$IF_C" address "$MAC_C" netns "$NS_C"
+    for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
+    ip -n "$NS_S" addr add "$SRV4/24" dev "$IF_S"
+    ip -n "$NS_C" addr add "$CLI4/24" dev "$IF_C"
+    ip -n "$NS_S" addr add "$SRV6/64" dev "$IF_S" nodad
+    ip -n "$NS_C" addr add "$CLI6/64" dev "$IF_C" nodad
+    for pair in "$NS_S $IF_S" "$NS_C $IF_C"; do
+        set -- $pair
+        # One MSS per frame (no GSO super-frames), as on a real wire.
+        ip -n "$1" link set "$2" mtu 1500 gso_max_segs 1 gso_max_size 1500 up
+        ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true
+    done
+    # No router/neighbour solicitation chatter in the captures.
+    for ns in "$NS_S" "$NS_C"; do
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_ra=0
+    done
+}
+
+# start_capture NAME [tcpdump args...]: tcpdump on the client's veth.
+start_capture() {
+    local name=$1
+    shift
+    # --immediate-mode: packets reach the file as they come, so none is
+    # left in the kernel ring when the capture is stopped.
+    ip netns exec "$NS_C" tcpdump -Z root --immediate-mode -i "$IF_C" -n -s 0 -U -w "$OUT/$name" "$@" 2>"$WORK/$name.log" &
+    CAP_PID=$!
+    for _ in $(seq 100); do grep -q "listening on" "$WORK/$name.log" && break; sleep 0.05; done
+    sleep 0.2
+}
+
+# stop_capture NAME: lets the last packets (FINs, final ACKs) through, stops
+# tcpdump, and insists that it lost nothing.
+stop_capture() {
+    sleep 1
+    kill -INT "$CAP_PID"
+    wait "$CAP_PID" || true
+    if [[ -n ${1:-} ]] && ! grep -q "^0 packets dropped by kernel" "$WORK/$1.log"; then
+        cat "$WORK/$1.log" >&2
+        echo "record.sh: tcpdump dropped packets in $1; run again on a quieter machine" >&2
+        exit 1
+    fi
+}
+
+serve_http() {
+    # python3 -m http.server on both families.
+    mkdir -p "$WORK/www"
+    head -c 20000 /dev/urandom | base64 >"$WORK/www/page.txt"
+    (cd "$WORK/www" && exec ip netns exec "$NS_S" python3 -m http.server --bind "$SRV4" 8000) >/dev/null 2>&1 &
+    PIDS+=($!)
+    (cd "$WORK/www" && exec ip netns exec "$NS_S" python3 -m http.server --bind "$SRV6" 8006) >/dev/null 2>&1 &
+    PIDS+=($!)
+    # Also resolves neighbours (ARP/NDP) before any capture starts.
+    for _ in $(seq 100); do
+        in_cli curl -s -o /dev/null "http://$SRV4:8000/" && in_cli curl -s -o /dev/null -g "http://[$SRV6]:8006/" && return
+        sleep 0.1
+    done
+    echo "http.server did not start" >&2
+    exit 1
+}
+
+setup
+serve_http
+
+log "http-curl.pcap: curl against python3 http.server, IPv4 and IPv6"
+start_capture http-curl.pcap
+in_cli curl -s -o /dev/null "http://$SRV4:8000/page.txt"
+in_cli curl -s -o /dev/null -g "http://[$SRV6]:8006/page.txt"
+stop_capture http-curl.pcap
+
+log "http-curl-nano.pcap: the same, nanosecond timestamps"
+start_capture http-curl-nano.pcap --time-stamp-precision=nano
+in_cli curl -s -o /dev/null "http://$SRV4:8000/"
+stop_capture http-curl-nano.pcap
+
+log "refused.pcap: connects to closed ports (IPv4 and IPv6)"
+start_capture refused.pcap
+in_cli curl -s -o /dev/null "http://$SRV4:9/" || true
+in_cli curl -s -o /dev/null -g "http://[$SRV6]:9/" || true
+stop_capture refused.pcap
+
+log "syn-retransmit.pcap: SYNs to an address nobody owns; curl gives up after 4 s"
+ip -n "$NS_C" neigh replace "$NOBODY4" lladdr "$MAC_S" dev "$IF_C" nud permanent
+start_capture syn-retransmit.pcap
+in_cli curl -s -o /dev/null --connect-timeout 4 "http://$NOBODY4:81/" || true
+stop_capture syn-retransmit.pcap
+
+log "synack-retransmit.pcap: SYN-ACKs to a wrong MAC for 2.5 s, then the handshake completes"
+ip netns exec "$NS_S" socat -u TCP-LISTEN:8001,bind=$SRV4,reuseaddr - >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.3
+ip -n "$NS_S" neigh replace "$CLI4" lladdr 02:00:0a:63:00:99 dev "$IF_S" nud permanent
+start_capture synack-retransmit.pcap
+(sleep 2.5; ip -n "$NS_S" neigh replace "$CLI4" lladdr "$MAC_C" dev "$IF_S" nud permanent) &
+echo "data after a slow handshake" | in_cli socat -u - "TCP:$SRV4:8001,connect-timeout=8" || true
+stop_capture synack-retransmit.pcap
+
+log "udp-dns.pcap: dig against dnsmasq"
+ip netns exec "$NS_S" dnsmasq --no-daemon --no-resolv --no-hosts --listen-address="$SRV4" --bind-interfaces \
+    --address=/sockscope.test/10.99.0.42 --address=/sockscope.test/fd00:99::42 --log-facility=- \
+    >"$WORK/dnsmasq.log" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+start_capture udp-dns.pcap
+in_cli dig +short +tries=1 @"$SRV4" sockscope.test A >/dev/null
+in_cli dig +short +tries=1 @"$SRV4" sockscope.test AAAA >/dev/null
+in_cli dig +short +tries=1 @"$SRV4" www.sockscope.test TXT >/dev/null
+stop_capture udp-dns.pcap
+
+log "udp-socat.pcap: an echo exchange, and a datagram nobody answers"
+ip netns exec "$NS_S" socat UDP-RECVFROM:7000,bind=$SRV4,fork EXEC:cat >/dev/null 2>&1 &
+PIDS+=($!)
+sleep 0.3
+start_capture udp-socat.pcap
+echo "ping over udp" | in_cli socat -t1 - "UDP:$SRV4:7000" >/dev/null
+echo "into the void" | in_cli socat -t0.2 - "UDP:$SRV4:7009" >/dev/null 2>&1 || true
+stop_capture udp-socat.pcap
+
+log "ip-fragments.pcap: 4000-byte UDP datagrams over IPv4 and IPv6 (fragmented by the sender)"
+start_capture ip-fragments.pcap
+head -c 4000 /dev/zero | tr '\0' 'F' | in_cli socat -t0.3 - "UDP:$SRV4:7000" >/dev/null 2>&1 || true
+head -c 4000 /dev/zero | tr '\0' 'S' | in_cli socat -t0.3 - "UDP6:[$SRV6]:7006" >/dev/null 2>&1 || true
+stop_capture ip-fragments.pcap
+
+log "snaplen-96.pcap: curl recorded with a 96-byte snaplen"
+start_capture snaplen-96.pcap -s 96
+in_cli curl -s -o /dev/null "http://$SRV4:8000/page.txt"
+stop_capture snaplen-96.pcap
+
+log "any-sll2.pcap: tcpdump -i any (Linux cooked v2)"
+ip netns exec "$NS_C" tcpdump -Z root --immediate-mode -i any -n -s 0 -U -w "$OUT/any-sll2.pcap" 2>"$WORK/any.log" &
+CAP_PID=$!
+for _ in $(seq 100); do grep -q "listening on" "$WORK/any.log" && break; sleep 0.05; done
+sleep 0.2
+in_cli curl -s -o /dev/null "http://$SRV4:8000/"
+stop_capture any
+
+log "http-dumpcap.pcapng: dumpcap writes pcapng natively"
+ip netns exec "$NS_C" dumpcap -q -i "$IF_C" -w "$OUT/http-dumpcap.pcapng" 2>"$WORK/dumpcap.log" &
+CAP_PID=$!
+sleep 1.0
+in_cli curl -s -o /dev/null "http://$SRV4:8000/"
+sleep 0.5
+kill -INT "$CAP_PID"; wait "$CAP_PID" || true
+
+log "mixed-ether-sll2.pcapng: an Ethernet and a cooked capture merged (tcpdump cannot read it)"
+mergecap -F pcapng -w "$OUT/mixed-ether-sll2.pcapng" "$OUT/http-curl.pcap" "$OUT/any-sll2.pcap"
+
+log "vlan.pcap, vlan-split.pcap, qinq.pcap: 802.1Q tags added to http-curl.pcap (derived)"
+tcprewrite --enet-vlan=add --enet-vlan-tag=10 --enet-vlan-pri=0 --enet-vlan-cfi=0 \
+    --infile="$OUT/http-curl.pcap" --outfile="$OUT/vlan.pcap"
+# The two directions on different VLANs, as real trunk captures often have.
+in_cli true
+tcpdump -r "$OUT/http-curl.pcap" -w "$WORK/c2s.pcap" "src host $CLI4 or src host $CLI6" 2>/dev/null
+tcpdump -r "$OUT/http-curl.pcap" -w "$WORK/s2c.pcap" "src host $SRV4 or src host $SRV6" 2>/dev/null
+tcprewrite --enet-vlan=add --enet-vlan-tag=10 --enet-vlan-pri=0 --enet-vlan-cfi=0 --infile="$WORK/c2s.pcap" --outfile="$WORK/c2s-v.pcap"
+tcprewrite --enet-vlan=add --enet-vlan-tag=20 --enet-vlan-pri=0 --enet-vlan-cfi=0 --infile="$WORK/s2c.pcap" --outfile="$WORK/s2c-v.pcap"
+mergecap -F pcap -w "$OUT/vlan-split.pcap" "$WORK/c2s-v.pcap" "$WORK/s2c-v.pcap"
+tcprewrite --enet-vlan=add --enet-vlan-tag=100 --enet-vlan-pri=0 --enet-vlan-cfi=0 \
+    --infile="$OUT/vlan.pcap" --outfile="$OUT/qinq.pcap"
+
+log "done: $(ls "$OUT"/*.pcap* | wc -l) files in $OUT"

@@ -1,0 +1,12 @@
+//! Integration tests: the real binary on committed captures (captures/) and
+//! the team's public conformance captures (../shared/conformance).
+
+mod captures;
+mod cli;
+mod conformance;
+mod errors;
+mod fastpath;
+mod filter;
+mod golden;
+mod schema;
+mod util;

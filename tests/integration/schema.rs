@@ -1,0 +1,228 @@
+//! The JSON-lines schema as the tests see it, written independently of the
+//! encoder: every record must deserialize into one of these types, and an
+//! unknown field is an error, so any drift between the README's schema, these
+//! types and the program fails a test.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Rec {
+    Meta(Meta),
+    TcpEvent(TcpEvent),
+    UdpEvent(UdpEvent),
+    TcpConn(TcpConn),
+    UdpFlow(UdpFlow),
+    Error(ErrorRec),
+    Summary(Summary),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub schema: u32,
+    pub tool: String,
+    pub version: String,
+    pub command: String,
+    pub file: Option<String>,
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynOptions {
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_ok: bool,
+    pub ts_ok: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpEvent {
+    pub ts: f64,
+    pub event: String,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub direction: String,
+    #[serde(default)]
+    pub options: Option<SynOptions>,
+    #[serde(default)]
+    pub rtt_ms: Option<f64>,
+    #[serde(default)]
+    pub connect_ms: Option<f64>,
+    #[serde(default)]
+    pub syn_to_synack_ms: Option<f64>,
+    #[serde(default)]
+    pub synack_to_ack_ms: Option<f64>,
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdpEvent {
+    pub ts: f64,
+    pub event: String,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub direction: String,
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpConn {
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub vlan: Vec<u16>,
+    pub state: String,
+    pub history: String,
+    pub verdict: String,
+    pub service: Option<String>,
+    pub handshake_complete: bool,
+    pub simultaneous_open: bool,
+    pub syn_retransmits: u32,
+    pub synack_retransmits: u32,
+    pub rtt_ms: Option<f64>,
+    pub connect_ms: Option<f64>,
+    pub syn_to_synack_ms: Option<f64>,
+    pub synack_to_ack_ms: Option<f64>,
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_ok: Option<bool>,
+    pub ts_ok: Option<bool>,
+    pub server_mss: Option<u16>,
+    pub server_wscale: Option<u8>,
+    pub server_sack_ok: Option<bool>,
+    pub server_ts_ok: Option<bool>,
+    pub client_packets: u64,
+    pub server_packets: u64,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    pub missed_bytes: u64,
+    pub truncated_packets: u64,
+    pub closed_by: Option<String>,
+    pub first_ts: f64,
+    pub last_ts: f64,
+    pub duration: f64,
+    pub evicted: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdpFlow {
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub vlan: Vec<u16>,
+    pub state: String,
+    pub service: Option<String>,
+    pub client_packets: u64,
+    pub server_packets: u64,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    pub first_ts: f64,
+    pub last_ts: f64,
+    pub duration: f64,
+    pub evicted: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRec {
+    pub file: String,
+    pub offset: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    pub format: Option<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub captured_bytes: u64,
+    pub filtered_out: u64,
+    pub truncated: u64,
+    pub decode_errors: u64,
+    pub non_ip: u64,
+    pub other_ip: u64,
+    pub unsupported_link: u64,
+    pub tcp_conns: u64,
+    pub udp_flows: u64,
+    pub ip_fragments: u64,
+    pub fragments_reassembled: u64,
+    pub fragments_incomplete: u64,
+    pub fragment_conflicts: u64,
+    pub evicted: u64,
+    pub link_types: std::collections::BTreeMap<String, u64>,
+    pub first_ts: Option<f64>,
+    pub last_ts: Option<f64>,
+    pub complete: bool,
+}
+
+/// Convenience views over a run's records.
+pub trait Records {
+    fn tcp(&self) -> Vec<&TcpConn>;
+    fn udp(&self) -> Vec<&UdpFlow>;
+    fn events(&self) -> Vec<&TcpEvent>;
+    fn summary(&self) -> &Summary;
+    fn error(&self) -> Option<&ErrorRec>;
+}
+
+impl Records for Vec<Rec> {
+    fn tcp(&self) -> Vec<&TcpConn> {
+        let mut v: Vec<&TcpConn> = self
+            .iter()
+            .filter_map(|r| match r {
+                Rec::TcpConn(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        v.sort_by_key(|c| c.conn_id);
+        v
+    }
+    fn udp(&self) -> Vec<&UdpFlow> {
+        let mut v: Vec<&UdpFlow> = self
+            .iter()
+            .filter_map(|r| match r {
+                Rec::UdpFlow(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        v.sort_by_key(|c| c.conn_id);
+        v
+    }
+    fn events(&self) -> Vec<&TcpEvent> {
+        self.iter()
+            .filter_map(|r| match r {
+                Rec::TcpEvent(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+    fn summary(&self) -> &Summary {
+        match self.last() {
+            Some(Rec::Summary(s)) => s,
+            other => panic!("the last record is not a summary: {other:?}"),
+        }
+    }
+    fn error(&self) -> Option<&ErrorRec> {
+        self.iter().find_map(|r| match r {
+            Rec::Error(e) => Some(e),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! One hermetic way to run the real `sockscope` binary: a cleared
+//! environment, the crate root as working directory (so relative capture
+//! paths, and the file names in the output, are the same everywhere), and a
+//! fixed table width.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::schema::Rec;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The team's public conformance captures (`../shared/conformance`).
+pub fn conformance(name: &str) -> String {
+    format!("../shared/conformance/{name}")
+}
+
+pub fn conformance_dir() -> PathBuf {
+    root().join("../shared/conformance")
+}
+
+pub fn capture(name: &str) -> String {
+    format!("captures/{name}")
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn sockscope(args: &[&str]) -> Run {
+    sockscope_with_stdin(args, None)
+}
+
+pub fn sockscope_with_stdin(args: &[&str], stdin: Option<&Path>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sockscope"));
+    cmd.args(args)
+        .current_dir(root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TZ", "UTC")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match stdin {
+        Some(p) => {
+            cmd.stdin(std::fs::File::open(root().join(p)).expect("stdin file"));
+        }
+        None => {
+            cmd.stdin(Stdio::null());
+        }
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run sockscope");
+    Run {
+        status: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// `sockscope replay FILE --format json [extra…]`, every line parsed with the
+/// test-side schema (unknown fields are errors).
+pub fn replay_json(file: &str, extra: &[&str]) -> (Vec<Rec>, Run) {
+    let mut args = vec!["replay", file, "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = sockscope(&args);
+    let recs = run
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Rec>(l).unwrap_or_else(|e| panic!("{file}: bad record {l}: {e}"))
+        })
+        .collect();
+    (recs, run)
+}
+
+/// Runs an external tool if it is installed; `None` otherwise.
+pub fn tool(program: &str, args: &[&str]) -> Option<Output> {
+    Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .ok()
+}
+
+pub fn is_root() -> bool {
+    // SAFETY-free check: /proc/self/status "Uid:" line, real uid first.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
