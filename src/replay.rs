@@ -249,6 +249,9 @@ fn source_stage(
     let mut decoder = Decoder::new(defrag);
     let mut health = Health::default();
     health.summary.format = Some(reader.format().name().to_string());
+    if let Some(f) = filter.as_mut() {
+        f.set_file_big_endian(reader.big_endian());
+    }
     let mut error = None;
     let mut batch = Batch::default();
     let mut last_expiry = Timestamp(i64::MIN);

@@ -210,6 +210,12 @@ impl Decoder {
         self.decode_general(raw)
     }
 
+    /// The fast path alone: `Some` for the frames it accepts. Exposed so that
+    /// tests can hold it to the general path.
+    pub fn fast_path<'a>(raw: &RawPacket<'a>) -> Option<Packet<'a>> {
+        fast_ipv4(raw)
+    }
+
     /// Every frame through etherparse (the fast path's reference).
     pub fn decode_general<'a>(&'a mut self, raw: &RawPacket<'a>) -> Decoded<'a> {
         let link = match link_layer(raw.link, raw.data) {

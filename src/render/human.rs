@@ -4,6 +4,7 @@
 //! them with `TZ=UTC`; the arrow points from the sender, the client always on
 //! the left.
 
+use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -18,13 +19,72 @@ use crate::event::{
 use crate::replay::StoppableSink;
 use crate::time::{DateTime, Nanos, TimeOfDay};
 
+/// Keeps the `cap` rows with the lowest connection numbers (the first
+/// flows of the capture), counting the others.
+struct FirstRows<T> {
+    heap: BinaryHeap<ByConnId<T>>,
+    cap: usize,
+    hidden: u64,
+}
+
+struct ByConnId<T>(u64, Box<T>);
+
+impl<T> PartialEq for ByConnId<T> {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0
+    }
+}
+impl<T> Eq for ByConnId<T> {}
+impl<T> PartialOrd for ByConnId<T> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<T> Ord for ByConnId<T> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&o.0)
+    }
+}
+
+impl<T> FirstRows<T> {
+    fn new(cap: usize) -> Self {
+        FirstRows {
+            heap: BinaryHeap::new(),
+            cap,
+            hidden: 0,
+        }
+    }
+
+    fn push(&mut self, id: u64, row: Box<T>) {
+        if self.cap == 0 {
+            self.hidden += 1;
+            return;
+        }
+        self.heap.push(ByConnId(id, row));
+        if self.heap.len() > self.cap {
+            self.heap.pop();
+            self.hidden += 1;
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.heap.len() as u64 + self.hidden
+    }
+
+    fn sorted(&mut self) -> Vec<Box<T>> {
+        std::mem::take(&mut self.heap)
+            .into_sorted_vec()
+            .into_iter()
+            .map(|b| b.1)
+            .collect()
+    }
+}
+
 pub struct HumanView<W: Write> {
     out: W,
     cfg: OutputConfig,
-    tcp: Vec<TcpConnRecord>,
-    udp: Vec<UdpFlowRecord>,
-    tcp_hidden: u64,
-    udp_hidden: u64,
+    tcp: FirstRows<TcpConnRecord>,
+    udp: FirstRows<UdpFlowRecord>,
     error: Option<ErrorRecord>,
     io_error: Option<io::Error>,
     line: String,
@@ -68,13 +128,12 @@ fn options(o: &Option<SynInfo>) -> String {
 
 impl<W: Write> HumanView<W> {
     pub fn new(out: W, cfg: OutputConfig) -> Self {
+        let rows = cfg.max_rows;
         HumanView {
             out,
             cfg,
-            tcp: Vec::new(),
-            udp: Vec::new(),
-            tcp_hidden: 0,
-            udp_hidden: 0,
+            tcp: FirstRows::new(rows),
+            udp: FirstRows::new(rows),
             error: None,
             io_error: None,
             line: String::with_capacity(256),
@@ -186,8 +245,9 @@ impl<W: Write> HumanView<W> {
 
     fn tables(&mut self) {
         let mut text = String::new();
-        if !self.tcp.is_empty() || self.tcp_hidden > 0 {
-            self.tcp.sort_by_key(|c| c.conn_id);
+        let (tcp_total, tcp_hidden) = (self.tcp.total(), self.tcp.hidden);
+        if tcp_total > 0 {
+            let rows = self.tcp.sorted();
             let mut t = self.table();
             t.set_header(vec![
                 "#",
@@ -202,7 +262,7 @@ impl<W: Write> HumanView<W> {
                 "Bytes c/s",
                 "Duration s",
             ]);
-            for c in &self.tcp {
+            for c in &rows {
                 t.add_row(vec![
                     Cell::new(c.conn_id),
                     Cell::new(endpoint(&c.client_ip, c.client_port)),
@@ -220,22 +280,18 @@ impl<W: Write> HumanView<W> {
                         .set_alignment(CellAlignment::Right),
                 ]);
             }
-            let _ = writeln!(
-                text,
-                "\nTCP connections ({})",
-                self.tcp.len() as u64 + self.tcp_hidden
-            );
+            let _ = writeln!(text, "\nTCP connections ({tcp_total})");
             let _ = writeln!(text, "{t}");
-            if self.tcp_hidden > 0 {
+            if tcp_hidden > 0 {
                 let _ = writeln!(
                     text,
-                    "… and {} more (raise --max-rows, or use --format json)",
-                    self.tcp_hidden
+                    "… and {tcp_hidden} more (raise --max-rows, or use --format json)"
                 );
             }
         }
-        if !self.udp.is_empty() || self.udp_hidden > 0 {
-            self.udp.sort_by_key(|c| c.conn_id);
+        let (udp_total, udp_hidden) = (self.udp.total(), self.udp.hidden);
+        if udp_total > 0 {
+            let rows = self.udp.sorted();
             let mut t = self.table();
             t.set_header(vec![
                 "#",
@@ -247,7 +303,7 @@ impl<W: Write> HumanView<W> {
                 "Bytes c/s",
                 "Duration s",
             ]);
-            for f in &self.udp {
+            for f in &rows {
                 t.add_row(vec![
                     Cell::new(f.conn_id),
                     Cell::new(endpoint(&f.client_ip, f.client_port)),
@@ -262,17 +318,12 @@ impl<W: Write> HumanView<W> {
                         .set_alignment(CellAlignment::Right),
                 ]);
             }
-            let _ = writeln!(
-                text,
-                "\nUDP flows ({})",
-                self.udp.len() as u64 + self.udp_hidden
-            );
+            let _ = writeln!(text, "\nUDP flows ({udp_total})");
             let _ = writeln!(text, "{t}");
-            if self.udp_hidden > 0 {
+            if udp_hidden > 0 {
                 let _ = writeln!(
                     text,
-                    "… and {} more (raise --max-rows, or use --format json)",
-                    self.udp_hidden
+                    "… and {udp_hidden} more (raise --max-rows, or use --format json)"
                 );
             }
         }
@@ -375,20 +426,9 @@ impl<W: Write> RecordSink for HumanView<W> {
             Record::TcpEvent(e) if events => self.tcp_event(&e),
             Record::UdpEvent(e) if events => self.udp_event(&e),
             Record::TcpEvent(_) | Record::UdpEvent(_) => {}
-            Record::TcpConn(c) => {
-                if tables && self.tcp.len() < self.cfg.max_rows {
-                    self.tcp.push(*c);
-                } else {
-                    self.tcp_hidden += 1;
-                }
-            }
-            Record::UdpFlow(f) => {
-                if tables && self.udp.len() < self.cfg.max_rows {
-                    self.udp.push(*f);
-                } else {
-                    self.udp_hidden += 1;
-                }
-            }
+            Record::TcpConn(c) if tables => self.tcp.push(c.conn_id, c),
+            Record::UdpFlow(f) if tables => self.udp.push(f.conn_id, f),
+            Record::TcpConn(_) | Record::UdpFlow(_) => {}
             Record::Error(e) => self.error = Some(e),
             Record::Summary(s) => {
                 if tables {

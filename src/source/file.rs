@@ -198,6 +198,16 @@ impl<R: Read> CaptureReader<R> {
         let magic = le32(&r.buf[r.pos..]);
         if magic == SHB_MAGIC {
             r.format = FileFormat::PcapNg;
+            // The first section's byte order, known before its block is read.
+            r.fill_to(12).map_err(|e| r.err_here(e.into()))?;
+            if r.end - r.pos >= 12 {
+                let big = le32(&r.buf[r.pos + 8..]) == BOM_MAGIC.swap_bytes();
+                r.layout = Layout::PcapNg {
+                    big_endian: big,
+                    interfaces: Vec::new(),
+                    section: 0,
+                };
+            }
             // The first block is read by the normal block loop; make sure it
             // is a well-formed SHB now so that a damaged start is reported as
             // "not a capture" only when it really is not one.
@@ -258,6 +268,13 @@ impl<R: Read> CaptureReader<R> {
 
     pub fn format(&self) -> FileFormat {
         self.format
+    }
+
+    /// Whether the file (the current pcapng section) is big-endian.
+    pub fn big_endian(&self) -> bool {
+        match self.layout {
+            Layout::Pcap { big_endian, .. } | Layout::PcapNg { big_endian, .. } => big_endian,
+        }
     }
 
     /// Interfaces described so far (one for pcap).

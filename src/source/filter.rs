@@ -1,8 +1,12 @@
 //! BPF filters in tcpdump syntax, applied to packets read from a file.
 //!
-//! libpcap compiles the expression (against a "dead" handle of the packet's
-//! link type, exactly as tcpdump does for `-r`) and runs it over each packet
-//! with `pcap_offline_filter`. The pcap crate's `BpfProgram::filter` passes the
+//! libpcap compiles the expression and runs it over each packet with
+//! `pcap_offline_filter`. The program is compiled against an *offline*
+//! handle of the packet's link type, opened on a 24-byte pcap header with the
+//! file's byte order: libpcap generates different code for a savefile than for
+//! a live or "dead" handle (e.g. `ip6` on BSD loopback captures accepts the
+//! AF_INET6 values of every BSD, and a byte-swapped file swaps them), and
+//! this is what makes a filter match exactly what `tcpdump -r` matches. The pcap crate's `BpfProgram::filter` passes the
 //! captured length as the wire length, which changes the verdict of `len`,
 //! `greater` and `less` on snaplen-cut packets; so this module calls
 //! `pcap_offline_filter` itself with the true wire length, as tcpdump does.
@@ -29,6 +33,8 @@ pub struct FilterError {
 /// A tcpdump-syntax filter, compiled per link type on first use.
 pub struct BpfFilter {
     expr: String,
+    /// Byte order of the file being filtered (matters to BSD loopback).
+    big_endian: bool,
     programs: HashMap<LinkType, BpfProgram>,
 }
 
@@ -58,12 +64,34 @@ impl BpfFilter {
     /// Checks the expression's syntax by compiling it for Ethernet (the
     /// program for each real link type is compiled when first needed).
     pub fn new(expr: &str) -> Result<BpfFilter, FilterError> {
-        let mut f = BpfFilter {
+        let f = BpfFilter {
             expr: expr.to_string(),
+            big_endian: false,
             programs: HashMap::new(),
         };
-        f.program(LinkType::ETHERNET)?;
+        // Syntax errors surface now, whatever the file turns out to be.
+        let dead = Capture::dead(Linktype(LinkType::ETHERNET.to_dlt()))
+            .map_err(|e| f.error(LinkType::ETHERNET, e.to_string()))?;
+        dead.compile(expr, true)
+            .map_err(|e| f.error(LinkType::ETHERNET, e.to_string()))?;
         Ok(f)
+    }
+
+    /// Tells the filter the byte order of the file it will see (before the
+    /// first packet).
+    pub fn set_file_big_endian(&mut self, big_endian: bool) {
+        if big_endian != self.big_endian {
+            self.big_endian = big_endian;
+            self.programs.clear();
+        }
+    }
+
+    fn error(&self, link: LinkType, message: String) -> FilterError {
+        FilterError {
+            expr: self.expr.clone(),
+            link: link.label(),
+            message,
+        }
     }
 
     pub fn expr(&self) -> &str {
@@ -103,18 +131,61 @@ impl BpfFilter {
 
     fn program(&mut self, link: LinkType) -> Result<&BpfProgram, FilterError> {
         if !self.programs.contains_key(&link) {
-            let err = |message: String| FilterError {
-                expr: self.expr.clone(),
-                link: link.label(),
-                message,
+            let prog = match self.compile_as_savefile(link) {
+                Some(p) => p,
+                None => {
+                    // No temporary file: a dead handle (differs from tcpdump
+                    // -r only for a few link types, such as BSD loopback).
+                    let dead = Capture::dead(Linktype(link.to_dlt()))
+                        .map_err(|e| self.error(link, e.to_string()))?;
+                    dead.compile(&self.expr, true)
+                        .map_err(|e| self.error(link, e.to_string()))?
+                }
             };
-            let dead = Capture::dead(Linktype(link.to_dlt())).map_err(|e| err(e.to_string()))?;
-            let prog = dead
-                .compile(&self.expr, true)
-                .map_err(|e| err(e.to_string()))?;
             self.programs.insert(link, prog);
         }
         Ok(&self.programs[&link])
+    }
+
+    /// Compiles against an offline handle on an empty pcap file of `link`
+    /// in the file's byte order. `None` when no such file can be made;
+    /// a compile error is still an error.
+    fn compile_as_savefile(&self, link: LinkType) -> Option<BpfProgram> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "sockscope-bpf-{}-{}.pcap",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut header = Vec::with_capacity(24);
+        let words: [u32; 5] = [0xa1b2_c3d4, 0, 0, 262_144, link.0];
+        for (i, w) in words.iter().enumerate() {
+            if i == 1 {
+                // version 2.4
+                let (maj, min) = (2u16, 4u16);
+                if self.big_endian {
+                    header.extend_from_slice(&maj.to_be_bytes());
+                    header.extend_from_slice(&min.to_be_bytes());
+                } else {
+                    header.extend_from_slice(&maj.to_le_bytes());
+                    header.extend_from_slice(&min.to_le_bytes());
+                }
+                header.extend_from_slice(&[0; 4]); // thiszone
+                continue;
+            }
+            if self.big_endian {
+                header.extend_from_slice(&w.to_be_bytes());
+            } else {
+                header.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        std::fs::write(&path, &header).ok()?;
+        let compiled = Capture::from_file(&path)
+            .ok()
+            .map(|c| c.compile(&self.expr, true));
+        let _ = std::fs::remove_file(&path);
+        compiled?.ok()
     }
 }
 

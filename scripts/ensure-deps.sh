@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# ensure-deps.sh -- install the Debian packages sockscope's build and tests
+# need, if they are missing. Safe to run again (it installs nothing then).
+#
+#   libpcap-dev  the pcap crate links libpcap (BPF filters, live capture)
+#   tcpdump      tests compare BPF filter results with tcpdump's
+set -euo pipefail
+
+PACKAGES=(libpcap-dev tcpdump)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null; then
+    SUDO=(sudo)
+else
+    echo "ensure-deps.sh: missing ${missing[*]}, and not root (install them, or run as root)" >&2
+    exit 1
+fi
+echo "ensure-deps.sh: installing ${missing[*]}" >&2
+"${SUDO[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
