@@ -278,3 +278,26 @@ fn vlan_key_option_splits_directions_on_different_vlans() {
     assert_eq!(tcp.len(), 4);
     assert!(tcp.iter().all(|c| !c.handshake_complete));
 }
+
+#[test]
+fn meta_and_udp_events() {
+    let (recs, _) = conns("udp-dns.pcap");
+    match &recs[0] {
+        Rec::Meta(m) => {
+            assert_eq!((m.schema, m.tool.as_str(), m.command.as_str()), (1, "sockscope", "replay"));
+            assert_eq!(m.file.as_deref(), Some("captures/udp-dns.pcap"));
+            assert_eq!(m.filter, None);
+            assert_eq!(m.version, env!("CARGO_PKG_VERSION"));
+        }
+        other => panic!("first record {other:?}"),
+    }
+    let new_flows: Vec<_> = recs
+        .iter()
+        .filter_map(|r| match r {
+            Rec::UdpEvent(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(new_flows.len(), 3);
+    assert!(new_flows.iter().all(|e| e.event == "new_flow" && e.direction == "client" && e.service.as_deref() == Some("dns")));
+}
