@@ -118,7 +118,8 @@ fn unanswered_syns_are_one_attempt() {
     let retx: Vec<u32> = recs
         .events()
         .iter()
-        .filter_map(|e| (e.event == "syn_retransmit").then(|| e.count.unwrap()))
+        .filter(|e| e.event == "syn_retransmit")
+        .map(|e| e.count.unwrap())
         .collect();
     assert_eq!(retx, [1, 2, 3]);
 }
@@ -284,7 +285,10 @@ fn meta_and_udp_events() {
     let (recs, _) = conns("udp-dns.pcap");
     match &recs[0] {
         Rec::Meta(m) => {
-            assert_eq!((m.schema, m.tool.as_str(), m.command.as_str()), (1, "sockscope", "replay"));
+            assert_eq!(
+                (m.schema, m.tool.as_str(), m.command.as_str()),
+                (1, "sockscope", "replay")
+            );
             assert_eq!(m.file.as_deref(), Some("captures/udp-dns.pcap"));
             assert_eq!(m.filter, None);
             assert_eq!(m.version, env!("CARGO_PKG_VERSION"));
@@ -299,5 +303,7 @@ fn meta_and_udp_events() {
         })
         .collect();
     assert_eq!(new_flows.len(), 3);
-    assert!(new_flows.iter().all(|e| e.event == "new_flow" && e.direction == "client" && e.service.as_deref() == Some("dns")));
+    assert!(new_flows.iter().all(|e| e.event == "new_flow"
+        && e.direction == "client"
+        && e.service.as_deref() == Some("dns")));
 }

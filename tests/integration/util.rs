@@ -88,15 +88,3 @@ pub fn tool(program: &str, args: &[&str]) -> Option<Output> {
         .output()
         .ok()
 }
-
-pub fn is_root() -> bool {
-    // SAFETY-free check: /proc/self/status "Uid:" line, real uid first.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
