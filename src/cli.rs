@@ -104,9 +104,9 @@ pub struct OutputArgs {
 /// Flow-table limits and timeouts (shared by replay and capture).
 #[derive(Args, Debug)]
 pub struct TrackArgs {
-    /// Most flows held at once; beyond it the least recently active flow is
-    /// reported early and counted as evicted
-    #[arg(long, value_name = "N", default_value_t = 500_000)]
+    /// Most flows held at once (about 1.5 KB each at worst); beyond it the
+    /// least recently active flow is reported early and counted as evicted
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub max_flows: usize,
 
     /// Seconds of silence after which a TCP connection is reported
@@ -140,7 +140,8 @@ pub struct ReplayArgs {
     pub file: PathBuf,
 
     /// A BPF filter in tcpdump syntax, applied exactly as tcpdump -r would
-    #[arg(value_name = "FILTER", trailing_var_arg = true)]
+    /// (several words are joined with spaces, as tcpdump does)
+    #[arg(value_name = "FILTER", num_args = 0..)]
     pub filter: Vec<String>,
 
     #[command(flatten)]

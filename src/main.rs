@@ -65,7 +65,7 @@ fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
     let cfg = args.to_config();
     let out_cfg = args.output.to_config();
     let renderer = Renderer::new(BufWriter::with_capacity(1 << 16, io::stdout()), &out_cfg);
-    let (outcome, renderer) = sockscope::replay::replay(&cfg, renderer).context("replay")?;
+    let (outcome, renderer) = sockscope::replay::replay(&cfg, renderer)?;
     match renderer.finish() {
         Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
         Err(e) => return Err(e).context("writing output"),

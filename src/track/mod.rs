@@ -53,7 +53,8 @@ pub struct TrackConfig {
 impl Default for TrackConfig {
     fn default() -> Self {
         TrackConfig {
-            max_flows: 250_000,
+            // About 1.5 KB per TCP connection at worst: ~300 MB.
+            max_flows: 200_000,
             // Zeek's tcp_inactivity_timeout, tcp_close_delay and
             // udp_inactivity_timeout.
             tcp_idle: Nanos::from_secs(300),

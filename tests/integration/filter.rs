@@ -71,6 +71,14 @@ fn filter_words_join_like_tcpdump() {
 }
 
 #[test]
+fn options_may_follow_the_filter() {
+    let (recs, run) = replay_json(&capture("http-curl.pcap"), &["ip6", "--summary"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(recs.events().is_empty(), "--summary after the filter was applied");
+    assert_eq!(recs.tcp().len(), 1);
+}
+
+#[test]
 fn filters_on_a_mixed_link_type_pcapng() {
     // tcpdump cannot read this file; the filter is compiled per link type.
     let (recs, run) = replay_json(&capture("mixed-ether-sll2.pcapng"), &["tcp port 8000"]);
