@@ -915,6 +915,29 @@ mod tests {
     }
 
     #[test]
+    fn simple_packet_blocks_use_interface_zero_and_the_previous_time() {
+        let mut f = shb();
+        let mut idb_body = Vec::new();
+        idb_body.extend_from_slice(&1u16.to_le_bytes());
+        idb_body.extend_from_slice(&0u16.to_le_bytes());
+        idb_body.extend_from_slice(&4u32.to_le_bytes()); // snaplen 4
+        f.extend(block(IDB_MAGIC, &idb_body));
+        f.extend(epb(0, 9_000_000, b"abcd"));
+        let mut spb = Vec::new();
+        spb.extend_from_slice(&6u32.to_le_bytes()); // original length 6
+        spb.extend_from_slice(b"ABCDEF");
+        f.extend(block(SPB_MAGIC, &spb));
+        let mut r = CaptureReader::new(&f[..]).unwrap();
+        let a = r.next_packet().unwrap().unwrap();
+        let ts = a.ts;
+        let b = r.next_packet().unwrap().unwrap();
+        assert_eq!(b.data, b"ABCD", "cut to the interface's snaplen");
+        assert_eq!(b.wire_len, 6);
+        assert!(b.is_truncated());
+        assert_eq!(b.ts, ts);
+    }
+
+    #[test]
     fn pcapng_bad_lengths() {
         let mut f = shb();
         f.extend(idb(1, None));

@@ -115,6 +115,22 @@ fn absurd_record_length() {
 }
 
 #[test]
+fn unknown_link_types_are_counted_not_fatal() {
+    // refused.pcap relabelled as LINKTYPE_USER0 (147).
+    let mut bytes = std::fs::read(root().join("captures/refused.pcap")).unwrap();
+    bytes[20..24].copy_from_slice(&147u32.to_le_bytes());
+    let dir = tempdir();
+    let path = dir.join("user0.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let (recs, run) = replay_json(path.to_str().unwrap(), &[]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let s = recs.summary();
+    assert_eq!((s.packets, s.unsupported_link), (4, 4));
+    assert_eq!(s.link_types.get("LINKTYPE_147"), Some(&4));
+    assert!(recs.tcp().is_empty());
+}
+
+#[test]
 fn truncated_at_every_length_never_panics() {
     // Every prefix of a small pcapng and pcap: a clean error or a clean end.
     for name in ["captures/http-dumpcap.pcapng", "captures/refused.pcap"] {
