@@ -133,6 +133,11 @@ impl Holes {
     }
 
     /// Data [s, e) arrived: shrink the holes it fills.
+    ///
+    /// Splitting a hole needs one more slot; when none is free the smaller
+    /// piece is forgotten, so bytes reported missed are then a lower bound.
+    /// Every hole is visited once and no piece left behind overlaps [s, e),
+    /// so this always terminates.
     fn fill(&mut self, s: u64, e: u64) {
         let mut i = 0;
         while i < self.len as usize {
@@ -143,12 +148,28 @@ impl Holes {
             }
             let left = (hs, s.max(hs));
             let right = (e.min(he), he);
-            self.remove(i);
-            if left.0 < left.1 {
-                self.add(left.0, left.1);
-            }
-            if right.0 < right.1 {
-                self.add(right.0, right.1);
+            match (left.0 < left.1, right.0 < right.1) {
+                (false, false) => self.remove(i),
+                (true, false) => {
+                    self.ranges[i] = left;
+                    i += 1;
+                }
+                (false, true) => {
+                    self.ranges[i] = right;
+                    i += 1;
+                }
+                (true, true) => {
+                    if (self.len as usize) < MAX_HOLES {
+                        self.ranges[i] = left;
+                        self.ranges[self.len as usize] = right;
+                        self.len += 1;
+                    } else if left.1 - left.0 >= right.1 - right.0 {
+                        self.ranges[i] = left;
+                    } else {
+                        self.ranges[i] = right;
+                    }
+                    i += 1;
+                }
             }
         }
     }
@@ -1241,6 +1262,28 @@ mod tests {
     use crate::decode::TcpFlags;
 
     const C: &str = "10.0.0.1";
+
+    #[test]
+    fn holes_fill_when_full_terminates_and_keeps_the_larger_piece() {
+        // Found by fuzzing: splitting a hole with every slot taken used to
+        // merge the pieces back into one and loop forever.
+        let mut h = Holes::new();
+        for k in 0..MAX_HOLES as u64 {
+            h.add(k * 100, k * 100 + 50);
+        }
+        h.fill(310, 320);
+        assert_eq!(h.len as usize, MAX_HOLES);
+        assert_eq!(h.ranges[3], (320, 350));
+        // A fill spanning several holes empties the middle ones.
+        h.fill(20, 230);
+        assert_eq!(
+            &h.ranges[..h.len as usize],
+            &[(0, 20), (230, 250), (320, 350)]
+        );
+        assert_eq!(h.acked(1000), 20 + 30 + 20);
+        assert_eq!(h.len, 0);
+    }
+
     const S: &str = "10.0.0.2";
 
     struct Sim {
