@@ -187,6 +187,7 @@ impl TrackArgs {
             tcp_linger: Nanos::from_secs(i64::from(self.tcp_linger)),
             udp_idle: Nanos::from_secs(i64::from(self.udp_timeout)),
             key_by_vlan: self.vlan_key,
+            ..TrackConfig::default()
         }
     }
 }

@@ -251,6 +251,11 @@ pub enum TcpEventKind {
     Reset,
     Fin,
     Closed,
+    /// A reassembly limit made a decoded stream give up held bytes.
+    ReassemblyLimit,
+    /// A retransmitted or overlapping segment of a decoded stream carried
+    /// bytes different from the first copy (which was kept).
+    OverlapConflict,
 }
 
 impl TcpEventKind {
@@ -266,6 +271,8 @@ impl TcpEventKind {
             TcpEventKind::Reset => "reset",
             TcpEventKind::Fin => "fin",
             TcpEventKind::Closed => "closed",
+            TcpEventKind::ReassemblyLimit => "reassembly_limit",
+            TcpEventKind::OverlapConflict => "overlap_conflict",
         }
     }
 }
@@ -299,6 +306,8 @@ pub struct TcpEvent {
     pub synack_to_ack_ms: Option<Nanos>,
     /// For `syn_retransmit` / `synack_retransmit`: which retransmission (1, 2, …).
     pub count: Option<u32>,
+    /// For `reassembly_limit`: the bytes given up.
+    pub bytes: Option<u64>,
 }
 
 /// The first datagram of a UDP flow.
@@ -438,6 +447,16 @@ pub struct Summary {
     pub evicted: u64,
     /// Packets per link type.
     pub link_types: BTreeMap<String, u64>,
+    pub ws_sessions: u64,
+    pub ws_frames: u64,
+    pub ws_messages: u64,
+    pub ws_violations: u64,
+    /// Holes in reassembled TCP streams (bytes never captured, or given up).
+    pub reassembly_gaps: u64,
+    /// Out-of-order bytes given up because a reassembly limit was reached.
+    pub reassembly_dropped_bytes: u64,
+    /// Overlapping segments whose bytes differed from the first copy.
+    pub reassembly_conflicts: u64,
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     /// False when reading stopped on an error.

@@ -115,6 +115,9 @@ impl Health {
         s.fragments_reassembled = defrag.reassembled;
         s.fragments_incomplete = defrag.incomplete;
         s.fragment_conflicts = defrag.conflicts;
+        s.reassembly_gaps = track.reassembly.gaps;
+        s.reassembly_dropped_bytes = track.reassembly.dropped_bytes;
+        s.reassembly_conflicts = track.reassembly.conflicts;
         s.link_types = self
             .link_counts
             .iter()

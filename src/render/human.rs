@@ -198,6 +198,15 @@ impl<W: Write> HumanView<W> {
             TcpEventKind::Reset => format!("reset by {}", side(e.direction)),
             TcpEventKind::Fin => format!("FIN from {}", side(e.direction)),
             TcpEventKind::Closed => "closed".to_string(),
+            TcpEventKind::ReassemblyLimit => format!(
+                "reassembly limit reached: {} held bytes of the {} stream given up",
+                e.bytes.unwrap_or(0),
+                side(e.direction)
+            ),
+            TcpEventKind::OverlapConflict => format!(
+                "overlapping segment from {} differs from the first copy (first copy kept)",
+                side(e.direction)
+            ),
         };
         self.line.clear();
         let _ = writeln!(
@@ -396,6 +405,26 @@ impl<W: Write> HumanView<W> {
             ),
         );
         row("flows evicted (table full)", s.evicted.to_string());
+        if s.ws_sessions > 0
+            || s.reassembly_gaps > 0
+            || s.reassembly_dropped_bytes > 0
+            || s.reassembly_conflicts > 0
+        {
+            row(
+                "WebSocket",
+                format!(
+                    "{} sessions, {} frames, {} messages, {} violations",
+                    s.ws_sessions, s.ws_frames, s.ws_messages, s.ws_violations
+                ),
+            );
+            row(
+                "stream reassembly",
+                format!(
+                    "{} gaps, {} held bytes given up (limits), {} conflicting overlaps",
+                    s.reassembly_gaps, s.reassembly_dropped_bytes, s.reassembly_conflicts
+                ),
+            );
+        }
         if let Some(e) = &self.error {
             row(
                 "read error",

@@ -361,6 +361,9 @@ fn tcp_event(out: &mut Vec<u8>, e: &TcpEvent) {
     if let Some(n) = e.count {
         o.u64(k!("count"), u64::from(n));
     }
+    if let Some(n) = e.bytes {
+        o.u64(k!("bytes"), n);
+    }
     o.end();
 }
 
@@ -459,6 +462,13 @@ fn summary(out: &mut Vec<u8>, s: &Summary) {
     o.u64(k!("fragments_incomplete"), s.fragments_incomplete);
     o.u64(k!("fragment_conflicts"), s.fragment_conflicts);
     o.u64(k!("evicted"), s.evicted);
+    o.u64(k!("ws_sessions"), s.ws_sessions);
+    o.u64(k!("ws_frames"), s.ws_frames);
+    o.u64(k!("ws_messages"), s.ws_messages);
+    o.u64(k!("ws_violations"), s.ws_violations);
+    o.u64(k!("reassembly_gaps"), s.reassembly_gaps);
+    o.u64(k!("reassembly_dropped_bytes"), s.reassembly_dropped_bytes);
+    o.u64(k!("reassembly_conflicts"), s.reassembly_conflicts);
     o.key(k!("link_types"));
     o.out.push(b'{');
     for (i, (name, n)) in s.link_types.iter().enumerate() {
@@ -637,6 +647,7 @@ mod tests {
             syn_to_synack_ms: None,
             synack_to_ack_ms: None,
             count: None,
+            bytes: None,
         };
         let v = to_value(&Record::TcpEvent(e));
         assert_eq!(v["type"], "tcp_event");

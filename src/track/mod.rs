@@ -15,8 +15,10 @@
 //! the remaining flows are written in order of their first packet.
 
 pub mod key;
+pub mod reassembly;
 pub mod seq;
 pub mod service;
+pub mod stream;
 pub mod tcp;
 pub mod timer;
 pub mod udp;
@@ -29,8 +31,10 @@ use crate::decode::{Packet, TcpSegment, Transport, Vlans};
 use crate::event::{Record, RecordSink};
 use crate::time::{Nanos, Timestamp};
 use key::{Endpoint, FlowKey, Proto};
+use reassembly::{ReassemblyLimits, ReassemblyStats};
 use service::service_for;
-use tcp::{first_packet_from_client, TcpConn, TcpPacket};
+use stream::StreamDetector;
+use tcp::{first_packet_from_client, StreamEnv, TcpConn, TcpPacket};
 use timer::TimerWheel;
 use udp::UdpFlow;
 
@@ -48,6 +52,8 @@ pub struct TrackConfig {
     pub udp_idle: Nanos,
     /// Whether VLAN tags are part of a flow's identity.
     pub key_by_vlan: bool,
+    /// Limits on the streams an application decoder reassembles.
+    pub reassembly: ReassemblyLimits,
 }
 
 impl Default for TrackConfig {
@@ -61,6 +67,7 @@ impl Default for TrackConfig {
             tcp_linger: Nanos::from_secs(5),
             udp_idle: Nanos::from_secs(60),
             key_by_vlan: false,
+            reassembly: ReassemblyLimits::default(),
         }
     }
 }
@@ -73,6 +80,8 @@ pub struct TrackStats {
     pub evicted: u64,
     /// Most flows held at once.
     pub peak_flows: u64,
+    /// Reassembled streams: holes, and bytes given up to limits.
+    pub reassembly: ReassemblyStats,
 }
 
 /// A packet's flow identity, computed once (possibly on another thread than
@@ -158,6 +167,8 @@ pub struct Tracker {
     tcp: HashTable<Entry<TcpConn>>,
     udp: HashTable<Entry<UdpFlow>>,
     wheel: TimerWheel<Timer>,
+    detector: Option<StreamDetector>,
+    rstats: ReassemblyStats,
     next_id: u64,
     next_gen: u32,
     now: Timestamp,
@@ -180,6 +191,8 @@ impl Tracker {
             tcp: HashTable::new(),
             udp: HashTable::new(),
             wheel: TimerWheel::new(horizon + 1),
+            detector: None,
+            rstats: ReassemblyStats::default(),
             next_id: 0,
             next_gen: 0,
             now: Timestamp(i64::MIN),
@@ -189,7 +202,16 @@ impl Tracker {
     }
 
     pub fn stats(&self) -> TrackStats {
-        self.stats
+        TrackStats {
+            reassembly: self.rstats,
+            ..self.stats
+        }
+    }
+
+    /// Installs the application-decoder detector shown each connection's
+    /// first client bytes.
+    pub fn set_detector(&mut self, detector: StreamDetector) {
+        self.detector = Some(detector);
     }
 
     /// Flows currently held.
@@ -291,7 +313,12 @@ impl Tracker {
             let e = occupied.into_mut();
             tp.from_client = e.client_is_a == k.src_is_a;
             if !e.flow.starts_new_connection(&tp) {
-                e.flow.process(&tp, sink);
+                let mut env = StreamEnv {
+                    detector: self.detector.as_ref(),
+                    limits: &self.cfg.reassembly,
+                    stats: &mut self.rstats,
+                };
+                e.flow.process(&tp, &mut env, sink);
                 let deadline = e.flow.deadline(linger, idle);
                 if deadline.0.div_euclid(1_000_000_000) < e.queued {
                     let timer = Timer {
@@ -309,7 +336,14 @@ impl Tracker {
             }
         }
         match restart {
-            Some(old) => emit_tcp(old.flow, false, sink),
+            Some(old) => {
+                let mut env = StreamEnv {
+                    detector: None,
+                    limits: &self.cfg.reassembly,
+                    stats: &mut self.rstats,
+                };
+                emit_tcp(old.flow, false, &mut env, sink)
+            }
             None => self.make_room(sink),
         }
         let (id, gen) = self.fresh_id();
@@ -330,7 +364,12 @@ impl Tracker {
         };
         tp.from_client = src_is_client;
         let mut conn = TcpConn::new(id, client, server, pkt.ts);
-        conn.process(&tp, sink);
+        let mut env = StreamEnv {
+            detector: self.detector.as_ref(),
+            limits: &self.cfg.reassembly,
+            stats: &mut self.rstats,
+        };
+        conn.process(&tp, &mut env, sink);
         let timer = Timer {
             key: k.key,
             hash: k.hash,
@@ -431,7 +470,12 @@ impl Tracker {
         match t.proto {
             Proto::Tcp => {
                 if let Ok(o) = self.tcp.find_entry(t.hash, |e| e.key == t.key) {
-                    emit_tcp(o.remove().0.flow, evicted, sink);
+                    let mut env = StreamEnv {
+                        detector: None,
+                        limits: &self.cfg.reassembly,
+                        stats: &mut self.rstats,
+                    };
+                    emit_tcp(o.remove().0.flow, evicted, &mut env, sink);
                 }
             }
             Proto::Udp => {
@@ -479,7 +523,8 @@ impl Tracker {
     }
 }
 
-fn emit_tcp<S: RecordSink>(c: TcpConn, evicted: bool, sink: &mut S) {
+fn emit_tcp<S: RecordSink>(mut c: TcpConn, evicted: bool, env: &mut StreamEnv<'_>, sink: &mut S) {
+    c.finish_streams(env, sink);
     let service = service_for(Proto::Tcp, c.server().port);
     sink.record(Record::TcpConn(Box::new(c.record(evicted, service))));
 }

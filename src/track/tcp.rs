@@ -38,8 +38,27 @@ use crate::event::{
 use crate::time::{Nanos, Timestamp};
 
 use super::key::Endpoint as Addr;
+use super::reassembly::{ReassemblyLimits, ReassemblyStats};
 use super::seq::{unwrap_near, SeqNum, UNWRAP_BASE};
+use super::stream::{StreamCtx, StreamDetector, Streams};
 use super::Vlans;
+
+/// What the tracker lends a connection for application decoding.
+pub struct StreamEnv<'a> {
+    pub detector: Option<&'a StreamDetector>,
+    pub limits: &'a ReassemblyLimits,
+    pub stats: &'a mut ReassemblyStats,
+}
+
+/// Whether a connection's bytes go to an application decoder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StreamState {
+    /// No client payload seen yet.
+    Undecided,
+    Attached,
+    /// Nobody wants them (or no longer).
+    Declined,
+}
 
 /// Zeek's TOO_LARGE_SEQ_DELTA: jumps beyond 1 MiB in a SYN or RST are not trusted.
 const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
@@ -393,8 +412,9 @@ impl Handshake {
 }
 
 /// What a connection needs only now and then: on SYN, FIN and RST packets,
-/// on gaps, when a history letter is added, and when it is written.
-#[derive(Clone, Debug)]
+/// on gaps, when a history letter is added, when it is written — and, for the
+/// few connections an application decoder wants, on every packet.
+#[derive(Debug)]
 struct Cold {
     client: Addr,
     server: Addr,
@@ -405,10 +425,11 @@ struct Cold {
     missed: [u64; 2],
     syn: [Option<SynOptions>; 2],
     hs: Handshake,
+    streams: Option<Streams>,
 }
 
 /// One TCP connection.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct TcpConn {
     pub id: u64,
     orig: Side,
@@ -418,6 +439,7 @@ pub struct TcpConn {
     hist_seen: u32,
     /// A SYN-ACK was seen and the client's ACK of it is still to come.
     awaiting_ack: bool,
+    stream: StreamState,
     cold: Box<Cold>,
 }
 
@@ -449,6 +471,7 @@ impl TcpConn {
             last_ts: ts,
             hist_seen: 0,
             awaiting_ack: false,
+            stream: StreamState::Undecided,
             cold: Box::new(Cold {
                 client,
                 server,
@@ -458,6 +481,7 @@ impl TcpConn {
                 missed: [0; 2],
                 syn: [None; 2],
                 hs: Handshake::new(),
+                streams: None,
             }),
         }
     }
@@ -555,8 +579,14 @@ impl TcpConn {
         usize::from(!is_orig)
     }
 
-    /// Feeds one packet; emits handshake and teardown events to `sink`.
-    pub fn process<S: RecordSink>(&mut self, pkt: &TcpPacket<'_>, sink: &mut S) {
+    /// Feeds one packet; emits handshake and teardown events (and, through
+    /// an attached decoder, application records) to `sink`.
+    pub fn process<S: RecordSink>(
+        &mut self,
+        pkt: &TcpPacket<'_>,
+        env: &mut StreamEnv<'_>,
+        sink: &mut S,
+    ) {
         let seg = pkt.seg;
         let f = seg.flags;
         let is_orig = pkt.from_client;
@@ -763,6 +793,115 @@ impl TcpConn {
         if control || (self.awaiting_ack && is_orig && f.ack()) {
             self.handshake(pkt, prev_orig, prev_resp, sink);
         }
+
+        if self.stream != StreamState::Declined && !f.rst() {
+            self.stream_packet(pkt, env, sink);
+        }
+    }
+
+    fn ctx(&self) -> StreamCtx {
+        StreamCtx {
+            conn_id: self.id,
+            client: self.cold.client,
+            server: self.cold.server,
+        }
+    }
+
+    /// Application decoding: the first client payload decides; after that,
+    /// payload and acknowledgements feed the reassemblers.
+    fn stream_packet<S: RecordSink>(
+        &mut self,
+        pkt: &TcpPacket<'_>,
+        env: &mut StreamEnv<'_>,
+        sink: &mut S,
+    ) {
+        let seg = pkt.seg;
+        let is_orig = pkt.from_client;
+        let len = seg.payload_len;
+        if self.stream == StreamState::Undecided {
+            if !is_orig || len == 0 {
+                return;
+            }
+            self.stream = StreamState::Declined;
+            let Some(detector) = env.detector else { return };
+            // Only a stream seen from its first byte can be decoded.
+            let data_start = self.orig.unwrap(SeqNum(seg.seq)) + u64::from(seg.flags.syn());
+            if self.cold.hs.client_isn.is_none()
+                || data_start != self.orig.start + 1
+                || seg.payload.is_empty()
+            {
+                return;
+            }
+            let Some(handler) = detector(seg.payload) else {
+                return;
+            };
+            let server_start = if self.cold.hs.synack_count > 0 {
+                self.resp.start + 1
+            } else {
+                0
+            };
+            self.cold.streams = Some(Streams::new(handler, data_start, server_start));
+            self.stream = StreamState::Attached;
+        }
+        let ctx = self.ctx();
+        let ts = pkt.ts;
+        let dropped_before = env.stats.dropped_bytes;
+        let conflicts_before = env.stats.conflicts;
+        let (ep, peer, cold) = self.parts(is_orig);
+        let Some(streams) = cold.streams.as_mut() else {
+            return;
+        };
+        if seg.flags.syn() && !is_orig {
+            streams.set_server_start(ep.start + 1);
+        }
+        let sink_dyn: &mut dyn RecordSink = sink;
+        if len > 0 {
+            let data_start = ep.unwrap(SeqNum(seg.seq)) + u64::from(seg.flags.syn());
+            let captured = &seg.payload[..seg.payload.len().min(len as usize)];
+            streams.segment(
+                &ctx,
+                is_orig,
+                ts,
+                data_start,
+                captured,
+                u64::from(len),
+                env.limits,
+                env.stats,
+                sink_dyn,
+            );
+        }
+        if seg.flags.fin() {
+            let at = ep.unwrap(SeqNum(seg.seq)) + u64::from(seg.flags.syn()) + u64::from(len);
+            streams.fin(is_orig, at);
+        }
+        if seg.flags.ack() && !seg.flags.syn() {
+            let ack = peer.unwrap(SeqNum(seg.ack));
+            streams.acked(&ctx, !is_orig, ts, ack, env.limits, env.stats, sink_dyn);
+        }
+        let done = streams.is_done();
+        if done {
+            self.stream = StreamState::Declined;
+        }
+        let dir = Direction::from_is_client(is_orig);
+        let dropped = env.stats.dropped_bytes - dropped_before;
+        if dropped > 0 {
+            sink.record(self.event(ts, TcpEventKind::ReassemblyLimit, dir, |e| {
+                e.bytes = Some(dropped)
+            }));
+        }
+        if env.stats.conflicts > conflicts_before {
+            sink.record(self.event(ts, TcpEventKind::OverlapConflict, dir, |_| {}));
+        }
+    }
+
+    /// The connection is over: its decoder (if any) flushes and finishes.
+    pub fn finish_streams<S: RecordSink>(&mut self, env: &mut StreamEnv<'_>, sink: &mut S) {
+        let ctx = self.ctx();
+        let ts = self.last_ts;
+        if let Some(mut streams) = self.cold.streams.take() {
+            streams.end(&ctx, ts, env.limits, env.stats, sink);
+        }
+        self.stream = StreamState::Declined;
     }
 
     /// Zeek's `UpdateStateMachine`: returns whether this packet closes the
@@ -1059,6 +1198,7 @@ impl TcpConn {
             syn_to_synack_ms: None,
             synack_to_ack_ms: None,
             count: None,
+            bytes: None,
         };
         f(&mut e);
         Record::TcpEvent(e)
@@ -1360,7 +1500,17 @@ mod tests {
                 pkt.from_client = src == client;
                 self.conn = Some(TcpConn::new(0, client, server, pkt.ts));
             }
-            self.conn.as_mut().unwrap().process(&pkt, &mut self.events);
+            let limits = ReassemblyLimits::default();
+            let mut stats = ReassemblyStats::default();
+            let mut env = StreamEnv {
+                detector: None,
+                limits: &limits,
+                stats: &mut stats,
+            };
+            self.conn
+                .as_mut()
+                .unwrap()
+                .process(&pkt, &mut env, &mut self.events);
             new_conn
         }
 

@@ -63,6 +63,8 @@ pub struct TcpEvent {
     pub synack_to_ack_ms: Option<f64>,
     #[serde(default)]
     pub count: Option<u32>,
+    #[serde(default)]
+    pub bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +172,13 @@ pub struct Summary {
     pub fragments_incomplete: u64,
     pub fragment_conflicts: u64,
     pub evicted: u64,
+    pub ws_sessions: u64,
+    pub ws_frames: u64,
+    pub ws_messages: u64,
+    pub ws_violations: u64,
+    pub reassembly_gaps: u64,
+    pub reassembly_dropped_bytes: u64,
+    pub reassembly_conflicts: u64,
     pub link_types: std::collections::BTreeMap<String, u64>,
     pub first_ts: Option<f64>,
     pub last_ts: Option<f64>,

@@ -1,0 +1,391 @@
+//! Application decoders attach here: a [`StreamHandler`] receives a TCP
+//! connection's two byte streams, reassembled, in order, with gaps marked.
+//!
+//! The tracker knows nothing of what a handler decodes. A [`StreamDetector`]
+//! (installed by whoever runs the tracker) is shown the first bytes the
+//! client sends on each connection whose handshake was seen, and returns a
+//! handler if it wants the connection; only those connections pay for
+//! reassembly.
+
+use std::sync::Arc;
+
+use crate::event::RecordSink;
+use crate::time::Timestamp;
+
+use super::key::Endpoint;
+use super::reassembly::{Piece, Reassembler, ReassemblyLimits, ReassemblyStats};
+
+/// The connection a stream belongs to, for the records a handler writes.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamCtx {
+    pub conn_id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+}
+
+/// Whether a handler still wants the connection's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interest {
+    More,
+    /// The handler is done (not its protocol, or nothing more to decode):
+    /// the tracker stops reassembling.
+    Done,
+}
+
+/// An application decoder over a connection's reassembled byte streams.
+pub trait StreamHandler: Send {
+    /// In-order bytes of one direction; `ts` is the capture time of the
+    /// packet that completed them.
+    fn data(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        data: &[u8],
+        sink: &mut dyn RecordSink,
+    ) -> Interest;
+    /// `len` bytes of one direction that will never be seen.
+    fn gap(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        len: u64,
+        sink: &mut dyn RecordSink,
+    ) -> Interest;
+    /// The connection is over (closed, idle, evicted, or the input ended).
+    fn end(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink);
+}
+
+/// Decides, from the first bytes a client sends, whether to decode a
+/// connection.
+pub type StreamDetector = Arc<dyn Fn(&[u8]) -> Option<Box<dyn StreamHandler>> + Send + Sync>;
+
+/// A connection's decoder and its two reassemblers.
+pub struct Streams {
+    handler: Box<dyn StreamHandler>,
+    client: Reassembler,
+    server: Reassembler,
+    /// Where each side's FIN sits: an acknowledgement of it is not a gap.
+    client_fin: Option<u64>,
+    server_fin: Option<u64>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streams")
+            .field("client", &self.client)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl Streams {
+    pub fn new(handler: Box<dyn StreamHandler>, client_start: u64, server_start: u64) -> Self {
+        Streams {
+            handler,
+            client: Reassembler::new(client_start),
+            server: Reassembler::new(server_start),
+            client_fin: None,
+            server_fin: None,
+            done: false,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// A side's FIN occupies sequence number `at`.
+    pub fn fin(&mut self, from_client: bool, at: u64) {
+        let slot = if from_client {
+            &mut self.client_fin
+        } else {
+            &mut self.server_fin
+        };
+        slot.get_or_insert(at);
+    }
+
+    /// The server's stream starts here (known once its SYN-ACK is seen).
+    pub fn set_server_start(&mut self, start: u64) {
+        if self.server.next_seq() == 0 {
+            self.server = Reassembler::new(start);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn segment(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        seq: u64,
+        data: &[u8],
+        wire_len: u64,
+        limits: &ReassemblyLimits,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+    ) {
+        if self.done {
+            return;
+        }
+        // No SYN-ACK seen: the server's stream starts with its first segment.
+        if !from_client && self.server.next_seq() == 0 {
+            self.server = Reassembler::new(seq);
+        }
+        let Streams {
+            handler,
+            client,
+            server,
+            done,
+            ..
+        } = self;
+        let r = if from_client {
+            &mut *client
+        } else {
+            &mut *server
+        };
+        let mut interest = Interest::More;
+        r.segment(seq, data, wire_len, limits, stats, &mut |p| {
+            if interest == Interest::Done {
+                return;
+            }
+            interest = match p {
+                Piece::Data(d) => handler.data(ctx, from_client, ts, d, sink),
+                Piece::Gap(n) => handler.gap(ctx, from_client, ts, n, sink),
+            };
+        });
+        if interest == Interest::Done {
+            *done = true;
+            client.release(stats);
+            server.release(stats);
+        }
+    }
+
+    /// The other side acknowledged `ack` of this direction's stream.
+    #[allow(clippy::too_many_arguments)]
+    pub fn acked(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        ack: u64,
+        limits: &ReassemblyLimits,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+    ) {
+        if self.done {
+            return;
+        }
+        let fin = if from_client {
+            self.client_fin
+        } else {
+            self.server_fin
+        };
+        let ack = fin.map_or(ack, |f| ack.min(f));
+        let Streams {
+            handler,
+            client,
+            server,
+            done,
+            ..
+        } = self;
+        let r = if from_client {
+            &mut *client
+        } else {
+            &mut *server
+        };
+        if r.next_seq() == 0 {
+            return;
+        }
+        let mut interest = Interest::More;
+        r.acked(ack, limits, stats, &mut |p| {
+            if interest == Interest::Done {
+                return;
+            }
+            interest = match p {
+                Piece::Data(d) => handler.data(ctx, from_client, ts, d, sink),
+                Piece::Gap(n) => handler.gap(ctx, from_client, ts, n, sink),
+            };
+        });
+        if interest == Interest::Done {
+            *done = true;
+            client.release(stats);
+            server.release(stats);
+        }
+    }
+
+    /// The connection is over: both streams are flushed (holes become gaps),
+    /// then the handler is told.
+    pub fn end(
+        &mut self,
+        ctx: &StreamCtx,
+        ts: Timestamp,
+        limits: &ReassemblyLimits,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+    ) {
+        if !self.done {
+            let Streams {
+                handler,
+                client,
+                server,
+                ..
+            } = self;
+            for (from_client, r) in [(true, client), (false, server)] {
+                if r.next_seq() == 0 {
+                    continue;
+                }
+                let mut interest = Interest::More;
+                r.end(limits, stats, &mut |p| {
+                    if interest == Interest::Done {
+                        return;
+                    }
+                    interest = match p {
+                        Piece::Data(d) => handler.data(ctx, from_client, ts, d, sink),
+                        Piece::Gap(n) => handler.gap(ctx, from_client, ts, n, sink),
+                    };
+                });
+            }
+        }
+        self.client.release(stats);
+        self.server.release(stats);
+        self.handler.end(ctx, ts, sink);
+        self.done = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// What a handler was given, shared with the test.
+    #[derive(Default)]
+    struct Seen {
+        client: Vec<u8>,
+        server: Vec<u8>,
+        gaps: Vec<(bool, u64)>,
+        ended: bool,
+    }
+
+    struct Recorder {
+        seen: Arc<Mutex<Seen>>,
+        /// Say Done once this many client bytes arrived.
+        done_after: usize,
+    }
+
+    impl StreamHandler for Recorder {
+        fn data(&mut self, _: &StreamCtx, from_client: bool, _: Timestamp, data: &[u8], _: &mut dyn RecordSink) -> Interest {
+            let mut s = self.seen.lock().unwrap();
+            let side = if from_client { &mut s.client } else { &mut s.server };
+            side.extend_from_slice(data);
+            if s.client.len() >= self.done_after {
+                Interest::Done
+            } else {
+                Interest::More
+            }
+        }
+        fn gap(&mut self, _: &StreamCtx, from_client: bool, _: Timestamp, len: u64, _: &mut dyn RecordSink) -> Interest {
+            self.seen.lock().unwrap().gaps.push((from_client, len));
+            Interest::More
+        }
+        fn end(&mut self, _: &StreamCtx, _: Timestamp, _: &mut dyn RecordSink) {
+            self.seen.lock().unwrap().ended = true;
+        }
+    }
+
+    struct T {
+        s: Streams,
+        seen: Arc<Mutex<Seen>>,
+        stats: ReassemblyStats,
+        out: Vec<crate::event::Record>,
+    }
+
+    fn ctx() -> StreamCtx {
+        let e = Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 1,
+        };
+        StreamCtx {
+            conn_id: 0,
+            client: e,
+            server: e,
+        }
+    }
+
+    impl T {
+        fn new(server_start: u64, done_after: usize) -> T {
+            let seen = Arc::new(Mutex::new(Seen::default()));
+            let h = Recorder {
+                seen: Arc::clone(&seen),
+                done_after,
+            };
+            T {
+                s: Streams::new(Box::new(h), 1000, server_start),
+                seen,
+                stats: ReassemblyStats::default(),
+                out: Vec::new(),
+            }
+        }
+        fn seg(&mut self, from_client: bool, seq: u64, data: &[u8]) {
+            let l = ReassemblyLimits::default();
+            self.s.segment(&ctx(), from_client, Timestamp(0), seq, data, data.len() as u64, &l, &mut self.stats, &mut self.out);
+        }
+        fn ack(&mut self, of_client: bool, ack: u64) {
+            let l = ReassemblyLimits::default();
+            self.s.acked(&ctx(), of_client, Timestamp(0), ack, &l, &mut self.stats, &mut self.out);
+        }
+        fn end(&mut self) {
+            let l = ReassemblyLimits::default();
+            self.s.end(&ctx(), Timestamp(0), &l, &mut self.stats, &mut self.out);
+        }
+    }
+
+    #[test]
+    fn in_order_out_of_order_and_gaps() {
+        let mut t = T::new(5000, usize::MAX);
+        t.seg(true, 1000, b"GET ");
+        t.seg(true, 1008, b"HTTP");
+        t.seg(true, 1004, b"/ab ");
+        t.seg(false, 5000, b"hi");
+        assert_eq!(t.seen.lock().unwrap().client, b"GET /ab HTTP");
+        // A hole, then the server acknowledges past it: a 4-byte gap.
+        t.seg(true, 1016, b"more");
+        t.ack(true, 1020);
+        assert_eq!(t.seen.lock().unwrap().gaps, [(true, 4)]);
+        assert_eq!(t.seen.lock().unwrap().client, b"GET /ab HTTPmore");
+        // Acknowledging the FIN is not a gap.
+        t.s.fin(false, 5002);
+        t.ack(false, 5003);
+        assert_eq!(t.seen.lock().unwrap().gaps.len(), 1);
+        // Held data is flushed at the end, its hole a gap.
+        t.seg(true, 1030, b"late");
+        t.end();
+        let seen = t.seen.lock().unwrap();
+        assert_eq!(seen.gaps, [(true, 4), (true, 10)]);
+        assert!(seen.client.ends_with(b"late") && seen.ended);
+        assert_eq!(t.stats.buffered, 0);
+    }
+
+    #[test]
+    fn without_a_synack_the_first_server_segment_starts_its_stream() {
+        let mut t = T::new(0, usize::MAX);
+        t.seg(false, 777_000, b"HTTP/1.1 101");
+        assert_eq!(t.seen.lock().unwrap().server, b"HTTP/1.1 101");
+        assert_eq!(t.stats.dropped_bytes, 0);
+    }
+
+    #[test]
+    fn a_handler_that_is_done_stops_reassembly() {
+        let mut t = T::new(5000, 4);
+        t.seg(true, 1010, b"held");
+        assert!(t.stats.buffered > 0);
+        t.seg(true, 1000, b"GET ");
+        assert!(t.s.is_done());
+        assert_eq!(t.stats.buffered, 0, "held bytes are released");
+        t.seg(true, 1004, b"ignored");
+        assert_eq!(t.seen.lock().unwrap().client, b"GET ");
+    }
+}
