@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use sockscope::config::{Detail, Input, OutputConfig, OutputFormat, ReplayConfig};
+use sockscope::proto::WsConfig;
 use sockscope::time::Nanos;
 use sockscope::track::TrackConfig;
 
@@ -35,7 +36,8 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Decode a .pcap or .pcapng file: every TCP connection (handshake, RTT,
-    /// retransmitted SYNs, teardown, Zeek conn_state and history) and UDP flow
+    /// retransmitted SYNs, teardown, Zeek conn_state and history), UDP flow,
+    /// and WebSocket session (upgrade, frames, messages, RFC violations)
     Replay(ReplayArgs),
     /// Decode live traffic from a network interface (needs CAP_NET_RAW)
     Capture(PassThroughArgs),
@@ -127,6 +129,34 @@ pub struct TrackArgs {
     pub vlan_key: bool,
 }
 
+/// Application decoding over reassembled TCP streams (shared by replay and
+/// capture).
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// Do not decode WebSocket (and do not reassemble TCP streams at all)
+    #[arg(long)]
+    pub no_ws: bool,
+
+    /// Characters of each WebSocket text message and ping/pong payload kept
+    /// in the output
+    #[arg(long, value_name = "CHARS", default_value_t = 120)]
+    pub ws_preview: usize,
+
+    /// Most bytes one compressed WebSocket message may inflate to; beyond it
+    /// the message is reported (decompressed-too-big) and not inflated further
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub ws_max_inflated: u64,
+
+    /// Out-of-order bytes held per reassembled TCP stream; beyond it the
+    /// oldest hole is given up as a gap (reported, counted)
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub reassembly_stream_bytes: usize,
+
+    /// Out-of-order bytes held across all reassembled TCP streams
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub reassembly_total_bytes: usize,
+}
+
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Examples:
@@ -149,6 +179,9 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub track: TrackArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 }
 
 impl OutputArgs {
@@ -192,6 +225,20 @@ impl TrackArgs {
     }
 }
 
+impl DecodeArgs {
+    /// Fills in the decoding part of a tracker configuration.
+    pub fn apply(&self, track: &mut TrackConfig) -> Option<WsConfig> {
+        track.reassembly.stream_bytes = self.reassembly_stream_bytes;
+        track.reassembly.total_bytes = self
+            .reassembly_total_bytes
+            .max(self.reassembly_stream_bytes);
+        (!self.no_ws).then_some(WsConfig {
+            preview: self.ws_preview,
+            max_inflated: self.ws_max_inflated,
+        })
+    }
+}
+
 impl ReplayArgs {
     pub fn to_config(&self) -> ReplayConfig {
         let input = if self.file.as_os_str() == "-" {
@@ -207,6 +254,7 @@ impl ReplayArgs {
             Some(filter)
         };
         cfg.track = self.track.to_config();
+        cfg.ws = self.decode.apply(&mut cfg.track);
         cfg
     }
 }

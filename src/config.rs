@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::decode::defrag::DefragLimits;
+use crate::proto::WsConfig;
 use crate::track::TrackConfig;
 
 /// Where a capture comes from.
@@ -72,6 +73,8 @@ pub struct ReplayConfig {
     pub filter: Option<String>,
     pub track: TrackConfig,
     pub defrag: DefragLimits,
+    /// WebSocket decoding (`None`: TCP streams are not reassembled at all).
+    pub ws: Option<WsConfig>,
 }
 
 impl ReplayConfig {
@@ -81,6 +84,7 @@ impl ReplayConfig {
             filter: None,
             track: TrackConfig::default(),
             defrag: DefragLimits::default(),
+            ws: Some(WsConfig::default()),
         }
     }
 }

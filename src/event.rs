@@ -28,6 +28,11 @@
 //! | `udp_event` | `new_flow`: the first datagram of a UDP flow |
 //! | `tcp_conn` | a TCP connection, when it ends (closed + 5 s, idle, evicted, or end of capture) |
 //! | `udp_flow` | a UDP flow, when it ends (idle, evicted, or end of capture) |
+//! | `ws_upgrade` | an HTTP Upgrade to WebSocket and its answer |
+//! | `ws_frame` | a WebSocket frame, when its last byte is seen |
+//! | `ws_message` | a text or binary message, reassembled and decompressed |
+//! | `ws_violation` | a broken RFC 6455 / RFC 7692 rule |
+//! | `ws_session` | a WebSocket session's totals, when its connection ends |
 //! | `error` | reading stopped on damage: `file`, `offset`, `message` |
 //! | `summary` | last line: counts and capture health |
 //!
@@ -401,6 +406,143 @@ pub struct UdpFlowRecord {
     pub evicted: bool,
 }
 
+/// The connection a record belongs to, written as the flat fields
+/// `conn_id`, `client_ip`, `client_port`, `server_ip`, `server_port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnRef {
+    pub conn_id: u64,
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub server_ip: IpAddr,
+    pub server_port: u16,
+}
+
+/// An HTTP request asking to upgrade to WebSocket, and its answer.
+#[derive(Clone, Debug)]
+pub struct WsUpgrade {
+    /// Time of the answer (of the request when none was seen).
+    pub ts: Timestamp,
+    pub request_ts: Timestamp,
+    pub conn: ConnRef,
+    pub method: String,
+    pub target: String,
+    pub host: Option<String>,
+    pub origin: Option<String>,
+    /// Sec-WebSocket-Version.
+    pub version: Option<String>,
+    /// Sec-WebSocket-Key.
+    pub key: Option<String>,
+    /// Sec-WebSocket-Protocol / -Extensions as the client offered them.
+    pub requested_protocols: Option<String>,
+    pub requested_extensions: Option<String>,
+    /// The answer's status (101 when switched); null when none was seen.
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    /// Sec-WebSocket-Accept.
+    pub accept: Option<String>,
+    /// Whether the accept is base64(SHA-1(key + GUID)); null without a 101.
+    pub accept_valid: Option<bool>,
+    /// What the server chose.
+    pub subprotocol: Option<String>,
+    pub extensions: Option<String>,
+}
+
+/// One WebSocket frame, written when its last byte has been seen.
+#[derive(Clone, Debug)]
+pub struct WsFrame {
+    pub ts: Timestamp,
+    pub conn: ConnRef,
+    pub direction: Direction,
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: u8,
+    pub opcode_name: &'static str,
+    pub masked: bool,
+    /// Payload bytes on the wire (as the header states them).
+    pub payload_len: u64,
+    /// Close frames: the status code and reason (null for an empty close).
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    /// Ping and pong frames: the payload (text when it is UTF-8, else hex),
+    /// cut to the preview length.
+    pub control_payload: Option<String>,
+    /// Part of the frame was not captured (a gap, or the capture ended).
+    pub incomplete: bool,
+}
+
+/// One data message (text or binary), reassembled from its frames and
+/// decompressed.
+#[derive(Clone, Debug)]
+pub struct WsMessage {
+    pub ts: Timestamp,
+    pub conn: ConnRef,
+    pub direction: Direction,
+    pub opcode_name: &'static str,
+    pub frames: u32,
+    /// Bytes after reassembly and decompression.
+    pub len: u64,
+    /// Payload bytes on the wire (compressed, if it was).
+    pub wire_len: u64,
+    pub compressed: bool,
+    /// Text messages: the text, up to the preview length.
+    pub text: Option<String>,
+    pub text_truncated: bool,
+    /// Part of the message was not captured (a gap, or the capture ended),
+    /// or it could not be inflated: `len` counts what was decoded.
+    pub incomplete: bool,
+}
+
+/// A WebSocket protocol rule broken (RFC 6455, RFC 7692).
+#[derive(Clone, Debug)]
+pub struct WsViolation {
+    pub ts: Timestamp,
+    pub conn: ConnRef,
+    /// Who broke it.
+    pub direction: Direction,
+    /// A stable kebab-case id (see the README).
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+/// One direction's totals in a WebSocket session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WsSideTotals {
+    pub frames: u64,
+    pub messages: u64,
+    /// Frame payload bytes on the wire.
+    pub wire_bytes: u64,
+    /// Message bytes after decompression.
+    pub message_bytes: u64,
+}
+
+/// A WebSocket session's totals, written when its connection ends.
+#[derive(Clone, Debug)]
+pub struct WsSession {
+    pub ts: Timestamp,
+    pub conn: ConnRef,
+    pub target: String,
+    pub host: Option<String>,
+    pub status: Option<u16>,
+    pub accept_valid: Option<bool>,
+    pub subprotocol: Option<String>,
+    pub extensions: Option<String>,
+    /// permessage-deflate was agreed.
+    pub compression: bool,
+    pub client: WsSideTotals,
+    pub server: WsSideTotals,
+    /// The code of the first close frame, and who sent it.
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    pub closed_by: Option<Direction>,
+    pub violations: u64,
+    /// Bytes of the two streams that were never captured.
+    pub gap_bytes: u64,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+}
+
 /// Reading stopped on a damaged file.
 #[derive(Clone, Debug)]
 pub struct ErrorRecord {
@@ -472,6 +614,11 @@ pub enum Record {
     UdpEvent(UdpEvent),
     TcpConn(Box<TcpConnRecord>),
     UdpFlow(Box<UdpFlowRecord>),
+    WsUpgrade(Box<WsUpgrade>),
+    WsFrame(Box<WsFrame>),
+    WsMessage(Box<WsMessage>),
+    WsViolation(Box<WsViolation>),
+    WsSession(Box<WsSession>),
     Error(ErrorRecord),
     Summary(Box<Summary>),
 }
@@ -485,6 +632,11 @@ impl Record {
             Record::UdpEvent(_) => "udp_event",
             Record::TcpConn(_) => "tcp_conn",
             Record::UdpFlow(_) => "udp_flow",
+            Record::WsUpgrade(_) => "ws_upgrade",
+            Record::WsFrame(_) => "ws_frame",
+            Record::WsMessage(_) => "ws_message",
+            Record::WsViolation(_) => "ws_violation",
+            Record::WsSession(_) => "ws_session",
             Record::Error(_) => "error",
             Record::Summary(_) => "summary",
         }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod decode;
 pub mod event;
 pub mod pipeline;
+pub mod proto;
 pub mod render;
 pub mod replay;
 pub mod source;

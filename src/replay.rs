@@ -19,6 +19,7 @@ use crate::decode::owned::{Locator, PacketMeta};
 use crate::decode::{Decoded, Decoder};
 use crate::event::{ErrorRecord, Meta, Record, RecordSink, Summary, SCHEMA_VERSION};
 use crate::pipeline::{with_render_thread, Batch};
+use crate::proto::stream_detector;
 use crate::source::file::{CaptureReader, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
@@ -49,6 +50,49 @@ pub struct ReplayOutcome {
 pub enum ReplayError {
     #[error(transparent)]
     Filter(#[from] FilterError),
+}
+
+/// Counts the application records on their way to the renderer, for the
+/// summary (the tracker does not know what its stream decoders write).
+struct AppCounts<'a, S> {
+    inner: &'a mut S,
+    sessions: u64,
+    frames: u64,
+    messages: u64,
+    violations: u64,
+}
+
+impl<'a, S: RecordSink> AppCounts<'a, S> {
+    fn new(inner: &'a mut S) -> Self {
+        AppCounts {
+            inner,
+            sessions: 0,
+            frames: 0,
+            messages: 0,
+            violations: 0,
+        }
+    }
+
+    fn into_summary(self, s: &mut Summary) {
+        s.ws_sessions = self.sessions;
+        s.ws_frames = self.frames;
+        s.ws_messages = self.messages;
+        s.ws_violations = self.violations;
+    }
+}
+
+impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
+    #[inline]
+    fn record(&mut self, r: Record) {
+        match &r {
+            Record::WsSession(_) => self.sessions += 1,
+            Record::WsFrame(_) => self.frames += 1,
+            Record::WsMessage(_) => self.messages += 1,
+            Record::WsViolation(_) => self.violations += 1,
+            _ => {}
+        }
+        self.inner.record(r);
+    }
 }
 
 /// Capture-health counters kept while packets flow.
@@ -202,6 +246,10 @@ pub fn replay<S: StoppableSink + Send>(
 
         let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
         let mut tracker = Tracker::with_keyer(cfg.track, keyer.clone());
+        if let Some(ws) = cfg.ws {
+            tracker.set_detector(stream_detector(ws));
+        }
+        let mut counted = AppCounts::new(out);
         let stop = AtomicBool::new(false);
         let (batch_tx, batch_rx) = sync_channel::<Batch>(BATCH_QUEUE);
         let (free_tx, free_rx) = sync_channel::<Batch>(BATCH_QUEUE + 2);
@@ -215,9 +263,9 @@ pub fn replay<S: StoppableSink + Send>(
             for mut batch in batch_rx.iter() {
                 for (m, k) in batch.packets.iter().zip(&batch.keys) {
                     let p = m.packet(&batch.chunk, &batch.extra);
-                    tracker.packet_keyed(&p, k, out);
+                    tracker.packet_keyed(&p, k, &mut counted);
                 }
-                if out.stopped() {
+                if counted.inner.stopped() {
                     interrupted = true;
                     stop.store(true, Ordering::Relaxed);
                     break;
@@ -228,8 +276,10 @@ pub fn replay<S: StoppableSink + Send>(
             drop(batch_rx);
             (source.join().expect("source thread panicked"), interrupted)
         });
-        tracker.finish(out);
+        tracker.finish(&mut counted);
         let complete = end.error.is_none() && !interrupted;
+        let mut end = end;
+        counted.into_summary(&mut end.health.summary);
         let mut outcome = finish_run(out, end, tracker.stats(), complete);
         outcome.interrupted = interrupted;
         outcome

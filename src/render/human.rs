@@ -13,8 +13,8 @@ use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::config::{Detail, OutputConfig};
 use crate::event::{
-    Direction, ErrorRecord, Record, RecordSink, Summary, SynInfo, TcpConnRecord, TcpEvent,
-    TcpEventKind, UdpEvent, UdpFlowRecord,
+    ConnRef, Direction, ErrorRecord, Record, RecordSink, Summary, SynInfo, TcpConnRecord, TcpEvent,
+    TcpEventKind, UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession, WsUpgrade, WsViolation,
 };
 use crate::replay::StoppableSink;
 use crate::time::{DateTime, Nanos, TimeOfDay};
@@ -85,6 +85,7 @@ pub struct HumanView<W: Write> {
     cfg: OutputConfig,
     tcp: FirstRows<TcpConnRecord>,
     udp: FirstRows<UdpFlowRecord>,
+    ws: FirstRows<WsSession>,
     error: Option<ErrorRecord>,
     io_error: Option<io::Error>,
     line: String,
@@ -134,6 +135,7 @@ impl<W: Write> HumanView<W> {
             cfg,
             tcp: FirstRows::new(rows),
             udp: FirstRows::new(rows),
+            ws: FirstRows::new(rows),
             error: None,
             io_error: None,
             line: String::with_capacity(256),
@@ -236,6 +238,107 @@ impl<W: Write> HumanView<W> {
         self.line = line;
     }
 
+    /// One WebSocket event line: time, the connection, the arrow from the sender.
+    fn ws_line(&mut self, ts: crate::time::Timestamp, c: &ConnRef, dir: Direction, what: &str) {
+        let arrow = match dir {
+            Direction::Client => "→",
+            Direction::Server => "←",
+        };
+        self.line.clear();
+        let _ = writeln!(
+            self.line,
+            "{}  WS   {} {arrow} {}  {what}",
+            TimeOfDay(ts),
+            endpoint(&c.client_ip, c.client_port),
+            endpoint(&c.server_ip, c.server_port),
+        );
+        let line = std::mem::take(&mut self.line);
+        self.write(&line);
+        self.line = line;
+    }
+
+    fn ws_upgrade(&mut self, u: &WsUpgrade) {
+        let mut what = format!("{} {}", u.method, u.target);
+        match u.status {
+            Some(101) => {
+                let mark = match u.accept_valid {
+                    Some(true) => "accept ✓",
+                    _ => "accept ✗",
+                };
+                let _ = write!(what, " → 101 {}  {mark}", u.reason.as_deref().unwrap_or(""));
+                let mut agreed = Vec::new();
+                if let Some(p) = &u.subprotocol {
+                    agreed.push(format!("subprotocol {p}"));
+                }
+                if let Some(e) = &u.extensions {
+                    agreed.push(e.clone());
+                }
+                if !agreed.is_empty() {
+                    let _ = write!(what, "  [{}]", agreed.join("; "));
+                }
+            }
+            Some(code) => {
+                let _ = write!(
+                    what,
+                    " → {code} {}  upgrade failed",
+                    u.reason.as_deref().unwrap_or("")
+                );
+            }
+            None => what.push_str(" → no answer seen"),
+        }
+        self.ws_line(u.ts, &u.conn, Direction::Server, &what);
+    }
+
+    fn ws_frame(&mut self, f: &WsFrame) {
+        // Data frames are shown as the messages they make.
+        let what = match f.opcode_name {
+            "close" => match (f.close_code, &f.close_reason) {
+                (Some(code), Some(r)) if !r.is_empty() => {
+                    format!("close {code} {:?}", shorten(r, 123))
+                }
+                (Some(code), _) => format!("close {code}"),
+                (None, _) => "close (no code)".to_string(),
+            },
+            "ping" | "pong" => match &f.control_payload {
+                Some(p) if !p.is_empty() => format!("{} {p:?}", f.opcode_name),
+                _ => f.opcode_name.to_string(),
+            },
+            _ if f.incomplete => format!(
+                "{} frame of {} bytes, not all of it captured",
+                f.opcode_name, f.payload_len
+            ),
+            _ => return,
+        };
+        self.ws_line(f.ts, &f.conn, f.direction, &what);
+    }
+
+    fn ws_message(&mut self, m: &WsMessage) {
+        let mut what = format!("{} {} B", m.opcode_name, m.len);
+        let mut notes = Vec::new();
+        if m.compressed {
+            notes.push(format!("deflate {} B", m.wire_len));
+        }
+        if m.frames > 1 {
+            notes.push(format!("{} frames", m.frames));
+        }
+        if m.incomplete {
+            notes.push("incomplete".to_string());
+        }
+        if !notes.is_empty() {
+            let _ = write!(what, " ({})", notes.join(", "));
+        }
+        if let Some(t) = &m.text {
+            let more = if m.text_truncated { "…" } else { "" };
+            let _ = write!(what, "  {t:?}{more}");
+        }
+        self.ws_line(m.ts, &m.conn, m.direction, &what);
+    }
+
+    fn ws_violation(&mut self, v: &WsViolation) {
+        let what = format!("✗ {}: {}", v.rule, v.detail);
+        self.ws_line(v.ts, &v.conn, v.direction, &what);
+    }
+
     fn table(&self) -> Table {
         let mut t = Table::new();
         t.load_style(presets::UTF8_FULL_CONDENSED);
@@ -333,6 +436,65 @@ impl<W: Write> HumanView<W> {
                 let _ = writeln!(
                     text,
                     "… and {udp_hidden} more (raise --max-rows, or use --format json)"
+                );
+            }
+        }
+        let (ws_total, ws_hidden) = (self.ws.total(), self.ws.hidden);
+        if ws_total > 0 {
+            let rows = self.ws.sorted();
+            let mut t = self.table();
+            t.set_header(vec![
+                "#",
+                "Client",
+                "Server",
+                "Path",
+                "Status",
+                "Subprotocol",
+                "Extensions",
+                "Frames c/s",
+                "Messages c/s",
+                "Wire bytes c/s",
+                "Message bytes c/s",
+                "Close",
+                "Violations",
+            ]);
+            for w in &rows {
+                let status = match (w.status, w.accept_valid) {
+                    (Some(101), Some(true)) => "101 ✓".to_string(),
+                    (Some(101), _) => "101 ✗accept".to_string(),
+                    (Some(s), _) => s.to_string(),
+                    (None, _) => "-".to_string(),
+                };
+                let close = match (w.close_code, w.closed_by) {
+                    (Some(c), Some(by)) => format!("{c} by {}", side(by)),
+                    (None, Some(by)) => format!("by {}", side(by)),
+                    _ => "-".to_string(),
+                };
+                let num = |c: u64, s: u64| {
+                    Cell::new(format!("{c}/{s}")).set_alignment(CellAlignment::Right)
+                };
+                t.add_row(vec![
+                    Cell::new(w.conn.conn_id),
+                    Cell::new(endpoint(&w.conn.client_ip, w.conn.client_port)),
+                    Cell::new(endpoint(&w.conn.server_ip, w.conn.server_port)),
+                    Cell::new(&w.target),
+                    Cell::new(status),
+                    Cell::new(w.subprotocol.as_deref().unwrap_or("-")),
+                    Cell::new(w.extensions.as_deref().unwrap_or("-")),
+                    num(w.client.frames, w.server.frames),
+                    num(w.client.messages, w.server.messages),
+                    num(w.client.wire_bytes, w.server.wire_bytes),
+                    num(w.client.message_bytes, w.server.message_bytes),
+                    Cell::new(close),
+                    Cell::new(w.violations).set_alignment(CellAlignment::Right),
+                ]);
+            }
+            let _ = writeln!(text, "\nWebSocket sessions ({ws_total})");
+            let _ = writeln!(text, "{t}");
+            if ws_hidden > 0 {
+                let _ = writeln!(
+                    text,
+                    "… and {ws_hidden} more (raise --max-rows, or use --format json)"
                 );
             }
         }
@@ -439,6 +601,14 @@ impl<W: Write> HumanView<W> {
     }
 }
 
+/// At most `chars` characters of `s`, with an ellipsis when cut.
+fn shorten(s: &str, chars: usize) -> String {
+    match s.char_indices().nth(chars) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 fn side(d: Direction) -> &'static str {
     match d {
         Direction::Client => "client",
@@ -458,6 +628,16 @@ impl<W: Write> RecordSink for HumanView<W> {
             Record::TcpConn(c) if tables => self.tcp.push(c.conn_id, c),
             Record::UdpFlow(f) if tables => self.udp.push(f.conn_id, f),
             Record::TcpConn(_) | Record::UdpFlow(_) => {}
+            Record::WsUpgrade(u) if events => self.ws_upgrade(&u),
+            Record::WsFrame(f) if events => self.ws_frame(&f),
+            Record::WsMessage(m) if events => self.ws_message(&m),
+            Record::WsViolation(v) if events => self.ws_violation(&v),
+            Record::WsUpgrade(_)
+            | Record::WsFrame(_)
+            | Record::WsMessage(_)
+            | Record::WsViolation(_) => {}
+            Record::WsSession(w) if tables => self.ws.push(w.conn.conn_id, w),
+            Record::WsSession(_) => {}
             Record::Error(e) => self.error = Some(e),
             Record::Summary(s) => {
                 if tables {

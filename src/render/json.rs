@@ -21,8 +21,8 @@ use std::net::IpAddr;
 
 use crate::config::Detail;
 use crate::event::{
-    ErrorRecord, Meta, Record, RecordSink, Summary, SynInfo, TcpConnRecord, TcpEvent, UdpEvent,
-    UdpFlowRecord,
+    ConnRef, ErrorRecord, Meta, Record, RecordSink, Summary, SynInfo, TcpConnRecord, TcpEvent,
+    UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession, WsSideTotals, WsUpgrade, WsViolation,
 };
 use crate::replay::StoppableSink;
 use crate::time::{Nanos, Timestamp};
@@ -435,6 +435,114 @@ fn udp_flow(out: &mut Vec<u8>, f: &UdpFlowRecord) {
     o.end();
 }
 
+impl Obj<'_> {
+    fn conn(&mut self, c: &ConnRef) {
+        self.u64(k!("conn_id"), c.conn_id);
+        self.endpoints(c.client_ip, c.client_port, c.server_ip, c.server_port);
+    }
+}
+
+fn ws_upgrade(out: &mut Vec<u8>, u: &WsUpgrade) {
+    let mut o = Obj::new(out, "ws_upgrade");
+    o.ts(k!("ts"), u.ts);
+    o.ts(k!("request_ts"), u.request_ts);
+    o.conn(&u.conn);
+    o.str(k!("method"), &u.method);
+    o.str(k!("target"), &u.target);
+    o.opt_str(k!("host"), u.host.as_deref());
+    o.opt_str(k!("origin"), u.origin.as_deref());
+    o.opt_str(k!("version"), u.version.as_deref());
+    o.opt_str(k!("key"), u.key.as_deref());
+    o.opt_str(k!("requested_protocols"), u.requested_protocols.as_deref());
+    o.opt_str(
+        k!("requested_extensions"),
+        u.requested_extensions.as_deref(),
+    );
+    o.opt_u64(k!("status"), u.status.map(u64::from));
+    o.opt_str(k!("reason"), u.reason.as_deref());
+    o.opt_str(k!("accept"), u.accept.as_deref());
+    o.opt_bool(k!("accept_valid"), u.accept_valid);
+    o.opt_str(k!("subprotocol"), u.subprotocol.as_deref());
+    o.opt_str(k!("extensions"), u.extensions.as_deref());
+    o.end();
+}
+
+fn ws_frame(out: &mut Vec<u8>, f: &WsFrame) {
+    let mut o = Obj::new(out, "ws_frame");
+    o.ts(k!("ts"), f.ts);
+    o.conn(&f.conn);
+    o.word(k!("direction"), f.direction.as_str());
+    o.bool(k!("fin"), f.fin);
+    o.bool(k!("rsv1"), f.rsv1);
+    o.bool(k!("rsv2"), f.rsv2);
+    o.bool(k!("rsv3"), f.rsv3);
+    o.u64(k!("opcode"), u64::from(f.opcode));
+    o.word(k!("opcode_name"), f.opcode_name);
+    o.bool(k!("masked"), f.masked);
+    o.u64(k!("payload_len"), f.payload_len);
+    o.opt_u64(k!("close_code"), f.close_code.map(u64::from));
+    o.opt_str(k!("close_reason"), f.close_reason.as_deref());
+    o.opt_str(k!("control_payload"), f.control_payload.as_deref());
+    o.bool(k!("incomplete"), f.incomplete);
+    o.end();
+}
+
+fn ws_message(out: &mut Vec<u8>, m: &WsMessage) {
+    let mut o = Obj::new(out, "ws_message");
+    o.ts(k!("ts"), m.ts);
+    o.conn(&m.conn);
+    o.word(k!("direction"), m.direction.as_str());
+    o.word(k!("opcode_name"), m.opcode_name);
+    o.u64(k!("frames"), u64::from(m.frames));
+    o.u64(k!("len"), m.len);
+    o.u64(k!("wire_len"), m.wire_len);
+    o.bool(k!("compressed"), m.compressed);
+    o.opt_str(k!("text"), m.text.as_deref());
+    o.bool(k!("text_truncated"), m.text_truncated);
+    o.bool(k!("incomplete"), m.incomplete);
+    o.end();
+}
+
+fn ws_violation(out: &mut Vec<u8>, v: &WsViolation) {
+    let mut o = Obj::new(out, "ws_violation");
+    o.ts(k!("ts"), v.ts);
+    o.conn(&v.conn);
+    o.word(k!("direction"), v.direction.as_str());
+    o.word(k!("rule"), v.rule);
+    o.str(k!("detail"), &v.detail);
+    o.end();
+}
+
+fn ws_session(out: &mut Vec<u8>, w: &WsSession) {
+    let mut o = Obj::new(out, "ws_session");
+    o.ts(k!("ts"), w.ts);
+    o.conn(&w.conn);
+    o.str(k!("target"), &w.target);
+    o.opt_str(k!("host"), w.host.as_deref());
+    o.opt_u64(k!("status"), w.status.map(u64::from));
+    o.opt_bool(k!("accept_valid"), w.accept_valid);
+    o.opt_str(k!("subprotocol"), w.subprotocol.as_deref());
+    o.opt_str(k!("extensions"), w.extensions.as_deref());
+    o.bool(k!("compression"), w.compression);
+    let (c, sv): (&WsSideTotals, &WsSideTotals) = (&w.client, &w.server);
+    o.u64(k!("client_frames"), c.frames);
+    o.u64(k!("server_frames"), sv.frames);
+    o.u64(k!("client_messages"), c.messages);
+    o.u64(k!("server_messages"), sv.messages);
+    o.u64(k!("client_wire_bytes"), c.wire_bytes);
+    o.u64(k!("server_wire_bytes"), sv.wire_bytes);
+    o.u64(k!("client_message_bytes"), c.message_bytes);
+    o.u64(k!("server_message_bytes"), sv.message_bytes);
+    o.opt_u64(k!("close_code"), w.close_code.map(u64::from));
+    o.opt_str(k!("close_reason"), w.close_reason.as_deref());
+    o.opt_word(k!("closed_by"), w.closed_by.map(|d| d.as_str()));
+    o.u64(k!("violations"), w.violations);
+    o.u64(k!("gap_bytes"), w.gap_bytes);
+    o.ts(k!("first_ts"), w.first_ts);
+    o.ts(k!("last_ts"), w.last_ts);
+    o.end();
+}
+
 fn error(out: &mut Vec<u8>, e: &ErrorRecord) {
     let mut o = Obj::new(out, "error");
     o.str(k!("file"), &e.file);
@@ -496,6 +604,11 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
         Record::UdpEvent(e) => udp_event(out, e),
         Record::TcpConn(c) => tcp_conn(out, c),
         Record::UdpFlow(f) => udp_flow(out, f),
+        Record::WsUpgrade(u) => ws_upgrade(out, u),
+        Record::WsFrame(f) => ws_frame(out, f),
+        Record::WsMessage(m) => ws_message(out, m),
+        Record::WsViolation(v) => ws_violation(out, v),
+        Record::WsSession(w) => ws_session(out, w),
         Record::Error(e) => error(out, e),
         Record::Summary(s) => summary(out, s),
     }
@@ -558,7 +671,10 @@ impl<W: Write> JsonLines<W> {
             (self.detail, r),
             (Detail::Full, _)
                 | (_, Record::Meta(_) | Record::Error(_) | Record::Summary(_))
-                | (Detail::Summary, Record::TcpConn(_) | Record::UdpFlow(_))
+                | (
+                    Detail::Summary,
+                    Record::TcpConn(_) | Record::UdpFlow(_) | Record::WsSession(_)
+                )
         )
     }
 }

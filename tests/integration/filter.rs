@@ -74,7 +74,10 @@ fn filter_words_join_like_tcpdump() {
 fn options_may_follow_the_filter() {
     let (recs, run) = replay_json(&capture("http-curl.pcap"), &["ip6", "--summary"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert!(recs.events().is_empty(), "--summary after the filter was applied");
+    assert!(
+        recs.events().is_empty(),
+        "--summary after the filter was applied"
+    );
     assert_eq!(recs.tcp().len(), 1);
 }
 

@@ -16,6 +16,11 @@ pub enum Rec {
     UdpEvent(UdpEvent),
     TcpConn(TcpConn),
     UdpFlow(UdpFlow),
+    WsUpgrade(WsUpgrade),
+    WsFrame(WsFrame),
+    WsMessage(WsMessage),
+    WsViolation(WsViolation),
+    WsSession(WsSession),
     Error(ErrorRec),
     Summary(Summary),
 }
@@ -146,6 +151,123 @@ pub struct UdpFlow {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct WsUpgrade {
+    pub ts: f64,
+    pub request_ts: f64,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub method: String,
+    pub target: String,
+    pub host: Option<String>,
+    pub origin: Option<String>,
+    pub version: Option<String>,
+    pub key: Option<String>,
+    pub requested_protocols: Option<String>,
+    pub requested_extensions: Option<String>,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub accept: Option<String>,
+    pub accept_valid: Option<bool>,
+    pub subprotocol: Option<String>,
+    pub extensions: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsFrame {
+    pub ts: f64,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub direction: String,
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: u8,
+    pub opcode_name: String,
+    pub masked: bool,
+    pub payload_len: u64,
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    pub control_payload: Option<String>,
+    pub incomplete: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsMessage {
+    pub ts: f64,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub direction: String,
+    pub opcode_name: String,
+    pub frames: u32,
+    pub len: u64,
+    pub wire_len: u64,
+    pub compressed: bool,
+    pub text: Option<String>,
+    pub text_truncated: bool,
+    pub incomplete: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsViolation {
+    pub ts: f64,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub direction: String,
+    pub rule: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsSession {
+    pub ts: f64,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub target: String,
+    pub host: Option<String>,
+    pub status: Option<u16>,
+    pub accept_valid: Option<bool>,
+    pub subprotocol: Option<String>,
+    pub extensions: Option<String>,
+    pub compression: bool,
+    pub client_frames: u64,
+    pub server_frames: u64,
+    pub client_messages: u64,
+    pub server_messages: u64,
+    pub client_wire_bytes: u64,
+    pub server_wire_bytes: u64,
+    pub client_message_bytes: u64,
+    pub server_message_bytes: u64,
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    pub closed_by: Option<String>,
+    pub violations: u64,
+    pub gap_bytes: u64,
+    pub first_ts: f64,
+    pub last_ts: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorRec {
     pub file: String,
     pub offset: u64,
@@ -192,6 +314,23 @@ pub trait Records {
     fn events(&self) -> Vec<&TcpEvent>;
     fn summary(&self) -> &Summary;
     fn error(&self) -> Option<&ErrorRec>;
+    fn ws_upgrades(&self) -> Vec<&WsUpgrade>;
+    fn ws_frames(&self) -> Vec<&WsFrame>;
+    fn ws_messages(&self) -> Vec<&WsMessage>;
+    fn ws_violations(&self) -> Vec<&WsViolation>;
+    fn ws_sessions(&self) -> Vec<&WsSession>;
+}
+
+macro_rules! of_type {
+    ($recs:expr, $variant:ident) => {
+        $recs
+            .iter()
+            .filter_map(|r| match r {
+                Rec::$variant(x) => Some(x),
+                _ => None,
+            })
+            .collect()
+    };
 }
 
 impl Records for Vec<Rec> {
@@ -236,5 +375,20 @@ impl Records for Vec<Rec> {
             Rec::Error(e) => Some(e),
             _ => None,
         })
+    }
+    fn ws_upgrades(&self) -> Vec<&WsUpgrade> {
+        of_type!(self, WsUpgrade)
+    }
+    fn ws_frames(&self) -> Vec<&WsFrame> {
+        of_type!(self, WsFrame)
+    }
+    fn ws_messages(&self) -> Vec<&WsMessage> {
+        of_type!(self, WsMessage)
+    }
+    fn ws_violations(&self) -> Vec<&WsViolation> {
+        of_type!(self, WsViolation)
+    }
+    fn ws_sessions(&self) -> Vec<&WsSession> {
+        of_type!(self, WsSession)
     }
 }

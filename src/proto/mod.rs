@@ -1,0 +1,48 @@
+//! Application decoders over reassembled TCP streams.
+//!
+//! Each protocol has a zero-copy parser for its wire format (`http`, `ws`,
+//! `deflate`) and a stream handler that turns a connection's two byte
+//! streams into records (`websocket`). The tracker never names a protocol:
+//! whoever runs it installs [`stream_detector`].
+
+pub mod deflate;
+pub mod http;
+pub mod utf8;
+pub mod websocket;
+pub mod ws;
+
+use std::sync::Arc;
+
+use crate::track::stream::StreamDetector;
+
+pub use websocket::{WsConfig, WsDecoder, RULES};
+
+/// Chooses a decoder from the first bytes a client sends. WebSocket is
+/// found by content, on any port: an opening handshake is an HTTP GET
+/// (RFC 6455 §4.1), so every connection whose client starts with `GET ` is
+/// followed until its request head says whether it asks for an upgrade.
+pub fn stream_detector(ws: WsConfig) -> StreamDetector {
+    Arc::new(move |first: &[u8]| {
+        let n = first.len().min(4);
+        if n > 0 && first[..n] == b"GET "[..n] {
+            Some(Box::new(WsDecoder::new(ws)) as Box<dyn crate::track::stream::StreamHandler>)
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detector_wants_gets_only() {
+        let d = stream_detector(WsConfig::default());
+        assert!(d(b"GET /chat HTTP/1.1\r\n").is_some());
+        assert!(d(b"GE").is_some(), "a request split after two bytes");
+        assert!(d(b"POST / HTTP/1.1\r\n").is_none());
+        assert!(d(b"\x16\x03\x01").is_none(), "TLS");
+        assert!(d(b"").is_none());
+    }
+}

@@ -1,0 +1,272 @@
+//! WebSocket frames (RFC 6455 §5.2): a checked view of the header bytes and
+//! the small owned [`FrameHeader`] the session works with.
+//!
+//! ```text
+//!  0               1               2               3
+//!  F R R R opcode  M len(7)        [len 16 or 64]  [masking key (4)]
+//! ```
+
+/// Byte positions and bits of the fixed part of a frame header.
+mod field {
+    pub const FLAGS: usize = 0;
+    pub const LEN: usize = 1;
+    pub const FIN: u8 = 0x80;
+    pub const RSV1: u8 = 0x40;
+    pub const RSV2: u8 = 0x20;
+    pub const RSV3: u8 = 0x10;
+    pub const OPCODE: u8 = 0x0f;
+    pub const MASK: u8 = 0x80;
+    pub const LEN7: u8 = 0x7f;
+    pub const LEN_16: u8 = 126;
+    pub const LEN_64: u8 = 127;
+}
+
+/// The longest header: 2 + 8 (length) + 4 (mask).
+pub const MAX_HEADER: usize = 14;
+
+/// A frame's opcode; reserved values are kept, not rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opcode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    Reserved(u8),
+}
+
+impl Opcode {
+    pub fn from_u8(v: u8) -> Opcode {
+        match v & 0x0f {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xa => Opcode::Pong,
+            other => Opcode::Reserved(other),
+        }
+    }
+
+    pub fn value(self) -> u8 {
+        match self {
+            Opcode::Continuation => 0x0,
+            Opcode::Text => 0x1,
+            Opcode::Binary => 0x2,
+            Opcode::Close => 0x8,
+            Opcode::Ping => 0x9,
+            Opcode::Pong => 0xa,
+            Opcode::Reserved(v) => v,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Opcode::Continuation => "continuation",
+            Opcode::Text => "text",
+            Opcode::Binary => "binary",
+            Opcode::Close => "close",
+            Opcode::Ping => "ping",
+            Opcode::Pong => "pong",
+            Opcode::Reserved(_) => "reserved",
+        }
+    }
+
+    /// Close, ping, pong, and the reserved control opcodes 0xB-0xF.
+    pub fn is_control(self) -> bool {
+        self.value() & 0x08 != 0
+    }
+
+    pub fn is_data_start(self) -> bool {
+        matches!(self, Opcode::Text | Opcode::Binary)
+    }
+}
+
+/// How the payload length was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LengthForm {
+    Short,
+    U16,
+    U64,
+}
+
+/// A parsed frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: Opcode,
+    pub mask: Option<[u8; 4]>,
+    pub payload_len: u64,
+    pub header_len: usize,
+    pub length_form: LengthForm,
+}
+
+impl FrameHeader {
+    /// RFC 6455 §5.2: the minimal number of bytes must be used for the length.
+    pub fn non_minimal_length(&self) -> bool {
+        match self.length_form {
+            LengthForm::Short => false,
+            LengthForm::U16 => self.payload_len < 126,
+            LengthForm::U64 => self.payload_len <= 0xffff,
+        }
+    }
+
+    /// RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+    pub fn length_top_bit(&self) -> bool {
+        self.length_form == LengthForm::U64 && self.payload_len >> 63 == 1
+    }
+}
+
+/// A checked view of the bytes a frame header may occupy.
+pub struct FrameView<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> FrameView<'a> {
+    /// How many bytes the header needs, given what is available: `Ok(n)`
+    /// when complete (the header is `n` bytes), `Err(n)` when at least `n`
+    /// bytes are needed.
+    pub fn check_len(bytes: &'a [u8]) -> Result<FrameView<'a>, usize> {
+        if bytes.len() < 2 {
+            return Err(2);
+        }
+        let len7 = bytes[field::LEN] & field::LEN7;
+        let masked = bytes[field::LEN] & field::MASK != 0;
+        let ext = match len7 {
+            field::LEN_16 => 2,
+            field::LEN_64 => 8,
+            _ => 0,
+        };
+        let need = 2 + ext + if masked { 4 } else { 0 };
+        if bytes.len() < need {
+            return Err(need);
+        }
+        Ok(FrameView {
+            bytes: &bytes[..need],
+        })
+    }
+
+    /// The header (the view's length is checked, so nothing here can panic).
+    pub fn header(&self) -> FrameHeader {
+        let b = self.bytes;
+        let flags = b[field::FLAGS];
+        let len7 = b[field::LEN] & field::LEN7;
+        let masked = b[field::LEN] & field::MASK != 0;
+        let (payload_len, ext, form) = match len7 {
+            field::LEN_16 => (
+                u64::from(u16::from_be_bytes([b[2], b[3]])),
+                2,
+                LengthForm::U16,
+            ),
+            field::LEN_64 => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&b[2..10]);
+                (u64::from_be_bytes(a), 8, LengthForm::U64)
+            }
+            n => (u64::from(n), 0, LengthForm::Short),
+        };
+        let mask = masked.then(|| {
+            let m = 2 + ext;
+            [b[m], b[m + 1], b[m + 2], b[m + 3]]
+        });
+        FrameHeader {
+            fin: flags & field::FIN != 0,
+            rsv1: flags & field::RSV1 != 0,
+            rsv2: flags & field::RSV2 != 0,
+            rsv3: flags & field::RSV3 != 0,
+            opcode: Opcode::from_u8(flags & field::OPCODE),
+            mask,
+            payload_len,
+            header_len: b.len(),
+            length_form: form,
+        }
+    }
+}
+
+/// Unmasks `data` in place; `pos` is the offset of `data[0]` in the payload.
+pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
+    let start = (pos % 4) as usize;
+    for (i, b) in data.iter_mut().enumerate() {
+        *b ^= key[(start + i) % 4];
+    }
+}
+
+/// RFC 6455 §7.4: may this close code appear on the wire? 1000-1003,
+/// 1007-1014 (registered), 3000-4999 (libraries and applications).
+pub fn close_code_allowed(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(b: &[u8]) -> FrameHeader {
+        FrameView::check_len(b).unwrap().header()
+    }
+
+    #[test]
+    fn short_masked_text() {
+        // A masked "Hello" from RFC 6455 §5.7.
+        let f = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let h = header(&f);
+        assert!(h.fin && !h.rsv1);
+        assert_eq!(h.opcode, Opcode::Text);
+        assert_eq!((h.payload_len, h.header_len), (5, 6));
+        let mut p = f[6..].to_vec();
+        unmask(&mut p, h.mask.unwrap(), 0);
+        assert_eq!(p, b"Hello");
+        // Unmasking in two pieces gives the same.
+        let mut a = f[6..8].to_vec();
+        let mut b = f[8..].to_vec();
+        unmask(&mut a, h.mask.unwrap(), 0);
+        unmask(&mut b, h.mask.unwrap(), 2);
+        assert_eq!([a, b].concat(), b"Hello");
+    }
+
+    #[test]
+    fn extended_lengths_and_their_rules() {
+        // 256 bytes, 16-bit length, unmasked binary (RFC 6455 §5.7).
+        let h = header(&[0x82, 0x7e, 0x01, 0x00]);
+        assert_eq!(
+            (h.payload_len, h.length_form, h.header_len),
+            (256, LengthForm::U16, 4)
+        );
+        assert!(!h.non_minimal_length());
+        // 64 KiB, 64-bit length.
+        let h = header(&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]);
+        assert_eq!(h.payload_len, 65536);
+        assert!(!h.non_minimal_length() && !h.length_top_bit());
+        // 5 bytes written with 16 bits: not minimal.
+        assert!(header(&[0x81, 0x7e, 0, 5]).non_minimal_length());
+        // Top bit set.
+        assert!(header(&[0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1]).length_top_bit());
+    }
+
+    #[test]
+    fn header_length_is_checked_first() {
+        assert_eq!(FrameView::check_len(&[0x81]).err(), Some(2));
+        assert_eq!(FrameView::check_len(&[0x81, 0xfe, 0]).err(), Some(8));
+        assert_eq!(FrameView::check_len(&[0x82, 0x7f, 0, 0]).err(), Some(10));
+    }
+
+    #[test]
+    fn opcodes_and_close_codes() {
+        assert!(Opcode::from_u8(0x8).is_control());
+        assert!(Opcode::from_u8(0xb).is_control());
+        assert_eq!(Opcode::from_u8(0x3), Opcode::Reserved(3));
+        assert!(!Opcode::Reserved(3).is_control());
+        for ok in [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4999] {
+            assert!(close_code_allowed(ok), "{ok}");
+        }
+        for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+            assert!(!close_code_allowed(bad), "{bad}");
+        }
+    }
+}
