@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # record.sh -- record sockscope's test captures from real programs.
 #
-# Usage:  sudo captures/record.sh [OUT_DIR]      (default: the script's directory)
+# Usage:  sudo captures/record.sh [OUT_DIR [GROUP...]]
+#
+#   OUT_DIR  default: the script's directory
+#   GROUP    base (TCP, UDP, link types), ws (WebSocket); default: both.
+#            bench: two large WebSocket captures for scripts/bench-ws.sh (not
+#            committed; WS_BENCH_MESSAGES messages each way, default 200000)
 #
 # Builds two network namespaces joined by a veth pair, runs real clients and
 # servers between them and records what crosses the link with tcpdump (and
@@ -17,12 +22,17 @@
 # is fixed. The kernel here has no 802.1Q module, so the VLAN captures are
 # derived from a recorded one with tcprewrite; their provenance says so.
 #
-# Needs root, iproute2, tcpdump, dumpcap, tcprewrite, mergecap,
-# python3, curl, socat, dig, dnsmasq. About half a minute.
+# Needs root, iproute2, tcpdump, dumpcap, tcprewrite, mergecap, python3,
+# curl, socat, dig, dnsmasq, and Debian's python3-websockets (the WebSocket
+# peers run under /usr/bin/python3, see ws_peer.py). About a minute.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(cd "${1:-$HERE}" && pwd)
+shift || true
+WANT=("${@:-base ws}")
+WANT=(${WANT[*]})
+wants() { [[ " ${WANT[*]} " == *" $1 "* ]]; }
 NS_S=ssc-srv NS_C=ssc-cli IF_S=ssc-s IF_C=ssc-c
 SRV4=10.99.0.1 CLI4=10.99.0.2 SRV6=fd00:99::1 CLI6=fd00:99::2
 MAC_S=02:00:0a:63:00:01 MAC_C=02:00:0a:63:00:02
@@ -46,6 +56,11 @@ trap cleanup EXIT
 for t in ip tcpdump dumpcap tcprewrite mergecap python3 curl socat dig dnsmasq; do
     command -v "$t" >/dev/null || { echo "record.sh: missing $t" >&2; exit 1; }
 done
+PY=/usr/bin/python3
+if wants ws && ! "$PY" -c 'import websockets' 2>/dev/null; then
+    echo "record.sh: missing python3-websockets (apt-get install python3-websockets)" >&2
+    exit 1
+fi
 
 in_srv() { ip netns exec "$NS_S" "$@"; }
 in_cli() { ip netns exec "$NS_C" "$@"; }
@@ -122,6 +137,7 @@ serve_http() {
 setup
 serve_http
 
+record_base() {
 log "http-curl.pcap: curl against python3 http.server, IPv4 and IPv6"
 start_capture http-curl.pcap
 in_cli curl -s -o /dev/null "http://$SRV4:8000/page.txt"
@@ -218,5 +234,82 @@ tcprewrite --enet-vlan=add --enet-vlan-tag=20 --enet-vlan-pri=0 --enet-vlan-cfi=
 mergecap -F pcap -w "$OUT/vlan-split.pcap" "$WORK/c2s-v.pcap" "$WORK/s2c-v.pcap"
 tcprewrite --enet-vlan=add --enet-vlan-tag=100 --enet-vlan-pri=0 --enet-vlan-cfi=0 \
     --infile="$OUT/vlan.pcap" --outfile="$OUT/qinq.pcap"
+}
+
+record_ws() {
+    ip netns exec "$NS_S" "$PY" "$HERE/ws_peer.py" serve >"$WORK/ws.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        in_cli curl -s -o /dev/null "http://$SRV4:8766/" && break
+        sleep 0.1
+    done
+
+    log "ws-deflate.pcap: python websockets client and server, permessage-deflate (their default)"
+    start_capture ws-deflate.pcap
+    in_cli "$PY" "$HERE/ws_peer.py" session "ws://$SRV4:8765/chat"
+    in_cli "$PY" "$HERE/ws_peer.py" close-custom "ws://$SRV4:8765/custom"
+    stop_capture ws-deflate.pcap
+
+    log "ws-plain.pcap: the same without compression, over IPv6"
+    start_capture ws-plain.pcap
+    in_cli "$PY" "$HERE/ws_peer.py" session "ws://[$SRV6]:8766/chat" --no-compression
+    in_cli "$PY" "$HERE/ws_peer.py" close-custom "ws://[$SRV6]:8766/custom"
+    stop_capture ws-plain.pcap
+
+    log "ws-rejected.pcap: upgrades answered 403 (websockets process_request) and 400 (curl, wrong version)"
+    start_capture ws-rejected.pcap
+    in_cli "$PY" -c "
+import asyncio, websockets
+async def main():
+    try:
+        await websockets.connect('ws://$SRV4:8765/private')
+    except websockets.InvalidStatusCode as e:
+        assert e.status_code == 403
+asyncio.run(main())"
+    in_cli curl -s -o /dev/null --http1.1 -H "Upgrade: websocket" -H "Connection: Upgrade" \
+        -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" -H "Sec-WebSocket-Version: 12" "http://$SRV4:8766/chat"
+    stop_capture ws-rejected.pcap
+
+    log "ws-violations.pcap: a raw-socket client breaking RFC 6455, the websockets server failing the connections"
+    start_capture ws-violations.pcap
+    in_cli "$PY" "$HERE/ws_peer.py" violations "$SRV4" 8766
+    stop_capture ws-violations.pcap
+
+    log "ws-split.pcap: the uncompressed session with a 120-byte MSS both ways (frames across many segments)"
+    ip -n "$NS_S" route replace 10.99.0.0/24 dev "$IF_S" advmss 120
+    ip -n "$NS_C" route replace 10.99.0.0/24 dev "$IF_C" advmss 120
+    start_capture ws-split.pcap -B 131072
+    in_cli "$PY" "$HERE/ws_peer.py" session "ws://$SRV4:8766/split" --no-compression
+    stop_capture ws-split.pcap
+    ip -n "$NS_S" route replace 10.99.0.0/24 dev "$IF_S" proto kernel scope link src "$SRV4"
+    ip -n "$NS_C" route replace 10.99.0.0/24 dev "$IF_C" proto kernel scope link src "$CLI4"
+
+    log "ws-reorder.pcap, ws-gap.pcap, ws-conflict.pcap: derived from ws-split.pcap (segments swapped and repeated; one removed; one repeated with other bytes)"
+    "$PY" "$HERE/derive.py" reorder "$OUT/ws-split.pcap" "$OUT/ws-reorder.pcap"
+    "$PY" "$HERE/derive.py" gap "$OUT/ws-split.pcap" "$OUT/ws-gap.pcap"
+    "$PY" "$HERE/derive.py" conflict "$OUT/ws-split.pcap" "$OUT/ws-conflict.pcap"
+}
+
+record_bench() {
+    local n=${WS_BENCH_MESSAGES:-200000}
+    ip netns exec "$NS_S" "$PY" "$HERE/ws_peer.py" serve >"$WORK/ws.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        in_cli curl -s -o /dev/null "http://$SRV4:8766/" && break
+        sleep 0.1
+    done
+    log "ws-bench.pcap: $n messages each way, uncompressed"
+    start_capture ws-bench.pcap -B 262144
+    in_cli "$PY" "$HERE/ws_peer.py" big "ws://$SRV4:8766/bench" "$n"
+    stop_capture ws-bench.pcap
+    log "ws-bench-deflate.pcap: $n messages each way, permessage-deflate"
+    start_capture ws-bench-deflate.pcap -B 262144
+    in_cli "$PY" "$HERE/ws_peer.py" big "ws://$SRV4:8765/bench" "$n" --deflate
+    stop_capture ws-bench-deflate.pcap
+}
+
+wants base && record_base
+wants ws && record_ws
+wants bench && record_bench
 
 log "done: $(ls "$OUT"/*.pcap* | wc -l) files in $OUT"

@@ -4,9 +4,10 @@
 #
 #   libpcap-dev  the pcap crate links libpcap (BPF filters, live capture)
 #   tcpdump      tests compare BPF filter results with tcpdump's
+#   tshark       tests compare every WebSocket frame with tshark's
 set -euo pipefail
 
-PACKAGES=(libpcap-dev tcpdump)
+PACKAGES=(libpcap-dev tcpdump tshark)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -24,4 +25,4 @@ else
 fi
 echo "ensure-deps.sh: installing ${missing[*]}" >&2
 "${SUDO[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

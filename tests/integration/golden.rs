@@ -75,6 +75,8 @@ fn human_view() {
         "synack-retransmit.pcap",
         "udp-dns.pcap",
         "ip-fragments.pcap",
+        "ws-deflate.pcap",
+        "ws-violations.pcap",
     ] {
         let file = format!("captures/{name}");
         check(

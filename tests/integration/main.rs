@@ -10,3 +10,4 @@ mod filter;
 mod golden;
 mod schema;
 mod util;
+mod websocket;
