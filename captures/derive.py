@@ -12,6 +12,9 @@ recorded one, for reassembly tests (this kernel has no netem).
     derive.py conflict IN OUT  the 3rd client data segment repeated with its
                                last byte changed (a retransmission that
                                disagrees with the first copy)
+    derive.py wrap IN OUT      sequence and acknowledgement numbers shifted so
+                               both sides' initial sequence numbers sit a few
+                               hundred bytes below 2^32 (both streams wrap)
 
 Only Ethernet/IPv4/TCP pcap files with microsecond or nanosecond timestamps
 are handled (what record.sh writes). Records keep their timestamps in file
@@ -98,6 +101,31 @@ def main():
         srv = data_segments(recs, port, True)
         del recs[srv[19]]
         del times[srv[19]]
+    elif mode == "wrap":
+        isn = {}
+        for r in recs:
+            pkt = r[4]
+            t = tcp_payload_len(pkt)
+            if not t:
+                continue
+            o = 14 + (pkt[14] & 0x0F) * 4
+            flags = pkt[o + 13]
+            if flags & 0x02:  # SYN or SYN-ACK: this side's ISN
+                isn.setdefault(t[0], struct.unpack("!I", pkt[o + 4:o + 8])[0])
+        target = {port: (2**32 - 400 - 200 * (port == port_of_server)) for port, port_of_server in ((p, port) for p in isn)}
+        shift = {p: (target[p] - isn[p]) % 2**32 for p in isn}
+        for r in recs:
+            pkt = bytearray(r[4])
+            t = tcp_payload_len(bytes(pkt))
+            if not t or t[0] not in shift or t[1] not in shift:
+                continue
+            o = 14 + (pkt[14] & 0x0F) * 4
+            seq, ack = struct.unpack("!II", pkt[o + 4:o + 12])
+            seq = (seq + shift[t[0]]) % 2**32
+            if pkt[o + 13] & 0x10:  # ACK: acknowledges the other side
+                ack = (ack + shift[t[1]]) % 2**32
+            pkt[o + 4:o + 12] = struct.pack("!II", seq, ack)
+            r[4] = bytes(pkt)
     elif mode == "conflict":
         i = data_segments(recs, port, False)[2]
         copy = list(recs[i])

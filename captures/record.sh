@@ -284,10 +284,11 @@ asyncio.run(main())"
     ip -n "$NS_S" route replace 10.99.0.0/24 dev "$IF_S" proto kernel scope link src "$SRV4"
     ip -n "$NS_C" route replace 10.99.0.0/24 dev "$IF_C" proto kernel scope link src "$CLI4"
 
-    log "ws-reorder.pcap, ws-gap.pcap, ws-conflict.pcap: derived from ws-split.pcap (segments swapped and repeated; one removed; one repeated with other bytes)"
+    log "ws-reorder.pcap, ws-gap.pcap, ws-conflict.pcap, ws-wrap.pcap: derived from ws-split.pcap (segments swapped and repeated; one removed; one repeated with other bytes; sequence numbers wrapping)"
     "$PY" "$HERE/derive.py" reorder "$OUT/ws-split.pcap" "$OUT/ws-reorder.pcap"
     "$PY" "$HERE/derive.py" gap "$OUT/ws-split.pcap" "$OUT/ws-gap.pcap"
     "$PY" "$HERE/derive.py" conflict "$OUT/ws-split.pcap" "$OUT/ws-conflict.pcap"
+    "$PY" "$HERE/derive.py" wrap "$OUT/ws-split.pcap" "$OUT/ws-wrap.pcap"
 }
 
 record_bench() {

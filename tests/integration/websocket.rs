@@ -676,3 +676,18 @@ fn the_readme_lists_every_rule() {
         "the README's rule table and sockscope's rules differ"
     );
 }
+
+#[test]
+fn sequence_numbers_wrapping_in_both_streams() {
+    let (split, _) = replay_json(&capture("ws-split.pcap"), &[]);
+    let (wrap, _) = replay_json(&capture("ws-wrap.pcap"), &[]);
+    // The same session with both ISNs a few hundred bytes below 2^32: every
+    // stream crosses the wrap within its first segments.
+    assert_eq!(decoded(&wrap), decoded(&split));
+    let (a, b) = (wrap.tcp()[0], split.tcp()[0]);
+    assert_eq!(
+        (a.client_bytes, a.server_bytes, a.missed_bytes),
+        (b.client_bytes, b.server_bytes, 0)
+    );
+    assert_eq!(wrap.summary().reassembly_gaps, 0);
+}
