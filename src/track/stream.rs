@@ -277,9 +277,20 @@ mod tests {
     }
 
     impl StreamHandler for Recorder {
-        fn data(&mut self, _: &StreamCtx, from_client: bool, _: Timestamp, data: &[u8], _: &mut dyn RecordSink) -> Interest {
+        fn data(
+            &mut self,
+            _: &StreamCtx,
+            from_client: bool,
+            _: Timestamp,
+            data: &[u8],
+            _: &mut dyn RecordSink,
+        ) -> Interest {
             let mut s = self.seen.lock().unwrap();
-            let side = if from_client { &mut s.client } else { &mut s.server };
+            let side = if from_client {
+                &mut s.client
+            } else {
+                &mut s.server
+            };
             side.extend_from_slice(data);
             if s.client.len() >= self.done_after {
                 Interest::Done
@@ -287,7 +298,14 @@ mod tests {
                 Interest::More
             }
         }
-        fn gap(&mut self, _: &StreamCtx, from_client: bool, _: Timestamp, len: u64, _: &mut dyn RecordSink) -> Interest {
+        fn gap(
+            &mut self,
+            _: &StreamCtx,
+            from_client: bool,
+            _: Timestamp,
+            len: u64,
+            _: &mut dyn RecordSink,
+        ) -> Interest {
             self.seen.lock().unwrap().gaps.push((from_client, len));
             Interest::More
         }
@@ -331,15 +349,34 @@ mod tests {
         }
         fn seg(&mut self, from_client: bool, seq: u64, data: &[u8]) {
             let l = ReassemblyLimits::default();
-            self.s.segment(&ctx(), from_client, Timestamp(0), seq, data, data.len() as u64, &l, &mut self.stats, &mut self.out);
+            self.s.segment(
+                &ctx(),
+                from_client,
+                Timestamp(0),
+                seq,
+                data,
+                data.len() as u64,
+                &l,
+                &mut self.stats,
+                &mut self.out,
+            );
         }
         fn ack(&mut self, of_client: bool, ack: u64) {
             let l = ReassemblyLimits::default();
-            self.s.acked(&ctx(), of_client, Timestamp(0), ack, &l, &mut self.stats, &mut self.out);
+            self.s.acked(
+                &ctx(),
+                of_client,
+                Timestamp(0),
+                ack,
+                &l,
+                &mut self.stats,
+                &mut self.out,
+            );
         }
         fn end(&mut self) {
             let l = ReassemblyLimits::default();
-            self.s.end(&ctx(), Timestamp(0), &l, &mut self.stats, &mut self.out);
+            self.s
+                .end(&ctx(), Timestamp(0), &l, &mut self.stats, &mut self.out);
         }
     }
 
