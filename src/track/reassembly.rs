@@ -4,10 +4,11 @@
 //! straight from the packet (no copy); out-of-order segments are held until
 //! the hole before them fills. Retransmitted and overlapping bytes are
 //! delivered once — the first copy wins — and an overlap whose bytes differ
-//! from the copy already held (or recently delivered) is counted as a
-//! conflict. Bytes that never arrive become a gap: when the peer acknowledges
-//! past them, when a limit forces the stream forward, or when the stream ends
-//! with holes; the consumer is told how many bytes are missing.
+//! from the copy already held, or a retransmission that differs from the
+//! recently delivered segments it covers, is counted as a conflict. Bytes
+//! that never arrive become a gap: when the peer acknowledges past them,
+//! when a limit forces the stream forward, or when the stream ends with
+//! holes; the consumer is told how many bytes are missing.
 //!
 //! Limits (per stream: buffered bytes and number of held segments; across
 //! all streams: buffered bytes) are enforced by skipping forward: the held
@@ -59,8 +60,52 @@ pub struct ReassemblyStats {
     pub overflows: u64,
 }
 
-/// Bytes kept after delivery to check retransmissions against.
-const RECENT: usize = 4096;
+/// Delivered segments remembered to check retransmissions against.
+const SEEN: usize = 8;
+
+/// The last [`SEEN`] delivered segments as (start, length, hash of their
+/// bytes). A retransmission that repeats one of them, or covers several, is
+/// compared by hashing the same range of its own bytes. Keeping the bytes
+/// instead would cost a copy and a cold cache line on every packet of every
+/// decoded stream; a retransmission that covers only part of a remembered
+/// segment is not compared.
+#[derive(Debug, Default)]
+struct Seen {
+    segs: [(u64, u32, u64); SEEN],
+    next: usize,
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x736f636b).hash_one(b)
+}
+
+impl Seen {
+    fn clear(&mut self) {
+        self.segs = [(0, 0, 0); SEEN];
+    }
+
+    fn push(&mut self, start: u64, bytes: &[u8]) {
+        let Ok(len) = u32::try_from(bytes.len()) else {
+            return;
+        };
+        self.segs[self.next] = (start, len, hash_bytes(bytes));
+        self.next = (self.next + 1) % SEEN;
+    }
+
+    /// Whether `data` (starting at `seq`) differs from a remembered segment
+    /// it covers.
+    fn conflicts(&self, seq: u64, data: &[u8]) -> bool {
+        let end = seq + data.len() as u64;
+        self.segs.iter().any(|&(start, len, hash)| {
+            len > 0
+                && start >= seq
+                && start + u64::from(len) <= end
+                && hash_bytes(&data[(start - seq) as usize..(start - seq) as usize + len as usize])
+                    != hash
+        })
+    }
+}
 
 #[derive(Debug)]
 pub struct Reassembler {
@@ -68,8 +113,8 @@ pub struct Reassembler {
     next: u64,
     held: BTreeMap<u64, Vec<u8>>,
     held_bytes: usize,
-    /// The last bytes delivered, ending at `next`.
-    recent: Vec<u8>,
+    /// The last segments delivered, for retransmissions.
+    seen: Seen,
     ended: bool,
 }
 
@@ -80,7 +125,7 @@ impl Reassembler {
             next: start,
             held: BTreeMap::new(),
             held_bytes: 0,
-            recent: Vec::new(),
+            seen: Seen::default(),
             ended: false,
         }
     }
@@ -243,8 +288,7 @@ impl Reassembler {
             stats.buffered -= seg.len().min(stats.buffered);
             let skip = (self.next - seq) as usize;
             if skip < seg.len() {
-                let fresh = seg[skip..].to_vec();
-                self.deliver_fresh(&fresh, limits, stats, out);
+                self.deliver_fresh(&seg[skip..], limits, stats, out);
             }
         }
     }
@@ -357,35 +401,19 @@ impl Reassembler {
         stats.gap_bytes += n;
         out(Piece::Gap(n));
         self.next += n;
-        self.recent.clear();
+        self.seen.clear();
     }
 
+    /// `fresh` is being delivered from `next` on.
     fn remember(&mut self, fresh: &[u8]) {
-        if fresh.len() >= RECENT {
-            self.recent.clear();
-            self.recent
-                .extend_from_slice(&fresh[fresh.len() - RECENT..]);
-        } else {
-            let over = (self.recent.len() + fresh.len()).saturating_sub(RECENT);
-            self.recent.drain(..over);
-            self.recent.extend_from_slice(fresh);
-        }
+        self.seen.push(self.next, fresh);
     }
 
     /// A retransmission of bytes before `next`: compare with what was
     /// delivered, as far as it is remembered.
     fn check_recent(&self, seq: u64, data: &[u8], stats: &mut ReassemblyStats) {
-        let recent_start = self.next - self.recent.len() as u64;
-        let (s, e) = (
-            seq.max(recent_start),
-            (seq + data.len() as u64).min(self.next),
-        );
-        if s < e {
-            let a = &self.recent[(s - recent_start) as usize..(e - recent_start) as usize];
-            let b = &data[(s - seq) as usize..(e - seq) as usize];
-            if a != b {
-                stats.conflicts += 1;
-            }
+        if self.seen.conflicts(seq, data) {
+            stats.conflicts += 1;
         }
     }
 }
@@ -417,6 +445,25 @@ mod tests {
     }
 
     #[test]
+    fn retransmissions_are_compared_by_segment() {
+        let mut seen = Seen::default();
+        seen.push(100, b"abcd");
+        seen.push(104, b"efgh");
+        // The same segment again, or one covering both: compared.
+        assert!(!seen.conflicts(100, b"abcd"));
+        assert!(seen.conflicts(100, b"abcX"));
+        assert!(!seen.conflicts(98, b"..abcdefgh.."));
+        assert!(seen.conflicts(100, b"abcdefgX"));
+        // Part of a segment only: not compared.
+        assert!(!seen.conflicts(101, b"XXX"));
+        // Old segments are forgotten.
+        for k in 0..SEEN as u64 {
+            seen.push(200 + k, b"z");
+        }
+        assert!(!seen.conflicts(100, b"abcX"));
+    }
+
+    #[test]
     fn in_order_out_of_order_and_retransmitted() {
         let mut r = Reassembler::new(100);
         let (data, gaps, stats) = run(
@@ -445,8 +492,16 @@ mod tests {
         assert_eq!(stats.conflicts, 1);
         // A retransmission that disagrees with delivered bytes.
         let mut r = Reassembler::new(0);
-        let (data, _, stats) = run(&mut r, &[(0, b"hello"), (1, b"EL")]);
+        let (data, _, stats) = run(&mut r, &[(0, b"hello"), (0, b"hELlo")]);
         assert_eq!(data, b"hello");
+        assert_eq!(stats.conflicts, 1);
+        // One that covers two delivered segments, and a partial one (not
+        // compared: only whole remembered segments are).
+        let mut r = Reassembler::new(0);
+        let (_, _, stats) = run(
+            &mut r,
+            &[(0, b"he"), (2, b"llo"), (0, b"hellO"), (1, b"EL")],
+        );
         assert_eq!(stats.conflicts, 1);
     }
 
