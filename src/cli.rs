@@ -226,8 +226,9 @@ impl TrackArgs {
 }
 
 impl DecodeArgs {
-    /// Fills in the decoding part of a tracker configuration.
-    pub fn apply(&self, track: &mut TrackConfig) -> Option<WsConfig> {
+    /// Fills in the decoding part of a tracker configuration; `events`:
+    /// whether per-event records will be shown.
+    pub fn apply(&self, track: &mut TrackConfig, events: bool) -> Option<WsConfig> {
         track.reassembly.stream_bytes = self.reassembly_stream_bytes;
         track.reassembly.total_bytes = self
             .reassembly_total_bytes
@@ -235,6 +236,7 @@ impl DecodeArgs {
         (!self.no_ws).then_some(WsConfig {
             preview: self.ws_preview,
             max_inflated: self.ws_max_inflated,
+            events,
         })
     }
 }
@@ -254,7 +256,10 @@ impl ReplayArgs {
             Some(filter)
         };
         cfg.track = self.track.to_config();
-        cfg.ws = self.decode.apply(&mut cfg.track);
+        // --summary and -q show no per-event records: the decoders need not
+        // make them.
+        let events = !(self.output.summary || self.output.quiet);
+        cfg.ws = self.decode.apply(&mut cfg.track, events);
         cfg
     }
 }

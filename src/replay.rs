@@ -52,8 +52,10 @@ pub enum ReplayError {
     Filter(#[from] FilterError),
 }
 
-/// Counts the application records on their way to the renderer, for the
-/// summary (the tracker does not know what its stream decoders write).
+/// Adds up the WebSocket sessions on their way to the renderer, for the
+/// summary (the tracker does not know what its stream decoders write, and a
+/// session counts its frames, messages and violations even when their own
+/// records were not made).
 struct AppCounts<'a, S> {
     inner: &'a mut S,
     sessions: u64,
@@ -84,12 +86,11 @@ impl<'a, S: RecordSink> AppCounts<'a, S> {
 impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
     #[inline]
     fn record(&mut self, r: Record) {
-        match &r {
-            Record::WsSession(_) => self.sessions += 1,
-            Record::WsFrame(_) => self.frames += 1,
-            Record::WsMessage(_) => self.messages += 1,
-            Record::WsViolation(_) => self.violations += 1,
-            _ => {}
+        if let Record::WsSession(w) = &r {
+            self.sessions += 1;
+            self.frames += w.client.frames + w.server.frames;
+            self.messages += w.client.messages + w.server.messages;
+            self.violations += w.violations;
         }
         self.inner.record(r);
     }

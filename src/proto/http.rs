@@ -92,6 +92,26 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> 
     }
 }
 
+/// Whether the request head at the start of `buf` asks for a WebSocket
+/// upgrade, without copying anything out of it: `None` when the head is not
+/// complete yet (or not HTTP).
+pub fn request_wants_websocket(buf: &[u8]) -> Option<bool> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => {
+            let has = |name: &str, token: &str| {
+                req.headers
+                    .iter()
+                    .filter(|h| h.name.eq_ignore_ascii_case(name))
+                    .any(|h| std::str::from_utf8(h.value).is_ok_and(|v| has_token(Some(v), token)))
+            };
+            Some(has("upgrade", "websocket") && has("connection", "upgrade"))
+        }
+        _ => None,
+    }
+}
+
 /// Parses a response head from the start of `buf`. `Ok(None)`: incomplete.
 pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -155,6 +175,20 @@ mod tests {
         ));
         let big = [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD]].concat();
         assert_eq!(parse_request(&big), Err(HeadError::TooLong));
+    }
+
+    #[test]
+    fn upgrade_check_without_copies_agrees_with_the_parser() {
+        for head in [
+            REQ,
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+            b"GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+            b"GET / HTTP/1.1\r\nUPGRADE: WebSocket\r\nconnection: upgrade\r\n\r\n",
+        ] {
+            let full = parse_request(head).unwrap().unwrap().0.wants_websocket;
+            assert_eq!(request_wants_websocket(head), Some(full));
+        }
+        assert_eq!(request_wants_websocket(&REQ[..40]), None);
     }
 
     #[test]

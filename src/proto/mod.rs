@@ -13,21 +13,24 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use crate::track::stream::StreamDetector;
+use crate::track::stream::{StreamDetector, Streams};
 
 pub use websocket::{WsConfig, WsDecoder, RULES};
 
 /// Chooses a decoder from the first bytes a client sends. WebSocket is
 /// found by content, on any port: an opening handshake is an HTTP GET
-/// (RFC 6455 §4.1), so every connection whose client starts with `GET ` is
-/// followed until its request head says whether it asks for an upgrade.
+/// (RFC 6455 §4.1). A first segment that holds a whole request head is
+/// decided at once (plain HTTP costs nothing more); a GET whose head goes
+/// on in later segments is followed until its head says.
 pub fn stream_detector(ws: WsConfig) -> StreamDetector {
     Arc::new(move |first: &[u8]| {
         let n = first.len().min(4);
-        if n > 0 && first[..n] == b"GET "[..n] {
-            Some(Box::new(WsDecoder::new(ws)) as Box<dyn crate::track::stream::StreamHandler>)
-        } else {
-            None
+        if n == 0 || first[..n] != b"GET "[..n] {
+            return None;
+        }
+        match http::request_wants_websocket(first) {
+            Some(false) => None,
+            Some(true) | None => Some(Streams::boxed(WsDecoder::new(ws))),
         }
     })
 }
@@ -39,7 +42,14 @@ mod tests {
     #[test]
     fn detector_wants_gets_only() {
         let d = stream_detector(WsConfig::default());
-        assert!(d(b"GET /chat HTTP/1.1\r\n").is_some());
+        assert!(d(b"GET /chat HTTP/1.1\r\n").is_some(), "the head goes on");
+        assert!(
+            d(b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n").is_some()
+        );
+        assert!(
+            d(b"GET /page HTTP/1.1\r\nHost: a\r\n\r\n").is_none(),
+            "plain HTTP"
+        );
         assert!(d(b"GE").is_some(), "a request split after two bytes");
         assert!(d(b"POST / HTTP/1.1\r\n").is_none());
         assert!(d(b"\x16\x03\x01").is_none(), "TLS");

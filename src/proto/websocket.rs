@@ -28,6 +28,10 @@ pub struct WsConfig {
     /// Most bytes one compressed message may inflate to; beyond it the
     /// message is reported (`decompressed-too-big`) and not followed.
     pub max_inflated: u64,
+    /// Write the per-event records (`ws_upgrade`, `ws_frame`, `ws_message`,
+    /// `ws_violation`). Without them every check still runs and is counted
+    /// in `ws_session`; only the records (and text previews) are not made.
+    pub events: bool,
 }
 
 impl Default for WsConfig {
@@ -35,6 +39,7 @@ impl Default for WsConfig {
         WsConfig {
             preview: 120,
             max_inflated: 16 * 1024 * 1024,
+            events: true,
         }
     }
 }
@@ -150,8 +155,6 @@ struct Side {
     msg: Option<Message>,
     /// Payload of the control frame being read.
     control: Vec<u8>,
-    /// Unmasked payload.
-    scratch: Vec<u8>,
     inflater: Option<Inflater>,
     /// The sender's inflate window was lost (a gap or a failure with context
     /// takeover): its later compressed messages cannot be inflated.
@@ -218,6 +221,16 @@ impl WsDecoder {
         }
     }
 
+    /// Bytes of text kept for a message's preview: enough for `preview`
+    /// characters of any width, none when no record will show them.
+    fn preview_cap(&self) -> usize {
+        if self.cfg.events {
+            self.cfg.preview.saturating_mul(4)
+        } else {
+            0
+        }
+    }
+
     fn violation(
         &mut self,
         ctx: &StreamCtx,
@@ -228,6 +241,9 @@ impl WsDecoder {
         sink: &mut dyn RecordSink,
     ) {
         self.violations += 1;
+        if !self.cfg.events {
+            return;
+        }
         sink.record(Record::WsViolation(Box::new(WsViolation {
             ts,
             conn: conn_ref(ctx),
@@ -334,6 +350,9 @@ impl WsDecoder {
         if switched {
             self.subprotocol = resp.and_then(|r| r.protocol.clone());
             self.extensions = resp.and_then(|r| r.extensions.clone());
+        }
+        if !self.cfg.events {
+            return;
         }
         let u = WsUpgrade {
             ts: if resp.is_some() { ts } else { *request_ts },
@@ -516,6 +535,12 @@ impl WsDecoder {
         while !data.is_empty() && !self.sides[dir].stopped {
             let side = &mut self.sides[dir];
             match &side.frame {
+                // A whole header in the segment: read it in place.
+                None if side.hdr_len == 0 && FrameView::check_len(data).is_ok() => {
+                    let h = FrameView::check_len(data).expect("checked").header();
+                    data = &data[h.header_len..];
+                    self.start_frame(ctx, dir, ts, h, sink);
+                }
                 None => {
                     let take = (MAX_HEADER - side.hdr_len).min(data.len());
                     side.hdr[side.hdr_len..side.hdr_len + take].copy_from_slice(&data[..take]);
@@ -730,13 +755,12 @@ impl WsDecoder {
         chunk: &[u8],
         sink: &mut dyn RecordSink,
     ) {
-        let preview_cap = self.cfg.preview.saturating_mul(4);
+        let preview_cap = self.preview_cap();
         let side = &mut self.sides[dir];
         let Side {
             frame,
             msg,
             control,
-            scratch,
             inflater,
             totals,
             ..
@@ -749,13 +773,7 @@ impl WsDecoder {
         if f.skip {
             return;
         }
-        let unmasked = |scratch: &mut Vec<u8>| {
-            scratch.clear();
-            scratch.extend_from_slice(chunk);
-            if let Some(key) = f.h.mask {
-                ws::unmask(scratch, key, pos);
-            }
-        };
+        let mask = f.h.mask;
         if f.h.opcode.is_control() {
             let keep = CONTROL_KEEP.saturating_sub(control.len()).min(chunk.len());
             let start = control.len();
@@ -774,15 +792,18 @@ impl WsDecoder {
         let text = m.opcode == Opcode::Text && !m.gap;
         if m.compressed {
             let Some(inf) = inflater.as_mut() else { return };
-            unmasked(scratch);
-            let r = inf.feed(scratch, &mut |out| feed_plain(m, out, text, preview_cap));
+            let r = with_unmasked(chunk, mask, pos, &mut |plain| {
+                inf.feed(plain, &mut |out| feed_plain(m, out, text, preview_cap))
+            });
             if let Err(e) = r {
                 self.inflate_error(ctx, dir, ts, e, sink);
                 return;
             }
         } else if text {
-            unmasked(scratch);
-            feed_plain(m, scratch, text, preview_cap);
+            let _ = with_unmasked(chunk, mask, pos, &mut |plain| {
+                feed_plain(m, plain, text, preview_cap);
+                Ok(())
+            });
         } else {
             // Binary (or text after a gap): only its size matters.
             m.len += chunk.len() as u64;
@@ -891,7 +912,7 @@ impl WsDecoder {
                 }
                 self.sides[dir].control = payload;
             }
-            Opcode::Ping | Opcode::Pong if !incomplete => {
+            Opcode::Ping | Opcode::Pong if !incomplete && self.cfg.events => {
                 control_payload = Some(printable(&self.sides[dir].control, self.cfg.preview).0);
             }
             _ => {}
@@ -902,23 +923,25 @@ impl WsDecoder {
                 self.close = Some((close_code, close_reason.clone(), direction(dir)));
             }
         }
-        sink.record(Record::WsFrame(Box::new(WsFrame {
-            ts,
-            conn: conn_ref(ctx),
-            direction: direction(dir),
-            fin: h.fin,
-            rsv1: h.rsv1,
-            rsv2: h.rsv2,
-            rsv3: h.rsv3,
-            opcode: h.opcode.value(),
-            opcode_name: h.opcode.name(),
-            masked: h.mask.is_some(),
-            payload_len: h.payload_len,
-            close_code,
-            close_reason,
-            control_payload,
-            incomplete,
-        })));
+        if self.cfg.events {
+            sink.record(Record::WsFrame(Box::new(WsFrame {
+                ts,
+                conn: conn_ref(ctx),
+                direction: direction(dir),
+                fin: h.fin,
+                rsv1: h.rsv1,
+                rsv2: h.rsv2,
+                rsv3: h.rsv3,
+                opcode: h.opcode.value(),
+                opcode_name: h.opcode.name(),
+                masked: h.mask.is_some(),
+                payload_len: h.payload_len,
+                close_code,
+                close_reason,
+                control_payload,
+                incomplete,
+            })));
+        }
         let data = matches!(
             h.opcode,
             Opcode::Text | Opcode::Binary | Opcode::Continuation
@@ -945,7 +968,7 @@ impl WsDecoder {
         mut m: Message,
         sink: &mut dyn RecordSink,
     ) {
-        let preview_cap = self.cfg.preview.saturating_mul(4);
+        let preview_cap = self.preview_cap();
         let text = m.opcode == Opcode::Text;
         if m.compressed && !m.stalled {
             if let Some(inf) = self.sides[dir].inflater.as_mut() {
@@ -977,6 +1000,9 @@ impl WsDecoder {
         let totals = &mut self.sides[dir].totals;
         totals.messages += 1;
         totals.message_bytes += m.len;
+        if !self.cfg.events {
+            return;
+        }
         let (text, text_truncated) = if m.opcode == Opcode::Text {
             let (t, cut) = preview_text(&m.preview, self.cfg.preview);
             (Some(t), cut || (m.preview.len() as u64) < m.len)
@@ -1067,6 +1093,28 @@ impl WsDecoder {
         }
         self.interest()
     }
+}
+
+/// Passes `chunk` (payload starting at offset `pos`) to `f` unmasked: as it
+/// is when the frame has no mask, else in pieces unmasked on the stack (a
+/// per-stream heap buffer would be one more cold cache line per packet).
+fn with_unmasked(
+    chunk: &[u8],
+    mask: Option<[u8; 4]>,
+    pos: u64,
+    f: &mut dyn FnMut(&[u8]) -> Result<(), InflateError>,
+) -> Result<(), InflateError> {
+    let Some(key) = mask else { return f(chunk) };
+    let mut buf = [0u8; 512];
+    let mut at = pos;
+    for piece in chunk.chunks(buf.len()) {
+        let b = &mut buf[..piece.len()];
+        b.copy_from_slice(piece);
+        ws::unmask(b, key, at);
+        f(b)?;
+        at += piece.len() as u64;
+    }
+    Ok(())
 }
 
 /// Adds decoded message bytes: counted, checked, and the first kept.

@@ -188,10 +188,18 @@ impl<'a> FrameView<'a> {
 }
 
 /// Unmasks `data` in place; `pos` is the offset of `data[0]` in the payload.
+/// Eight bytes at a time: the key, rotated to `pos`, repeated to a `u64`.
 pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
     let start = (pos % 4) as usize;
-    for (i, b) in data.iter_mut().enumerate() {
-        *b ^= key[(start + i) % 4];
+    let rotated: [u8; 4] = std::array::from_fn(|i| key[(start + i) % 4]);
+    let k8 = u64::from_ne_bytes(std::array::from_fn(|i| rotated[i % 4]));
+    let mut chunks = data.chunks_exact_mut(8);
+    for c in &mut chunks {
+        let v = u64::from_ne_bytes(c.try_into().expect("8 bytes")) ^ k8;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= rotated[i % 4];
     }
 }
 
@@ -228,6 +236,24 @@ mod tests {
         unmask(&mut a, h.mask.unwrap(), 0);
         unmask(&mut b, h.mask.unwrap(), 2);
         assert_eq!([a, b].concat(), b"Hello");
+    }
+
+    #[test]
+    fn unmasking_in_words_equals_bytewise() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let plain: Vec<u8> = (0..100u8).collect();
+        for pos in 0..8u64 {
+            for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 100] {
+                let mut d = plain[..len].to_vec();
+                unmask(&mut d, key, pos);
+                let want: Vec<u8> = plain[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[(pos as usize + i) % 4])
+                    .collect();
+                assert_eq!(d, want, "pos {pos} len {len}");
+            }
+        }
     }
 
     #[test]

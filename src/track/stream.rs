@@ -58,18 +58,45 @@ pub trait StreamHandler: Send {
 }
 
 /// Decides, from the first bytes a client sends, whether to decode a
-/// connection.
-pub type StreamDetector = Arc<dyn Fn(&[u8]) -> Option<Box<dyn StreamHandler>> + Send + Sync>;
+/// connection: returns the decoder in its [`Streams`] (see
+/// [`Streams::boxed`]).
+pub type StreamDetector = Arc<dyn Fn(&[u8]) -> Option<Box<Streams>> + Send + Sync>;
 
-/// A connection's decoder and its two reassemblers.
-pub struct Streams {
-    handler: Box<dyn StreamHandler>,
+/// A connection's decoder and its two reassemblers, in one allocation: every
+/// packet of a decoded connection touches all three, and each separate
+/// allocation would be one more cold cache line per packet.
+pub struct Streams<H: ?Sized = dyn StreamHandler> {
+    ctx: StreamCtx,
     client: Reassembler,
     server: Reassembler,
     /// Where each side's FIN sits: an acknowledgement of it is not a gap.
     client_fin: Option<u64>,
     server_fin: Option<u64>,
     done: bool,
+    handler: H,
+}
+
+impl<H: StreamHandler + 'static> Streams<H> {
+    /// `handler` with its reassemblers, to be placed by [`Streams::begin`].
+    pub fn boxed(handler: H) -> Box<Streams> {
+        let nowhere = Endpoint {
+            ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            port: 0,
+        };
+        Box::new(Streams {
+            ctx: StreamCtx {
+                conn_id: 0,
+                client: nowhere,
+                server: nowhere,
+            },
+            client: Reassembler::new(0),
+            server: Reassembler::new(0),
+            client_fin: None,
+            server_fin: None,
+            done: false,
+            handler,
+        })
+    }
 }
 
 impl std::fmt::Debug for Streams {
@@ -82,15 +109,12 @@ impl std::fmt::Debug for Streams {
 }
 
 impl Streams {
-    pub fn new(handler: Box<dyn StreamHandler>, client_start: u64, server_start: u64) -> Self {
-        Streams {
-            handler,
-            client: Reassembler::new(client_start),
-            server: Reassembler::new(server_start),
-            client_fin: None,
-            server_fin: None,
-            done: false,
-        }
+    /// The connection, and where each side's stream starts (0 for the
+    /// server: not known yet, its first segment or SYN-ACK will say).
+    pub fn begin(&mut self, ctx: StreamCtx, client_start: u64, server_start: u64) {
+        self.ctx = ctx;
+        self.client = Reassembler::new(client_start);
+        self.server = Reassembler::new(server_start);
     }
 
     pub fn is_done(&self) -> bool {
@@ -117,7 +141,6 @@ impl Streams {
     #[allow(clippy::too_many_arguments)]
     pub fn segment(
         &mut self,
-        ctx: &StreamCtx,
         from_client: bool,
         ts: Timestamp,
         seq: u64,
@@ -134,40 +157,14 @@ impl Streams {
         if !from_client && self.server.next_seq() == 0 {
             self.server = Reassembler::new(seq);
         }
-        let Streams {
-            handler,
-            client,
-            server,
-            done,
-            ..
-        } = self;
-        let r = if from_client {
-            &mut *client
-        } else {
-            &mut *server
-        };
-        let mut interest = Interest::More;
-        r.segment(seq, data, wire_len, limits, stats, &mut |p| {
-            if interest == Interest::Done {
-                return;
-            }
-            interest = match p {
-                Piece::Data(d) => handler.data(ctx, from_client, ts, d, sink),
-                Piece::Gap(n) => handler.gap(ctx, from_client, ts, n, sink),
-            };
+        self.feed(from_client, ts, stats, sink, |r, stats, out| {
+            r.segment(seq, data, wire_len, limits, stats, out)
         });
-        if interest == Interest::Done {
-            *done = true;
-            client.release(stats);
-            server.release(stats);
-        }
     }
 
     /// The other side acknowledged `ack` of this direction's stream.
-    #[allow(clippy::too_many_arguments)]
     pub fn acked(
         &mut self,
-        ctx: &StreamCtx,
         from_client: bool,
         ts: Timestamp,
         ack: u64,
@@ -175,16 +172,64 @@ impl Streams {
         stats: &mut ReassemblyStats,
         sink: &mut dyn RecordSink,
     ) {
-        if self.done {
-            return;
-        }
         let fin = if from_client {
             self.client_fin
         } else {
             self.server_fin
         };
         let ack = fin.map_or(ack, |f| ack.min(f));
+        let r = if from_client {
+            &self.client
+        } else {
+            &self.server
+        };
+        if self.done || r.next_seq() == 0 || ack <= r.next_seq() {
+            return;
+        }
+        self.feed(from_client, ts, stats, sink, |r, stats, out| {
+            r.acked(ack, limits, stats, out)
+        });
+    }
+
+    /// The connection is over: both streams are flushed (holes become gaps),
+    /// then the handler is told.
+    pub fn end(
+        &mut self,
+        ts: Timestamp,
+        limits: &ReassemblyLimits,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+    ) {
+        for from_client in [true, false] {
+            let r = if from_client {
+                &self.client
+            } else {
+                &self.server
+            };
+            if !self.done && r.next_seq() != 0 {
+                self.feed(from_client, ts, stats, sink, |r, stats, out| {
+                    r.end(limits, stats, out)
+                });
+            }
+        }
+        self.client.release(stats);
+        self.server.release(stats);
+        self.handler.end(&self.ctx, ts, sink);
+        self.done = true;
+    }
+
+    /// Runs `step` on one direction's reassembler, passing what it releases
+    /// to the handler until the handler is done; then stops reassembling.
+    fn feed(
+        &mut self,
+        from_client: bool,
+        ts: Timestamp,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+        step: impl FnOnce(&mut Reassembler, &mut ReassemblyStats, &mut dyn FnMut(Piece<'_>)),
+    ) {
         let Streams {
+            ctx,
             handler,
             client,
             server,
@@ -196,11 +241,8 @@ impl Streams {
         } else {
             &mut *server
         };
-        if r.next_seq() == 0 {
-            return;
-        }
         let mut interest = Interest::More;
-        r.acked(ack, limits, stats, &mut |p| {
+        step(r, stats, &mut |p| {
             if interest == Interest::Done {
                 return;
             }
@@ -214,45 +256,6 @@ impl Streams {
             client.release(stats);
             server.release(stats);
         }
-    }
-
-    /// The connection is over: both streams are flushed (holes become gaps),
-    /// then the handler is told.
-    pub fn end(
-        &mut self,
-        ctx: &StreamCtx,
-        ts: Timestamp,
-        limits: &ReassemblyLimits,
-        stats: &mut ReassemblyStats,
-        sink: &mut dyn RecordSink,
-    ) {
-        if !self.done {
-            let Streams {
-                handler,
-                client,
-                server,
-                ..
-            } = self;
-            for (from_client, r) in [(true, client), (false, server)] {
-                if r.next_seq() == 0 {
-                    continue;
-                }
-                let mut interest = Interest::More;
-                r.end(limits, stats, &mut |p| {
-                    if interest == Interest::Done {
-                        return;
-                    }
-                    interest = match p {
-                        Piece::Data(d) => handler.data(ctx, from_client, ts, d, sink),
-                        Piece::Gap(n) => handler.gap(ctx, from_client, ts, n, sink),
-                    };
-                });
-            }
-        }
-        self.client.release(stats);
-        self.server.release(stats);
-        self.handler.end(ctx, ts, sink);
-        self.done = true;
     }
 }
 
@@ -315,7 +318,7 @@ mod tests {
     }
 
     struct T {
-        s: Streams,
+        s: Box<Streams>,
         seen: Arc<Mutex<Seen>>,
         stats: ReassemblyStats,
         out: Vec<crate::event::Record>,
@@ -341,7 +344,11 @@ mod tests {
                 done_after,
             };
             T {
-                s: Streams::new(Box::new(h), 1000, server_start),
+                s: {
+                    let mut s = Streams::boxed(h);
+                    s.begin(ctx(), 1000, server_start);
+                    s
+                },
                 seen,
                 stats: ReassemblyStats::default(),
                 out: Vec::new(),
@@ -350,7 +357,6 @@ mod tests {
         fn seg(&mut self, from_client: bool, seq: u64, data: &[u8]) {
             let l = ReassemblyLimits::default();
             self.s.segment(
-                &ctx(),
                 from_client,
                 Timestamp(0),
                 seq,
@@ -364,7 +370,6 @@ mod tests {
         fn ack(&mut self, of_client: bool, ack: u64) {
             let l = ReassemblyLimits::default();
             self.s.acked(
-                &ctx(),
                 of_client,
                 Timestamp(0),
                 ack,
@@ -375,8 +380,7 @@ mod tests {
         }
         fn end(&mut self) {
             let l = ReassemblyLimits::default();
-            self.s
-                .end(&ctx(), Timestamp(0), &l, &mut self.stats, &mut self.out);
+            self.s.end(Timestamp(0), &l, &mut self.stats, &mut self.out);
         }
     }
 

@@ -412,8 +412,7 @@ impl Handshake {
 }
 
 /// What a connection needs only now and then: on SYN, FIN and RST packets,
-/// on gaps, when a history letter is added, when it is written — and, for the
-/// few connections an application decoder wants, on every packet.
+/// on gaps, when a history letter is added, when it is written.
 #[derive(Debug)]
 struct Cold {
     client: Addr,
@@ -425,7 +424,6 @@ struct Cold {
     missed: [u64; 2],
     syn: [Option<SynOptions>; 2],
     hs: Handshake,
-    streams: Option<Streams>,
 }
 
 /// One TCP connection.
@@ -440,6 +438,10 @@ pub struct TcpConn {
     /// A SYN-ACK was seen and the client's ACK of it is still to come.
     awaiting_ack: bool,
     stream: StreamState,
+    /// The application decoder and its reassemblers, for the few
+    /// connections one wants (touched on each of their packets: kept out of
+    /// the cold part).
+    streams: Option<Box<Streams>>,
     cold: Box<Cold>,
 }
 
@@ -472,6 +474,7 @@ impl TcpConn {
             hist_seen: 0,
             awaiting_ack: false,
             stream: StreamState::Undecided,
+            streams: None,
             cold: Box::new(Cold {
                 client,
                 server,
@@ -481,7 +484,6 @@ impl TcpConn {
                 missed: [0; 2],
                 syn: [None; 2],
                 hs: Handshake::new(),
-                streams: None,
             }),
         }
     }
@@ -832,7 +834,7 @@ impl TcpConn {
             {
                 return;
             }
-            let Some(handler) = detector(seg.payload) else {
+            let Some(mut streams) = detector(seg.payload) else {
                 return;
             };
             let server_start = if self.cold.hs.synack_count > 0 {
@@ -840,15 +842,19 @@ impl TcpConn {
             } else {
                 0
             };
-            self.cold.streams = Some(Streams::new(handler, data_start, server_start));
+            streams.begin(self.ctx(), data_start, server_start);
+            self.streams = Some(streams);
             self.stream = StreamState::Attached;
         }
-        let ctx = self.ctx();
         let ts = pkt.ts;
         let dropped_before = env.stats.dropped_bytes;
         let conflicts_before = env.stats.conflicts;
-        let (ep, peer, cold) = self.parts(is_orig);
-        let Some(streams) = cold.streams.as_mut() else {
+        let (ep, peer) = if is_orig {
+            (&self.orig, &self.resp)
+        } else {
+            (&self.resp, &self.orig)
+        };
+        let Some(streams) = self.streams.as_mut() else {
             return;
         };
         if seg.flags.syn() && !is_orig {
@@ -859,7 +865,6 @@ impl TcpConn {
             let data_start = ep.unwrap(SeqNum(seg.seq)) + u64::from(seg.flags.syn());
             let captured = &seg.payload[..seg.payload.len().min(len as usize)];
             streams.segment(
-                &ctx,
                 is_orig,
                 ts,
                 data_start,
@@ -876,11 +881,12 @@ impl TcpConn {
         }
         if seg.flags.ack() && !seg.flags.syn() {
             let ack = peer.unwrap(SeqNum(seg.ack));
-            streams.acked(&ctx, !is_orig, ts, ack, env.limits, env.stats, sink_dyn);
+            streams.acked(!is_orig, ts, ack, env.limits, env.stats, sink_dyn);
         }
-        let done = streams.is_done();
-        if done {
-            self.stream = StreamState::Declined;
+        // A decoder with nothing more to decode says what it has and goes
+        // (most connections it is shown are plain HTTP).
+        if streams.is_done() {
+            self.finish_streams(env, sink);
         }
         let dir = Direction::from_is_client(is_orig);
         let dropped = env.stats.dropped_bytes - dropped_before;
@@ -896,10 +902,9 @@ impl TcpConn {
 
     /// The connection is over: its decoder (if any) flushes and finishes.
     pub fn finish_streams<S: RecordSink>(&mut self, env: &mut StreamEnv<'_>, sink: &mut S) {
-        let ctx = self.ctx();
         let ts = self.last_ts;
-        if let Some(mut streams) = self.cold.streams.take() {
-            streams.end(&ctx, ts, env.limits, env.stats, sink);
+        if let Some(mut streams) = self.streams.take() {
+            streams.end(ts, env.limits, env.stats, sink);
         }
         self.stream = StreamState::Declined;
     }
