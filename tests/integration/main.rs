@@ -7,6 +7,7 @@ mod conformance;
 mod errors;
 mod fastpath;
 mod filter;
+mod fuzz_regressions;
 mod golden;
 mod schema;
 mod util;
