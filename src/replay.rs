@@ -24,6 +24,7 @@ use crate::source::file::{CaptureReader, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
+use crate::track::stream::prefetch;
 use crate::track::{FlowKeyer, TrackStats, Tracker};
 
 /// A sink that can ask the pipeline to stop early (its output went away).
@@ -262,7 +263,15 @@ pub fn replay<S: StoppableSink + Send>(
             });
             let mut interrupted = false;
             for mut batch in batch_rx.iter() {
-                for (m, k) in batch.packets.iter().zip(&batch.keys) {
+                for (i, (m, k)) in batch.packets.iter().zip(&batch.keys).enumerate() {
+                    if let Some(ahead) = batch.keys.get(i + PREFETCH_AHEAD) {
+                        tracker.prefetch(ahead);
+                        let payload =
+                            batch.packets[i + PREFETCH_AHEAD].tcp_payload_ptr(&batch.chunk);
+                        if let Some(p) = payload {
+                            prefetch(p);
+                        }
+                    }
                     let p = m.packet(&batch.chunk, &batch.extra);
                     tracker.packet_keyed(&p, k, &mut counted);
                 }
@@ -287,6 +296,9 @@ pub fn replay<S: StoppableSink + Send>(
     });
     Ok((outcome, sink))
 }
+
+/// How many packets ahead the tracking loop asks for a flow's state.
+const PREFETCH_AHEAD: usize = 6;
 
 /// The source thread: read, filter, decode, count; ship batches.
 #[allow(clippy::too_many_arguments)]

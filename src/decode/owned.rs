@@ -50,6 +50,19 @@ pub struct PacketMeta {
     pub transport: OwnedTransport,
 }
 
+impl PacketMeta {
+    /// Where the TCP payload starts in `chunk` (None: no payload there).
+    #[inline]
+    pub fn tcp_payload_ptr(&self, chunk: &[u8]) -> Option<*const u8> {
+        match &self.transport {
+            OwnedTransport::Tcp { payload, .. } if payload.len > 0 && !payload.extra => {
+                Some(chunk.as_ptr().wrapping_add(payload.start as usize))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Records where a decoded packet's slices lie.
 pub struct Locator<'a> {
     /// The raw packet's bytes, and their offset in the chunk.

@@ -1162,6 +1162,15 @@ fn printable(bytes: &[u8], chars: usize) -> (String, bool) {
 }
 
 impl StreamHandler for WsDecoder {
+    fn prefetch(&self, from_client: bool) {
+        use crate::track::stream::prefetch;
+        prefetch(&self.phase as *const Phase as *const u8);
+        let side = &self.sides[usize::from(!from_client)];
+        let at = side as *const Side as *const u8;
+        for line in (0..std::mem::size_of::<Side>()).step_by(64) {
+            prefetch(at.wrapping_add(line));
+        }
+    }
     fn data(
         &mut self,
         ctx: &StreamCtx,

@@ -231,6 +231,24 @@ impl Tracker {
         &self.keyer
     }
 
+    /// Starts bringing the state of the flow `k` names into the cache. The
+    /// replay loop calls it a few packets ahead: with hundreds of thousands
+    /// of flows, the misses on a flow's entry and decoder, not the work done
+    /// on them, are what a packet costs, and they can overlap.
+    #[inline]
+    pub fn prefetch(&self, k: &Keyed) {
+        match k.proto {
+            Proto::Tcp => {
+                if let Some(e) = self.tcp.find(k.hash, |e| e.key == k.key) {
+                    e.flow.prefetch(e.client_is_a == k.src_is_a);
+                }
+            }
+            Proto::Udp => {
+                let _ = self.udp.find(k.hash, |e| e.key == k.key);
+            }
+        }
+    }
+
     /// Tracks one decoded packet.
     pub fn packet<S: RecordSink>(&mut self, pkt: &Packet<'_>, sink: &mut S) {
         let k = self.keyer.key(pkt);

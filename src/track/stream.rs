@@ -55,6 +55,9 @@ pub trait StreamHandler: Send {
     ) -> Interest;
     /// The connection is over (closed, idle, evicted, or the input ended).
     fn end(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink);
+    /// Hints the CPU at what [`StreamHandler::data`] will read for the next
+    /// bytes of one direction (see [`prefetch`]).
+    fn prefetch(&self, _from_client: bool) {}
 }
 
 /// Decides, from the first bytes a client sends, whether to decode a
@@ -74,6 +77,33 @@ pub struct Streams<H: ?Sized = dyn StreamHandler> {
     server_fin: Option<u64>,
     done: bool,
     handler: H,
+}
+
+impl Streams {
+    /// Starts loading the reassemblers and the handler into the cache.
+    #[inline]
+    pub fn prefetch(&self, from_client: bool) {
+        prefetch(self as *const Self as *const u8);
+        let r = if from_client {
+            &self.client
+        } else {
+            &self.server
+        };
+        prefetch(r as *const Reassembler as *const u8);
+        self.handler.prefetch(from_client);
+    }
+}
+
+/// A hint to the CPU that `p` will soon be read (no effect elsewhere).
+#[inline(always)]
+#[allow(unsafe_code)]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE is part of the x86_64 baseline, and a prefetch is only a
+    // hint: it reads nothing and never faults, whatever `p` points at.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
 }
 
 impl<H: StreamHandler + 'static> Streams<H> {

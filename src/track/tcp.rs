@@ -900,6 +900,15 @@ impl TcpConn {
         }
     }
 
+    /// Starts loading what the next packet will touch (see
+    /// [`crate::track::Tracker::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, from_client: bool) {
+        if let Some(s) = &self.streams {
+            s.prefetch(from_client);
+        }
+    }
+
     /// The connection is over: its decoder (if any) flushes and finishes.
     pub fn finish_streams<S: RecordSink>(&mut self, env: &mut StreamEnv<'_>, sink: &mut S) {
         let ts = self.last_ts;
