@@ -5,9 +5,11 @@
 #   libpcap-dev  the pcap crate links libpcap (BPF filters, live capture)
 #   tcpdump      tests compare BPF filter results with tcpdump's
 #   tshark       tests compare every WebSocket frame with tshark's
+#   iproute2     `ls` tests make network namespaces (ip netns) and compare with ss
+#   python3      `ls` tests hold their sockets open from a python script
 set -euo pipefail
 
-PACKAGES=(libpcap-dev tcpdump tshark)
+PACKAGES=(libpcap-dev tcpdump tshark iproute2 python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sockscope::sockets::{LsConfig, NetnsChoice, StateSet};
 
 use sockscope::config::{Detail, Input, OutputConfig, OutputFormat, ReplayConfig};
 use sockscope::proto::WsConfig;
@@ -42,7 +43,8 @@ pub enum Command {
     /// Decode live traffic from a network interface (needs CAP_NET_RAW)
     Capture(PassThroughArgs),
     /// List the kernel's sockets as 5-tuples with state, queues and owner
-    Ls(PassThroughArgs),
+    /// (netlink sock_diag, like ss; /proc/net when netlink is unavailable)
+    Ls(LsArgs),
     /// Check expectations over recorded captures, for CI
     Check(PassThroughArgs),
     /// Generate the man page or shell completions
@@ -306,4 +308,123 @@ pub fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
     }
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// `sockscope ls`.
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// TCP sockets
+    #[arg(short = 't', long)]
+    pub tcp: bool,
+    /// UDP sockets
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+    /// Raw sockets
+    #[arg(short = 'w', long)]
+    pub raw: bool,
+    /// Unix sockets (stream, datagram, seqpacket)
+    #[arg(short = 'x', long)]
+    pub unix: bool,
+    /// IPv4 only
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Listening sockets only (and unconnected UDP/raw, as ss -l)
+    #[arg(short = 'l', long, conflicts_with_all = ["all", "state"])]
+    pub listening: bool,
+    /// Sockets in every state (default: connected ones, without
+    /// TIME-WAIT and SYN-RECV, as ss)
+    #[arg(short = 'a', long, conflicts_with = "state")]
+    pub all: bool,
+    /// States, comma-separated, with ss's names and groups: established,
+    /// syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, closed,
+    /// close-wait, last-ack, listening, closing, all, connected,
+    /// synchronized, bucket, big
+    #[arg(long, value_name = "STATE[,STATE]")]
+    pub state: Option<String>,
+    /// Either side's port
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Local port
+    #[arg(long, value_name = "PORT")]
+    pub sport: Option<u16>,
+    /// Remote port
+    #[arg(long, value_name = "PORT")]
+    pub dport: Option<u16>,
+    /// Owning processes (pid, name, fd) from /proc/PID/fd
+    #[arg(short = 'p', long)]
+    pub processes: bool,
+    /// Only sockets held by this process id (implies -p)
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Only sockets held by processes of this name (implies -p)
+    #[arg(long, value_name = "NAME")]
+    pub process: Option<String>,
+    /// TCP_INFO of TCP sockets (rtt, rttvar, cwnd, ssthresh, retransmits,
+    /// bytes acked and received, delivery rate…)
+    #[arg(short = 'i', long)]
+    pub info: bool,
+    /// Socket memory (skmeminfo) of inet sockets
+    #[arg(short = 'm', long)]
+    pub memory: bool,
+    /// Counts by protocol and state instead of rows
+    #[arg(short = 's', long)]
+    pub summary: bool,
+    /// List the sockets of the network namespace /run/netns/NAME
+    #[arg(long, value_name = "NAME", conflicts_with = "all_netns")]
+    pub netns: Option<String>,
+    /// List every network namespace (named ones and those of processes)
+    #[arg(long)]
+    pub all_netns: bool,
+    /// Read /proc/net instead of netlink (as when netlink is unavailable)
+    #[arg(long, hide = true)]
+    pub proc: bool,
+    /// Output format
+    #[arg(long, short = 'F', value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+    /// Table width in columns (default: the terminal's width)
+    #[arg(long, value_name = "COLUMNS")]
+    pub width: Option<u16>,
+}
+
+impl LsArgs {
+    /// The listing these options ask for; `Err` names a bad option value.
+    pub fn to_config(&self) -> Result<LsConfig, String> {
+        let any_proto = self.tcp || self.udp || self.raw || self.unix;
+        let states = if let Some(list) = &self.state {
+            StateSet::parse(list).map_err(|e| format!("--state: {e}"))?
+        } else if self.all {
+            StateSet::ALL
+        } else if self.listening {
+            StateSet::LISTENING
+        } else {
+            StateSet::CONNECTED
+        };
+        let netns = match (&self.netns, self.all_netns) {
+            (Some(n), _) => NetnsChoice::Named(n.clone()),
+            (None, true) => NetnsChoice::All,
+            (None, false) => NetnsChoice::Current,
+        };
+        Ok(LsConfig {
+            tcp: self.tcp || !any_proto,
+            udp: self.udp || !any_proto,
+            raw: self.raw || !any_proto,
+            unix: self.unix,
+            v4: !self.ipv6,
+            v6: !self.ipv4,
+            states,
+            processes: self.processes || self.pid.is_some() || self.process.is_some(),
+            info: self.info,
+            mem: self.memory,
+            netns,
+            port: self.port,
+            sport: self.sport,
+            dport: self.dport,
+            pid: self.pid,
+            process: self.process.clone(),
+            force_proc: self.proc,
+        })
+    }
 }

@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod proto;
 pub mod render;
 pub mod replay;
+pub mod sockets;
 pub mod source;
 pub mod time;
 pub mod track;

@@ -64,7 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Replay(args) => replay(&args),
         Command::Capture(_) => not_yet("capture"),
-        Command::Ls(_) => not_yet("ls"),
+        Command::Ls(args) => ls(&args),
         Command::Check(_) => not_yet("check"),
         Command::Generate { what } => {
             let mut out = io::stdout().lock();
@@ -82,6 +82,52 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
 fn not_yet(what: &str) -> anyhow::Result<Exit> {
     eprintln!("sockscope: error: `sockscope {what}` is not implemented yet");
     Ok(Exit::Error)
+}
+
+fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
+    use sockscope::render::sockets::{write_json, write_summary, write_table, LsView};
+    let cfg = match args.to_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sockscope: error: {e}");
+            return Ok(Exit::Error);
+        }
+    };
+    let listing = match sockscope::sockets::list(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sockscope: error: {e}");
+            return Ok(Exit::Error);
+        }
+    };
+    let width = args.width.or_else(|| {
+        use std::io::IsTerminal;
+        let out = io::stdout();
+        if out.is_terminal() {
+            terminal_size::terminal_size_of(&out).map(|(w, _)| w.0)
+        } else {
+            None
+        }
+    });
+    let view = LsView {
+        processes: cfg.processes,
+        info: cfg.info,
+        mem: cfg.mem,
+        netns: cfg.netns != sockscope::sockets::NetnsChoice::Current,
+        width,
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let written = match (args.format, args.summary) {
+        (cli::FormatArg::Json, _) => write_json(&mut out, &listing, &view),
+        (_, true) => write_summary(&mut out, &listing, &view),
+        _ => write_table(&mut out, &listing, &view),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if is_broken_pipe(&e) => Ok(Exit::Ok),
+        Err(e) => Err(e).context("writing output"),
+        Ok(()) => Ok(Exit::Ok),
+    }
 }
 
 fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {

@@ -9,6 +9,7 @@ mod fastpath;
 mod filter;
 mod fuzz_regressions;
 mod golden;
+mod ls;
 mod schema;
 mod util;
 mod websocket;

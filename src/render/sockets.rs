@@ -1,0 +1,442 @@
+//! `sockscope ls` output: a comfy-table table (or counts with `-s`) and JSON
+//! lines, one object per socket then an `ls_summary`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+
+use crate::render::json::escape_into;
+use crate::sockets::{Family, Listing, SocketRow, TableSource};
+
+/// Which optional columns to show.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LsView {
+    pub processes: bool,
+    pub info: bool,
+    pub mem: bool,
+    pub netns: bool,
+    pub width: Option<u16>,
+}
+
+/// `ADDR:PORT` as ss writes it: IPv6 in brackets, port 0 as `*`.
+fn endpoint(ip: Option<IpAddr>, port: Option<u16>) -> String {
+    let port = match port {
+        Some(0) | None => "*".to_string(),
+        Some(p) => p.to_string(),
+    };
+    match ip {
+        Some(IpAddr::V6(v6)) => format!("[{v6}]:{port}"),
+        Some(IpAddr::V4(v4)) => format!("{v4}:{port}"),
+        None => format!("*:{port}"),
+    }
+}
+
+fn local(r: &SocketRow) -> String {
+    if r.family == Family::Unix {
+        return format!("{} {}", r.unix_path.as_deref().unwrap_or("*"), r.inode);
+    }
+    endpoint(r.local_ip, r.local_port)
+}
+
+fn peer(r: &SocketRow) -> String {
+    if r.family == Family::Unix {
+        return match r.unix_peer {
+            Some(p) => format!("* {p}"),
+            None => "*".to_string(),
+        };
+    }
+    endpoint(r.remote_ip, r.remote_port)
+}
+
+fn owners(r: &SocketRow) -> String {
+    r.owners
+        .iter()
+        .map(|o| format!("{}({}) fd={}", o.process, o.pid, o.fd))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn table(width: Option<u16>) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING);
+    t.force_no_tty();
+    match width {
+        Some(w) => {
+            t.set_content_arrangement(ContentArrangement::Dynamic);
+            t.set_width(w);
+        }
+        None => {
+            t.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    t
+}
+
+/// The table of sockets, then a footer: how many, where they came from,
+/// and what could not be attributed.
+pub fn write_table<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<()> {
+    let mut header = vec!["Proto", "State", "Recv-Q", "Send-Q", "Local", "Peer"];
+    if v.processes {
+        header.push("Process");
+    }
+    if v.info {
+        header.extend([
+            "RTT ms",
+            "RTTvar ms",
+            "Cwnd",
+            "Ssthresh",
+            "Retrans",
+            "Acked",
+            "Received",
+        ]);
+    }
+    if v.mem {
+        header.extend(["Rmem", "Rcvbuf", "Wmem", "Sndbuf", "Drops"]);
+    }
+    if v.netns {
+        header.push("Netns");
+    }
+    let right = |x: String| (x, true);
+    let mut cells: Vec<Vec<(String, bool)>> = Vec::with_capacity(l.rows.len());
+    for r in &l.rows {
+        let left = |x: String| (x, false);
+        let mut row = vec![
+            left(r.proto.name().to_string()),
+            left(r.state.name().to_string()),
+            right(r.recv_q.to_string()),
+            right(r.send_q.to_string()),
+            left(local(r)),
+            left(peer(r)),
+        ];
+        if v.processes {
+            row.push(left(owners(r)));
+        }
+        if v.info {
+            match &r.tcp_info {
+                Some(i) => {
+                    let opt = |x: Option<u64>| x.map_or("-".to_string(), |x| x.to_string());
+                    row.extend([
+                        right(format!("{:.3}", f64::from(i.rtt_us) / 1000.0)),
+                        right(format!("{:.3}", f64::from(i.rttvar_us) / 1000.0)),
+                        right(i.snd_cwnd.to_string()),
+                        right(i.snd_ssthresh.to_string()),
+                        right(i.total_retrans.to_string()),
+                        right(opt(i.bytes_acked)),
+                        right(opt(i.bytes_received)),
+                    ]);
+                }
+                None => row.extend((0..7).map(|_| left(String::new()))),
+            }
+        }
+        if v.mem {
+            match &r.mem {
+                Some(m) => row.extend([
+                    right(m.rmem_alloc.to_string()),
+                    right(m.rcvbuf.to_string()),
+                    right(m.wmem_alloc.to_string()),
+                    right(m.sndbuf.to_string()),
+                    right(m.drops.to_string()),
+                ]),
+                None => row.extend((0..5).map(|_| left(String::new()))),
+            }
+        }
+        if v.netns {
+            row.push(left(r.netns.clone().unwrap_or_default()));
+        }
+        cells.push(row);
+    }
+    if !l.rows.is_empty() {
+        match v.width {
+            // A terminal: comfy-table wraps cells to fit.
+            Some(w) => {
+                let mut t = table(Some(w));
+                t.set_header(header);
+                for row in cells {
+                    t.add_row(row.into_iter().map(|(x, r)| {
+                        let c = Cell::new(x);
+                        if r {
+                            c.set_alignment(CellAlignment::Right)
+                        } else {
+                            c
+                        }
+                    }));
+                }
+                writeln!(out, "{t}")?;
+            }
+            // Not a terminal: nothing to wrap, and 100 000 rows must not
+            // cost more than the listing (comfy-table's layout did).
+            None => write_aligned(out, &header, &cells)?,
+        }
+    }
+    writeln!(out, "{}", footer(l))
+}
+
+/// Columns padded to their widest cell, laid out as comfy-table's
+/// `NOTHING` preset lays them out (one space each side of every cell).
+fn write_aligned<W: Write>(
+    out: &mut W,
+    header: &[&str],
+    cells: &[Vec<(String, bool)>],
+) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in cells {
+        for (w, (x, _)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(x.chars().count());
+        }
+    }
+    let mut line = String::new();
+    let put = |line: &mut String, x: &str, w: usize, right: bool| {
+        let pad = w - x.chars().count();
+        line.push(' ');
+        if right {
+            line.extend(std::iter::repeat(' ').take(pad));
+            line.push_str(x);
+        } else {
+            line.push_str(x);
+            line.extend(std::iter::repeat(' ').take(pad));
+        }
+        line.push(' ');
+    };
+    for (h, &w) in header.iter().zip(&widths) {
+        put(&mut line, h, w, false);
+    }
+    line.push('\n');
+    out.write_all(line.as_bytes())?;
+    for row in cells {
+        line.clear();
+        for ((x, right), &w) in row.iter().zip(&widths) {
+            put(&mut line, x, w, *right);
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn footer(l: &Listing) -> String {
+    let mut s = format!(
+        "{} socket{} (from {})",
+        l.rows.len(),
+        if l.rows.len() == 1 { "" } else { "s" },
+        match &l.source {
+            TableSource::Netlink => "netlink sock_diag".to_string(),
+            TableSource::Proc(why) => format!("/proc/net: {why}"),
+            TableSource::Partial(why) => format!("netlink sock_diag; {why}"),
+        }
+    );
+    if let (Some(p), Some(u)) = (l.uninspectable_processes, l.unowned_sockets) {
+        if p > 0 {
+            s.push_str(&format!(
+                "; {p} processes could not be inspected (run as root to see every owner); {u} sockets show no owner"
+            ));
+        }
+    }
+    if l.malformed_lines > 0 {
+        s.push_str(&format!(
+            "; {} unreadable /proc/net lines skipped",
+            l.malformed_lines
+        ));
+    }
+    s
+}
+
+/// `-s`: counts by protocol and state.
+pub fn write_summary<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<()> {
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for r in &l.rows {
+        *counts.entry((r.proto.name(), r.state.name())).or_default() += 1;
+    }
+    let mut t = table(v.width);
+    t.set_header(vec!["Proto", "State", "Sockets"]);
+    for ((p, s), n) in &counts {
+        t.add_row(vec![
+            Cell::new(p),
+            Cell::new(s),
+            Cell::new(n).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    writeln!(out, "{}", footer(l))
+}
+
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+    fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        escape_into(self.out, v);
+    }
+    fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        match v {
+            Some(v) => self.str(k, v),
+            None => self.raw(k, "null"),
+        }
+    }
+    fn num(&mut self, k: &str, v: impl Into<u64>) {
+        self.key(k);
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v.into()).as_bytes());
+    }
+    fn opt_num(&mut self, k: &str, v: Option<impl Into<u64>>) {
+        match v {
+            Some(v) => self.num(k, v),
+            None => self.raw(k, "null"),
+        }
+    }
+    fn raw(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.out.extend_from_slice(v.as_bytes());
+    }
+    fn end(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// JSON lines: one `socket` object per socket, then `ls_summary`.
+/// `ts` (seconds since the epoch) is given with `--watch` snapshots.
+pub fn write_json<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(256);
+    for r in &l.rows {
+        buf.clear();
+        socket_json(&mut buf, r, v);
+        buf.push(b'\n');
+        out.write_all(&buf)?;
+    }
+    buf.clear();
+    let mut o = Obj::new(&mut buf);
+    o.str("type", "ls_summary");
+    o.num("sockets", l.rows.len() as u64);
+    match &l.source {
+        TableSource::Netlink => {
+            o.str("source", "netlink");
+            o.raw("fallback_reason", "null");
+        }
+        TableSource::Proc(why) => {
+            o.str("source", "proc");
+            o.str("fallback_reason", why);
+        }
+        TableSource::Partial(why) => {
+            o.str("source", "netlink");
+            o.str("fallback_reason", why);
+        }
+    }
+    o.opt_num("uninspectable_processes", l.uninspectable_processes);
+    o.opt_num("unowned_sockets", l.unowned_sockets);
+    o.num("malformed_lines", l.malformed_lines);
+    o.end();
+    buf.push(b'\n');
+    out.write_all(&buf)
+}
+
+fn socket_json(buf: &mut Vec<u8>, r: &SocketRow, v: &LsView) {
+    let mut o = Obj::new(buf);
+    o.str("type", "socket");
+    o.str("proto", r.proto.name());
+    o.str("family", r.family.name());
+    o.str("state", r.state.name());
+    let ip = |x: Option<IpAddr>| x.map(|i| i.to_string());
+    o.opt_str("local_ip", ip(r.local_ip).as_deref());
+    o.opt_num("local_port", r.local_port);
+    o.opt_str("remote_ip", ip(r.remote_ip).as_deref());
+    o.opt_num("remote_port", r.remote_port);
+    if r.family == Family::Unix {
+        o.opt_str("path", r.unix_path.as_deref());
+        o.opt_num("peer_inode", r.unix_peer);
+    }
+    o.num("recv_q", r.recv_q);
+    o.num("send_q", r.send_q);
+    o.opt_num("uid", r.uid);
+    o.num("inode", r.inode);
+    o.opt_str("netns", r.netns.as_deref());
+    let first = r.owners.first();
+    o.opt_num("pid", first.map(|f| f.pid));
+    o.opt_str("process", first.map(|f| f.process.as_str()));
+    o.opt_num("fd", first.map(|f| f.fd));
+    if v.processes {
+        o.key("owners");
+        o.out.push(b'[');
+        for (i, ow) in r.owners.iter().enumerate() {
+            if i > 0 {
+                o.out.push(b',');
+            }
+            let mut w = Obj::new(o.out);
+            w.num("pid", ow.pid);
+            w.str("process", &ow.process);
+            w.num("fd", ow.fd);
+            w.end();
+        }
+        o.out.push(b']');
+    }
+    if v.info {
+        match &r.tcp_info {
+            Some(i) => {
+                o.key("tcp_info");
+                let mut t = Obj::new(o.out);
+                t.num("rtt_us", i.rtt_us);
+                t.num("rttvar_us", i.rttvar_us);
+                t.num("rto_us", i.rto_us);
+                t.num("snd_cwnd", i.snd_cwnd);
+                t.num("snd_ssthresh", i.snd_ssthresh);
+                t.num("snd_mss", i.snd_mss);
+                t.num("rcv_mss", i.rcv_mss);
+                t.num("pmtu", i.pmtu);
+                t.num("snd_wscale", i.snd_wscale);
+                t.num("rcv_wscale", i.rcv_wscale);
+                t.num("unacked", i.unacked);
+                t.num("lost", i.lost);
+                t.num("retransmits", i.retransmits);
+                t.num("retrans", i.retrans);
+                t.num("total_retrans", i.total_retrans);
+                t.num("ca_state", i.ca_state);
+                t.opt_num("bytes_acked", i.bytes_acked);
+                t.opt_num("bytes_received", i.bytes_received);
+                t.opt_num("bytes_sent", i.bytes_sent);
+                t.opt_num("bytes_retrans", i.bytes_retrans);
+                t.opt_num("segs_out", i.segs_out);
+                t.opt_num("segs_in", i.segs_in);
+                t.opt_num("min_rtt_us", i.min_rtt_us);
+                t.opt_num("delivery_rate", i.delivery_rate);
+                t.end();
+            }
+            None => o.raw("tcp_info", "null"),
+        }
+    }
+    if v.mem {
+        match &r.mem {
+            Some(m) => {
+                o.key("mem");
+                let mut t = Obj::new(o.out);
+                t.num("rmem_alloc", m.rmem_alloc);
+                t.num("rcvbuf", m.rcvbuf);
+                t.num("wmem_alloc", m.wmem_alloc);
+                t.num("sndbuf", m.sndbuf);
+                t.num("fwd_alloc", m.fwd_alloc);
+                t.num("wmem_queued", m.wmem_queued);
+                t.num("optmem", m.optmem);
+                t.num("backlog", m.backlog);
+                t.num("drops", m.drops);
+                t.end();
+            }
+            None => o.raw("mem", "null"),
+        }
+    }
+    o.end();
+}
