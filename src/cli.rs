@@ -186,16 +186,22 @@ pub struct ReplayArgs {
     pub decode: DecodeArgs,
 }
 
+/// Table width: the one asked for, else the terminal's (None when standard
+/// output is not a terminal: nothing is wrapped then).
+pub fn output_width(asked: Option<u16>) -> Option<u16> {
+    asked.or_else(|| {
+        let out = std::io::stdout();
+        if out.is_terminal() {
+            terminal_size::terminal_size_of(&out).map(|(w, _)| w.0)
+        } else {
+            None
+        }
+    })
+}
+
 impl OutputArgs {
     pub fn to_config(&self) -> OutputConfig {
-        let width = self.width.or_else(|| {
-            let out = std::io::stdout();
-            if out.is_terminal() {
-                terminal_size::terminal_size_of(&out).map(|(w, _)| w.0)
-            } else {
-                None
-            }
-        });
+        let width = output_width(self.width);
         OutputConfig {
             format: match self.format {
                 FormatArg::Human => OutputFormat::Human,

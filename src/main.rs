@@ -100,15 +100,7 @@ fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Error);
         }
     };
-    let width = args.width.or_else(|| {
-        use std::io::IsTerminal;
-        let out = io::stdout();
-        if out.is_terminal() {
-            terminal_size::terminal_size_of(&out).map(|(w, _)| w.0)
-        } else {
-            None
-        }
-    });
+    let width = cli::output_width(args.width);
     let view = LsView {
         processes: cfg.processes,
         info: cfg.info,

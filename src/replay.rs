@@ -264,11 +264,10 @@ pub fn replay<S: StoppableSink + Send>(
             let mut interrupted = false;
             for mut batch in batch_rx.iter() {
                 for (i, (m, k)) in batch.packets.iter().zip(&batch.keys).enumerate() {
-                    if let Some(ahead) = batch.keys.get(i + PREFETCH_AHEAD) {
+                    let j = i + PREFETCH_AHEAD;
+                    if let (Some(ahead), Some(meta)) = (batch.keys.get(j), batch.packets.get(j)) {
                         tracker.prefetch(ahead);
-                        let payload =
-                            batch.packets[i + PREFETCH_AHEAD].tcp_payload_ptr(&batch.chunk);
-                        if let Some(p) = payload {
+                        if let Some(p) = meta.tcp_payload_ptr(&batch.chunk) {
                             prefetch(p);
                         }
                     }

@@ -450,19 +450,14 @@ fn list_netlink(cfg: &LsConfig) -> io::Result<(Vec<SocketRow>, Option<String>)> 
     for (family, proto) in inet_tables(cfg) {
         match diag.inet(family, proto, cfg.states, extras, &mut rows) {
             Ok(()) => {}
-            // raw_diag is a module that may be absent: no raw sockets then
-            // rather than no answer at all.
+            // raw_diag is a module that may be absent: read that table from
+            // /proc/net as ss does (its unreadable lines are counted only by
+            // the full fallback).
             Err(e) if proto == SockProto::Raw && e.raw_os_error() == Some(libc::ENOENT) => {
-                let name = if family == Family::Inet6 {
-                    "raw6"
-                } else {
-                    "raw"
-                };
-                let path = format!("/proc/thread-self/net/{name}");
-                if let Ok(text) = fs::read_to_string(&path) {
-                    let (r, _) = procnet::parse_inet(&text, proto, family);
-                    rows.extend(r.into_iter().filter(|r| cfg.states.contains(r.state)));
-                }
+                proc_inet_table(family, proto, cfg.states, &mut rows).map_err(|e| match e {
+                    LsError::Read(e) => e,
+                    other => io::Error::other(other.to_string()),
+                })?;
                 from_proc = Some(
                     "raw sockets from /proc/net: the kernel has no raw_diag (ENOENT)".to_string(),
                 );
@@ -476,32 +471,43 @@ fn list_netlink(cfg: &LsConfig) -> io::Result<(Vec<SocketRow>, Option<String>)> 
     Ok((rows, from_proc))
 }
 
+/// Adds the sockets in `states` of one `/proc/net/{tcp,udp,raw}[6]` table
+/// (absent: none); returns its unreadable lines.
+fn proc_inet_table(
+    family: Family,
+    proto: SockProto,
+    states: StateSet,
+    rows: &mut Vec<SocketRow>,
+) -> Result<u64, LsError> {
+    let name = match proto {
+        SockProto::Tcp => "tcp",
+        SockProto::Udp => "udp",
+        _ => "raw",
+    };
+    let suffix = if family == Family::Inet6 { "6" } else { "" };
+    // thread-self: the namespace of this thread, which may have entered
+    // another one.
+    let path = format!("/proc/thread-self/net/{name}{suffix}");
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(LsError::Read(io::Error::new(
+                e.kind(),
+                format!("{path}: {e}"),
+            )))
+        }
+    };
+    let (r, bad) = procnet::parse_inet(&text, proto, family);
+    rows.extend(r.into_iter().filter(|r| states.contains(r.state)));
+    Ok(bad)
+}
+
 fn list_proc(cfg: &LsConfig, reason: String) -> Result<Listing, LsError> {
     let mut rows = Vec::new();
     let mut bad = 0;
     for (family, proto) in inet_tables(cfg) {
-        let name = match proto {
-            SockProto::Tcp => "tcp",
-            SockProto::Udp => "udp",
-            _ => "raw",
-        };
-        let suffix = if family == Family::Inet6 { "6" } else { "" };
-        // thread-self: the namespace of this thread, which may have entered
-        // another one.
-        let path = format!("/proc/thread-self/net/{name}{suffix}");
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(LsError::Read(io::Error::new(
-                    e.kind(),
-                    format!("{path}: {e}"),
-                )))
-            }
-        };
-        let (r, b) = procnet::parse_inet(&text, proto, family);
-        rows.extend(r.into_iter().filter(|r| cfg.states.contains(r.state)));
-        bad += b;
+        bad += proc_inet_table(family, proto, cfg.states, &mut rows)?;
     }
     if cfg.unix {
         let path = "/proc/thread-self/net/unix";
