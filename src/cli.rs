@@ -376,8 +376,25 @@ pub struct LsArgs {
     #[arg(short = 'm', long)]
     pub memory: bool,
     /// Counts by protocol and state instead of rows
-    #[arg(short = 's', long)]
+    #[arg(short = 's', long, conflicts_with = "tree")]
     pub summary: bool,
+    /// Each listening TCP socket with the connections accepted from it
+    /// (same namespace, local port and address or wildcard, same owner) and
+    /// their count by state; implies -a -p, and -t when no protocol is given
+    #[arg(long)]
+    pub tree: bool,
+    /// Host and service names instead of numbers (/etc/hosts, DNS,
+    /// /etc/services)
+    #[arg(short = 'r', long)]
+    pub resolve: bool,
+    /// List again every SECONDS, marking sockets that appeared (+),
+    /// vanished (-) or changed state (~); in JSON, one snapshot after another
+    /// with a timestamp
+    #[arg(long, value_name = "SECONDS", value_parser = parse_interval)]
+    pub watch: Option<f64>,
+    /// With --watch: stop after N listings
+    #[arg(long, value_name = "N", requires = "watch")]
+    pub count: Option<u64>,
     /// List the sockets of the network namespace /run/netns/NAME
     #[arg(long, value_name = "NAME", conflicts_with = "all_netns")]
     pub netns: Option<String>,
@@ -395,13 +412,21 @@ pub struct LsArgs {
     pub width: Option<u16>,
 }
 
+/// `--watch`'s interval: positive seconds, fractions allowed.
+fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.01 => Ok(x),
+        _ => Err(format!("`{s}` is not a number of seconds (at least 0.01)")),
+    }
+}
+
 impl LsArgs {
     /// The listing these options ask for; `Err` names a bad option value.
     pub fn to_config(&self) -> Result<LsConfig, String> {
         let any_proto = self.tcp || self.udp || self.raw || self.unix;
         let states = if let Some(list) = &self.state {
             StateSet::parse(list).map_err(|e| format!("--state: {e}"))?
-        } else if self.all {
+        } else if self.all || (self.tree && !self.listening) {
             StateSet::ALL
         } else if self.listening {
             StateSet::LISTENING
@@ -415,13 +440,13 @@ impl LsArgs {
         };
         Ok(LsConfig {
             tcp: self.tcp || !any_proto,
-            udp: self.udp || !any_proto,
-            raw: self.raw || !any_proto,
+            udp: self.udp || (!any_proto && !self.tree),
+            raw: self.raw || (!any_proto && !self.tree),
             unix: self.unix,
             v4: !self.ipv6,
             v6: !self.ipv4,
             states,
-            processes: self.processes || self.pid.is_some() || self.process.is_some(),
+            processes: self.processes || self.tree || self.pid.is_some() || self.process.is_some(),
             info: self.info,
             mem: self.memory,
             netns,
@@ -430,6 +455,7 @@ impl LsArgs {
             dport: self.dport,
             pid: self.pid,
             process: self.process.clone(),
+            resolve: self.resolve,
             force_proc: self.proc,
         })
     }

@@ -85,16 +85,10 @@ fn not_yet(what: &str) -> anyhow::Result<Exit> {
 }
 
 fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
-    use sockscope::render::sockets::{write_json, write_summary, write_table, LsView};
+    use sockscope::render::sockets::{self as out_ls, LsView, Snapshot};
+    use sockscope::sockets::{tree, watch, SocketRow};
     let cfg = match args.to_config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("sockscope: error: {e}");
-            return Ok(Exit::Error);
-        }
-    };
-    let listing = match sockscope::sockets::list(&cfg) {
-        Ok(l) => l,
         Err(e) => {
             eprintln!("sockscope: error: {e}");
             return Ok(Exit::Error);
@@ -106,19 +100,83 @@ fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
         info: cfg.info,
         mem: cfg.mem,
         netns: cfg.netns != sockscope::sockets::NetnsChoice::Current,
+        resolve: cfg.resolve,
         width,
     };
+    let json = args.format == cli::FormatArg::Json;
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let written = match (args.format, args.summary) {
-        (cli::FormatArg::Json, _) => write_json(&mut out, &listing, &view),
-        (_, true) => write_summary(&mut out, &listing, &view),
-        _ => write_table(&mut out, &listing, &view),
-    }
-    .and_then(|()| out.flush());
-    match written {
-        Err(e) if is_broken_pipe(&e) => Ok(Exit::Ok),
-        Err(e) => Err(e).context("writing output"),
-        Ok(()) => Ok(Exit::Ok),
+    let mut prev: Option<Vec<SocketRow>> = None;
+    let mut seq = 0;
+    loop {
+        seq += 1;
+        let listing = match sockscope::sockets::list(&cfg) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("sockscope: error: {e}");
+                return Ok(Exit::Error);
+            }
+        };
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let snap = args.watch.map(|_| Snapshot {
+            ts: ts.as_secs_f64(),
+            seq,
+        });
+        if let (Some(every), false) = (args.watch, json) {
+            // A terminal is redrawn in place; a pipe gets one listing
+            // after another, each under its time.
+            if width.is_some() {
+                write!(out, "\x1b[H\x1b[2J")?;
+            } else if seq > 1 {
+                writeln!(out)?;
+            }
+            let at = sockscope::time::DateTime(sockscope::time::Timestamp::from_parts(
+                ts.as_secs() as i64,
+                u64::from(ts.subsec_nanos()),
+                1_000_000_000,
+            ));
+            writeln!(out, "sockscope ls every {every}s: listing {seq} at {at}")?;
+        }
+        let changes = match (&prev, args.watch) {
+            (Some(p), Some(_)) => watch::diff(p, &listing.rows),
+            // The first listing is the baseline: nothing has changed yet.
+            _ => watch::diff(&listing.rows, &listing.rows),
+        };
+        let written = if args.tree {
+            let t = tree::group(&listing.rows);
+            if json {
+                out_ls::write_tree_json(&mut out, &listing, &t, snap, &view)
+            } else {
+                out_ls::write_tree(&mut out, &listing, &t, &view)
+            }
+        } else {
+            match (json, args.summary, snap) {
+                (true, _, Some(s)) => {
+                    out_ls::write_json_changes(&mut out, &listing, &changes, s, &view)
+                }
+                (true, _, None) => out_ls::write_json(&mut out, &listing, &view),
+                (false, true, _) => out_ls::write_summary(&mut out, &listing, &view),
+                (false, false, Some(_)) => {
+                    out_ls::write_table_changes(&mut out, &listing, &changes, &view)
+                }
+                (false, false, None) => out_ls::write_table(&mut out, &listing, &view),
+            }
+        }
+        .and_then(|()| out.flush());
+        match written {
+            Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
+            Err(e) => return Err(e).context("writing output"),
+            Ok(()) => {}
+        }
+        let Some(every) = args.watch else {
+            return Ok(Exit::Ok);
+        };
+        if args.count.is_some_and(|n| seq >= n) {
+            return Ok(Exit::Ok);
+        }
+        prev = Some(listing.rows);
+        std::thread::sleep(std::time::Duration::from_secs_f64(every));
     }
 }
 

@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::render::json::escape_into;
+use crate::sockets::tree::{ListenerGroup, Tree};
+use crate::sockets::watch::{Change, Changes};
 use crate::sockets::{Family, Listing, SocketRow, TableSource};
 
 /// Which optional columns to show.
@@ -17,19 +19,28 @@ pub struct LsView {
     pub info: bool,
     pub mem: bool,
     pub netns: bool,
+    pub resolve: bool,
     pub width: Option<u16>,
 }
 
-/// `ADDR:PORT` as ss writes it: IPv6 in brackets, port 0 as `*`.
-fn endpoint(ip: Option<IpAddr>, port: Option<u16>) -> String {
-    let port = match port {
-        Some(0) | None => "*".to_string(),
-        Some(p) => p.to_string(),
+/// `ADDR:PORT` as ss writes it: IPv6 in brackets, port 0 as `*`; names
+/// in place of numbers where `-r` found them.
+fn endpoint(
+    ip: Option<IpAddr>,
+    port: Option<u16>,
+    host: Option<&str>,
+    service: Option<&str>,
+) -> String {
+    let port = match (service, port) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(0) | None) => "*".to_string(),
+        (None, Some(p)) => p.to_string(),
     };
-    match ip {
-        Some(IpAddr::V6(v6)) => format!("[{v6}]:{port}"),
-        Some(IpAddr::V4(v4)) => format!("{v4}:{port}"),
-        None => format!("*:{port}"),
+    match (host, ip) {
+        (Some(h), _) => format!("{h}:{port}"),
+        (None, Some(IpAddr::V6(v6))) => format!("[{v6}]:{port}"),
+        (None, Some(IpAddr::V4(v4))) => format!("{v4}:{port}"),
+        (None, None) => format!("*:{port}"),
     }
 }
 
@@ -37,7 +48,13 @@ fn local(r: &SocketRow) -> String {
     if r.family == Family::Unix {
         return format!("{} {}", r.unix_path.as_deref().unwrap_or("*"), r.inode);
     }
-    endpoint(r.local_ip, r.local_port)
+    let n = r.names.as_deref();
+    endpoint(
+        r.local_ip,
+        r.local_port,
+        n.and_then(|n| n.local_host.as_deref()),
+        n.and_then(|n| n.local_service.as_deref()),
+    )
 }
 
 fn peer(r: &SocketRow) -> String {
@@ -47,7 +64,13 @@ fn peer(r: &SocketRow) -> String {
             None => "*".to_string(),
         };
     }
-    endpoint(r.remote_ip, r.remote_port)
+    let n = r.names.as_deref();
+    endpoint(
+        r.remote_ip,
+        r.remote_port,
+        n.and_then(|n| n.remote_host.as_deref()),
+        n.and_then(|n| n.remote_service.as_deref()),
+    )
 }
 
 fn owners(r: &SocketRow) -> String {
@@ -74,9 +97,9 @@ fn table(width: Option<u16>) -> Table {
     t
 }
 
-/// The table of sockets, then a footer: how many, where they came from,
-/// and what could not be attributed.
-pub fn write_table<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<()> {
+type Cells = Vec<(String, bool)>;
+
+fn header(v: &LsView) -> Vec<&'static str> {
     let mut header = vec!["Proto", "State", "Recv-Q", "Send-Q", "Local", "Peer"];
     if v.processes {
         header.push("Process");
@@ -98,90 +121,240 @@ pub fn write_table<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result
     if v.netns {
         header.push("Netns");
     }
+    header
+}
+
+/// One row's cells, each with whether it is right-aligned.
+fn row_cells(r: &SocketRow, v: &LsView) -> Cells {
     let right = |x: String| (x, true);
-    let mut cells: Vec<Vec<(String, bool)>> = Vec::with_capacity(l.rows.len());
-    for r in &l.rows {
-        let left = |x: String| (x, false);
-        let mut row = vec![
-            left(r.proto.name().to_string()),
-            left(r.state.name().to_string()),
-            right(r.recv_q.to_string()),
-            right(r.send_q.to_string()),
-            left(local(r)),
-            left(peer(r)),
-        ];
-        if v.processes {
-            row.push(left(owners(r)));
-        }
-        if v.info {
-            match &r.tcp_info {
-                Some(i) => {
-                    let opt = |x: Option<u64>| x.map_or("-".to_string(), |x| x.to_string());
-                    row.extend([
-                        right(format!("{:.3}", f64::from(i.rtt_us) / 1000.0)),
-                        right(format!("{:.3}", f64::from(i.rttvar_us) / 1000.0)),
-                        right(i.snd_cwnd.to_string()),
-                        right(i.snd_ssthresh.to_string()),
-                        right(i.total_retrans.to_string()),
-                        right(opt(i.bytes_acked)),
-                        right(opt(i.bytes_received)),
-                    ]);
-                }
-                None => row.extend((0..7).map(|_| left(String::new()))),
-            }
-        }
-        if v.mem {
-            match &r.mem {
-                Some(m) => row.extend([
-                    right(m.rmem_alloc.to_string()),
-                    right(m.rcvbuf.to_string()),
-                    right(m.wmem_alloc.to_string()),
-                    right(m.sndbuf.to_string()),
-                    right(m.drops.to_string()),
-                ]),
-                None => row.extend((0..5).map(|_| left(String::new()))),
-            }
-        }
-        if v.netns {
-            row.push(left(r.netns.clone().unwrap_or_default()));
-        }
-        cells.push(row);
+    let left = |x: String| (x, false);
+    let mut row = vec![
+        left(r.proto.name().to_string()),
+        left(r.state.name().to_string()),
+        right(r.recv_q.to_string()),
+        right(r.send_q.to_string()),
+        left(local(r)),
+        left(peer(r)),
+    ];
+    if v.processes {
+        row.push(left(owners(r)));
     }
-    if !l.rows.is_empty() {
-        match v.width {
-            // A terminal: comfy-table wraps cells to fit.
-            Some(w) => {
-                let mut t = table(Some(w));
-                t.set_header(header);
-                for row in cells {
-                    t.add_row(row.into_iter().map(|(x, r)| {
-                        let c = Cell::new(x);
-                        if r {
-                            c.set_alignment(CellAlignment::Right)
-                        } else {
-                            c
-                        }
-                    }));
-                }
-                writeln!(out, "{t}")?;
+    if v.info {
+        match &r.tcp_info {
+            Some(i) => {
+                let opt = |x: Option<u64>| x.map_or("-".to_string(), |x| x.to_string());
+                row.extend([
+                    right(format!("{:.3}", f64::from(i.rtt_us) / 1000.0)),
+                    right(format!("{:.3}", f64::from(i.rttvar_us) / 1000.0)),
+                    right(i.snd_cwnd.to_string()),
+                    right(i.snd_ssthresh.to_string()),
+                    right(i.total_retrans.to_string()),
+                    right(opt(i.bytes_acked)),
+                    right(opt(i.bytes_received)),
+                ]);
             }
-            // Not a terminal: nothing to wrap, and 100 000 rows must not
-            // cost more than the listing (comfy-table's layout did).
-            None => write_aligned(out, &header, &cells)?,
+            None => row.extend((0..7).map(|_| left(String::new()))),
         }
     }
+    if v.mem {
+        match &r.mem {
+            Some(m) => row.extend([
+                right(m.rmem_alloc.to_string()),
+                right(m.rcvbuf.to_string()),
+                right(m.wmem_alloc.to_string()),
+                right(m.sndbuf.to_string()),
+                right(m.drops.to_string()),
+            ]),
+            None => row.extend((0..5).map(|_| left(String::new()))),
+        }
+    }
+    if v.netns {
+        row.push(left(r.netns.clone().unwrap_or_default()));
+    }
+    row
+}
+
+/// Rows laid out: by comfy-table on a terminal (which wraps cells to fit
+/// `v.width`), else by the plain aligner.
+fn write_cells<W: Write>(
+    out: &mut W,
+    header: &[&str],
+    cells: Vec<Cells>,
+    v: &LsView,
+) -> io::Result<()> {
+    if cells.is_empty() {
+        return Ok(());
+    }
+    match v.width {
+        Some(w) => {
+            let mut t = table(Some(w));
+            t.set_header(header.to_vec());
+            for row in cells {
+                t.add_row(row.into_iter().map(|(x, r)| {
+                    let c = Cell::new(x);
+                    if r {
+                        c.set_alignment(CellAlignment::Right)
+                    } else {
+                        c
+                    }
+                }));
+            }
+            writeln!(out, "{t}")
+        }
+        // Not a terminal: nothing to wrap, and 100 000 rows must not
+        // cost more than the listing (comfy-table's layout did).
+        None => write_aligned(out, header, &cells),
+    }
+}
+
+/// The table of sockets, then a footer: how many, where they came from,
+/// and what could not be attributed.
+pub fn write_table<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<()> {
+    let cells = l.rows.iter().map(|r| row_cells(r, v)).collect();
+    write_cells(out, &header(v), cells, v)?;
     writeln!(out, "{}", footer(l))
+}
+
+/// `--watch`: the table with a first column saying what changed since the
+/// previous listing (`+` appeared, `~` changed state, `-` vanished: listed
+/// last, as they were), then the footer.
+pub fn write_table_changes<W: Write>(
+    out: &mut W,
+    l: &Listing,
+    changes: &Changes,
+    v: &LsView,
+) -> io::Result<()> {
+    let mut h = vec![" "];
+    h.extend(header(v));
+    let mark = |m: &str, mut c: Cells| {
+        c.insert(0, (m.to_string(), false));
+        c
+    };
+    let mut cells: Vec<Cells> = l
+        .rows
+        .iter()
+        .zip(&changes.rows)
+        .map(|(r, c)| {
+            let m = match c {
+                Change::Same => " ",
+                Change::Appeared => "+",
+                Change::StateChanged(_) => "~",
+            };
+            let mut cells = row_cells(r, v);
+            if let Change::StateChanged(before) = c {
+                cells[1].0 = format!("{}→{}", before.name(), r.state.name());
+            }
+            mark(m, cells)
+        })
+        .collect();
+    cells.extend(changes.vanished.iter().map(|r| mark("-", row_cells(r, v))));
+    write_cells(out, &h, cells, v)?;
+    writeln!(
+        out,
+        "{}; {} appeared, {} vanished, {} changed state",
+        footer(l),
+        changes.appeared(),
+        changes.vanished.len(),
+        changes.state_changed()
+    )
+}
+
+/// `--tree`: per listening socket a line — address, owner, backlog, its
+/// connections by state — then those connections, indented; then the
+/// sockets accepted from no listener, as a table.
+pub fn write_tree<W: Write>(out: &mut W, l: &Listing, tree: &Tree, v: &LsView) -> io::Result<()> {
+    let rows = &l.rows;
+    let child_view = LsView { width: None, ..*v };
+    for g in &tree.groups {
+        writeln!(out, "{}", listener_line(rows, g, v))?;
+        if g.conns.is_empty() {
+            continue;
+        }
+        let cells: Vec<Cells> = g
+            .conns
+            .iter()
+            .map(|&i| {
+                let mut c = row_cells(&rows[i], &child_view);
+                // The listener's line already says protocol and address.
+                c.remove(4);
+                c.remove(0);
+                c
+            })
+            .collect();
+        let mut text = Vec::new();
+        write_aligned_rows(&mut text, None, &cells)?;
+        for line in String::from_utf8_lossy(&text).lines() {
+            writeln!(out, "   {}", line.trim_end())?;
+        }
+    }
+    if !tree.others.is_empty() {
+        writeln!(
+            out,
+            "\n{} other socket{} (not accepted from a listener above):",
+            tree.others.len(),
+            if tree.others.len() == 1 { "" } else { "s" }
+        )?;
+        let cells = tree
+            .others
+            .iter()
+            .map(|&i| row_cells(&rows[i], v))
+            .collect();
+        write_cells(out, &header(v), cells, v)?;
+    }
+    writeln!(
+        out,
+        "{} listening socket{}; {}",
+        tree.groups.len(),
+        if tree.groups.len() == 1 { "" } else { "s" },
+        footer(l)
+    )
+}
+
+/// "0.0.0.0:8080 python3(1234): listening, backlog 3/128, 42 established, 5 time-wait"
+fn listener_line(rows: &[SocketRow], g: &ListenerGroup, v: &LsView) -> String {
+    let r = &rows[g.listener];
+    let mut s = local(r);
+    let owners: Vec<String> = r
+        .owners
+        .iter()
+        .map(|o| format!("{}({})", o.process, o.pid))
+        .collect();
+    if !owners.is_empty() {
+        s.push(' ');
+        s.push_str(&owners.join(", "));
+    }
+    if let (true, Some(ns)) = (v.netns, &r.netns) {
+        s.push_str(&format!(" [netns {ns}]"));
+    }
+    s.push_str(&format!(": listening, backlog {}/{}", r.recv_q, r.send_q));
+    let counts = g.state_counts(rows);
+    if counts.is_empty() {
+        s.push_str(", no connections");
+    }
+    for (state, n) in counts {
+        s.push_str(&format!(", {n} {}", state.long_name()));
+    }
+    s
 }
 
 /// Columns padded to their widest cell, laid out as comfy-table's
 /// `NOTHING` preset lays them out (one space each side of every cell).
-fn write_aligned<W: Write>(
+fn write_aligned<W: Write>(out: &mut W, header: &[&str], cells: &[Cells]) -> io::Result<()> {
+    let header: Cells = header.iter().map(|h| (h.to_string(), false)).collect();
+    write_aligned_rows(out, Some(&header), cells)
+}
+
+/// Rows (after an optional header) padded to the widest cell of each column.
+fn write_aligned_rows<W: Write>(
     out: &mut W,
-    header: &[&str],
-    cells: &[Vec<(String, bool)>],
+    header: Option<&Cells>,
+    cells: &[Cells],
 ) -> io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in cells {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in header.into_iter().chain(cells) {
+        if widths.len() < row.len() {
+            widths.resize(row.len(), 0);
+        }
         for (w, (x, _)) in widths.iter_mut().zip(row) {
             *w = (*w).max(x.chars().count());
         }
@@ -199,12 +372,7 @@ fn write_aligned<W: Write>(
         }
         line.push(' ');
     };
-    for (h, &w) in header.iter().zip(&widths) {
-        put(&mut line, h, w, false);
-    }
-    line.push('\n');
-    out.write_all(line.as_bytes())?;
-    for row in cells {
+    for row in header.into_iter().chain(cells) {
         line.clear();
         for ((x, right), &w) in row.iter().zip(&widths) {
             put(&mut line, x, w, *right);
@@ -311,17 +479,149 @@ impl<'a> Obj<'a> {
 }
 
 /// JSON lines: one `socket` object per socket, then `ls_summary`.
-/// `ts` (seconds since the epoch) is given with `--watch` snapshots.
 pub fn write_json<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<()> {
     let mut buf = Vec::with_capacity(256);
     for r in &l.rows {
         buf.clear();
-        socket_json(&mut buf, r, v);
+        socket_json(&mut buf, r, v, "socket", |_| {});
         buf.push(b'\n');
         out.write_all(&buf)?;
     }
     buf.clear();
-    let mut o = Obj::new(&mut buf);
+    summary_json(&mut buf, l, |_| {});
+    out.write_all(&buf)
+}
+
+/// When and which listing of a `--watch` this is.
+#[derive(Clone, Copy, Debug)]
+pub struct Snapshot {
+    /// Seconds since the epoch.
+    pub ts: f64,
+    /// 1 for the first listing.
+    pub seq: u64,
+}
+
+fn snapshot_fields(o: &mut Obj, s: Snapshot) {
+    o.key("ts");
+    let mut b = ryu::Buffer::new();
+    o.out.extend_from_slice(b.format(s.ts).as_bytes());
+    o.num("snapshot", s.seq);
+}
+
+/// `--watch` in JSON: every socket of the listing with `change`
+/// (`"appeared"`, `"state"` with `prev_state`, or null), then the vanished
+/// ones (`"change":"vanished"`, as they last were), then `ls_summary` with
+/// the snapshot's `ts`, number and counts of changes.
+pub fn write_json_changes<W: Write>(
+    out: &mut W,
+    l: &Listing,
+    changes: &Changes,
+    snap: Snapshot,
+    v: &LsView,
+) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(256);
+    for (r, c) in l.rows.iter().zip(&changes.rows) {
+        buf.clear();
+        socket_json(&mut buf, r, v, "socket", |o| {
+            snapshot_fields(o, snap);
+            match c {
+                Change::Same => o.raw("change", "null"),
+                Change::Appeared => o.str("change", "appeared"),
+                Change::StateChanged(before) => {
+                    o.str("change", "state");
+                    o.str("prev_state", before.name());
+                }
+            }
+        });
+        buf.push(b'\n');
+        out.write_all(&buf)?;
+    }
+    for r in &changes.vanished {
+        buf.clear();
+        socket_json(&mut buf, r, v, "socket", |o| {
+            snapshot_fields(o, snap);
+            o.str("change", "vanished");
+        });
+        buf.push(b'\n');
+        out.write_all(&buf)?;
+    }
+    buf.clear();
+    summary_json(&mut buf, l, |o| {
+        snapshot_fields(o, snap);
+        o.num("appeared", changes.appeared() as u64);
+        o.num("vanished", changes.vanished.len() as u64);
+        o.num("state_changed", changes.state_changed() as u64);
+    });
+    out.write_all(&buf)
+}
+
+/// `--tree` in JSON: per listening socket a `listener` object (the socket's
+/// fields, plus `connections` and their count by `states`) followed by its
+/// connections as `socket` objects with `listener_inode`; then the other
+/// sockets (`listener_inode` null), then `ls_summary`.
+pub fn write_tree_json<W: Write>(
+    out: &mut W,
+    l: &Listing,
+    tree: &Tree,
+    snap: Option<Snapshot>,
+    v: &LsView,
+) -> io::Result<()> {
+    let rows = &l.rows;
+    let mut buf = Vec::with_capacity(256);
+    let mut put = |buf: &mut Vec<u8>| {
+        buf.push(b'\n');
+        out.write_all(buf)
+    };
+    for g in &tree.groups {
+        let lst = &rows[g.listener];
+        buf.clear();
+        socket_json(&mut buf, lst, v, "listener", |o| {
+            if let Some(s) = snap {
+                snapshot_fields(o, s);
+            }
+            o.num("connections", g.conns.len() as u64);
+            o.key("states");
+            let mut st = Obj::new(o.out);
+            for (state, n) in g.state_counts(rows) {
+                st.num(state.name(), n);
+            }
+            st.end();
+        });
+        put(&mut buf)?;
+        for &i in &g.conns {
+            buf.clear();
+            socket_json(&mut buf, &rows[i], v, "socket", |o| {
+                if let Some(s) = snap {
+                    snapshot_fields(o, s);
+                }
+                o.num("listener_inode", lst.inode);
+            });
+            put(&mut buf)?;
+        }
+    }
+    for &i in &tree.others {
+        buf.clear();
+        socket_json(&mut buf, &rows[i], v, "socket", |o| {
+            if let Some(s) = snap {
+                snapshot_fields(o, s);
+            }
+            o.raw("listener_inode", "null");
+        });
+        put(&mut buf)?;
+    }
+    buf.clear();
+    summary_json(&mut buf, l, |o| {
+        if let Some(s) = snap {
+            snapshot_fields(o, s);
+        }
+        o.num("listeners", tree.groups.len() as u64);
+    });
+    out.write_all(&buf)
+}
+
+/// `ls_summary`, with `extra` fields before its end, and a newline.
+fn summary_json(buf: &mut Vec<u8>, l: &Listing, extra: impl FnOnce(&mut Obj)) {
+    let mut o = Obj::new(buf);
     o.str("type", "ls_summary");
     o.num("sockets", l.rows.len() as u64);
     match &l.source {
@@ -341,14 +641,20 @@ pub fn write_json<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<
     o.opt_num("uninspectable_processes", l.uninspectable_processes);
     o.opt_num("unowned_sockets", l.unowned_sockets);
     o.num("malformed_lines", l.malformed_lines);
+    extra(&mut o);
     o.end();
     buf.push(b'\n');
-    out.write_all(&buf)
 }
 
-fn socket_json(buf: &mut Vec<u8>, r: &SocketRow, v: &LsView) {
+fn socket_json(
+    buf: &mut Vec<u8>,
+    r: &SocketRow,
+    v: &LsView,
+    ty: &str,
+    extra: impl FnOnce(&mut Obj),
+) {
     let mut o = Obj::new(buf);
-    o.str("type", "socket");
+    o.str("type", ty);
     o.str("proto", r.proto.name());
     o.str("family", r.family.name());
     o.str("state", r.state.name());
@@ -438,5 +744,16 @@ fn socket_json(buf: &mut Vec<u8>, r: &SocketRow, v: &LsView) {
             None => o.raw("mem", "null"),
         }
     }
+    if v.resolve && r.family != Family::Unix {
+        let n = r.names.as_deref();
+        o.opt_str("local_host", n.and_then(|n| n.local_host.as_deref()));
+        o.opt_str("local_service", n.and_then(|n| n.local_service.as_deref()));
+        o.opt_str("remote_host", n.and_then(|n| n.remote_host.as_deref()));
+        o.opt_str(
+            "remote_service",
+            n.and_then(|n| n.remote_service.as_deref()),
+        );
+    }
+    extra(&mut o);
     o.end();
 }

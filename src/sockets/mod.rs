@@ -6,8 +6,11 @@
 pub mod diag;
 pub mod owners;
 pub mod procnet;
+pub mod resolve;
 pub mod state;
 pub mod tcp_info;
+pub mod tree;
+pub mod watch;
 
 use std::fs::{self, File};
 use std::io;
@@ -113,6 +116,8 @@ pub struct SocketRow {
     pub owners: Vec<Owner>,
     pub tcp_info: Option<TcpInfo>,
     pub mem: Option<MemInfo>,
+    /// With `-r`: host and service names.
+    pub names: Option<Box<resolve::Names>>,
 }
 
 impl SocketRow {
@@ -136,6 +141,7 @@ impl SocketRow {
             owners: Vec::new(),
             tcp_info: None,
             mem: None,
+            names: None,
         }
     }
 }
@@ -171,6 +177,8 @@ pub struct LsConfig {
     pub dport: Option<u16>,
     pub pid: Option<u32>,
     pub process: Option<String>,
+    /// Host and service names (`-r`).
+    pub resolve: bool,
     /// Read /proc/net even when netlink works (for tests and comparisons).
     pub force_proc: bool,
 }
@@ -194,6 +202,7 @@ impl Default for LsConfig {
             dport: None,
             pid: None,
             process: None,
+            resolve: false,
             force_proc: false,
         }
     }
@@ -287,6 +296,9 @@ pub fn list(cfg: &LsConfig) -> Result<Listing, LsError> {
     if listing.uninspectable_processes.is_some() {
         listing.unowned_sockets =
             Some(listing.rows.iter().filter(|r| r.owners.is_empty()).count() as u64);
+    }
+    if cfg.resolve {
+        resolve::resolve(&mut listing.rows);
     }
     Ok(listing)
 }

@@ -43,6 +43,27 @@ impl SockState {
         }
     }
 
+    /// The name in words (`established`, `time-wait`), for sentences.
+    pub fn long_name(self) -> &'static str {
+        const NAMES: [&str; 14] = [
+            "unknown",
+            "established",
+            "syn-sent",
+            "syn-recv",
+            "fin-wait-1",
+            "fin-wait-2",
+            "time-wait",
+            "unconnected",
+            "close-wait",
+            "last-ack",
+            "listening",
+            "closing",
+            "syn-recv (request)",
+            "bound-inactive",
+        ];
+        NAMES.get(usize::from(self.0)).copied().unwrap_or("unknown")
+    }
+
     fn bit(self) -> u32 {
         1u32.checked_shl(u32::from(self.0)).unwrap_or(0)
     }

@@ -293,3 +293,233 @@ fn bad_state_is_a_usage_error() {
         run.stderr
     );
 }
+
+#[test]
+fn tree_groups_accepted_connections_under_their_listener() {
+    let Some(f) = Fixture::new("tree") else {
+        return;
+    };
+    let run = sockscope(&["ls", "--netns", &f.ns, "--tree", "-F", "json"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let recs: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let listeners: Vec<&Value> = recs.iter().filter(|r| r["type"] == "listener").collect();
+    assert_eq!(listeners.len(), 1, "{recs:#?}");
+    let l = listeners[0];
+    assert_eq!(l["inode"].as_u64(), Some(f.ino("listen")));
+    assert_eq!(l["pid"].as_u64(), Some(f.pid()), "--tree implies -p");
+    assert_eq!(l["send_q"], 16, "backlog");
+    // Accepted: the ESTAB server side and the half-closed one of the
+    // TIME-WAIT pair (its client closed first, so it waits in CLOSE-WAIT
+    // or is gone, depending on timing: count ESTAB only).
+    assert_eq!(l["states"]["ESTAB"], 1, "{l}");
+    let under: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["listener_inode"].as_u64() == Some(f.ino("listen")))
+        .collect();
+    assert!(under
+        .iter()
+        .any(|r| r["inode"].as_u64() == Some(f.ino("server"))));
+    assert_eq!(l["connections"].as_u64(), Some(under.len() as u64));
+    // The client's end and the TIME-WAIT socket were not accepted here.
+    let others: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["type"] == "socket" && r["listener_inode"].is_null())
+        .collect();
+    assert!(others
+        .iter()
+        .any(|r| r["inode"].as_u64() == Some(f.ino("client"))));
+    assert!(others.iter().any(|r| r["state"] == "TIME-WAIT"));
+    assert!(
+        recs.iter().all(|r| r["proto"] != "udp"),
+        "--tree lists TCP unless asked"
+    );
+
+    let human = sockscope(&["ls", "--netns", &f.ns, "--tree"]);
+    let first = human.stdout.lines().next().unwrap_or_default().to_string();
+    let want = format!(
+        "127.0.0.1:7001 python3({}) [netns {}]: listening, backlog 0/16",
+        f.pid(),
+        f.ns
+    );
+    assert!(first.starts_with(&want), "{first:?}\nwanted {want:?}");
+    assert!(first.contains("1 established"), "{first}");
+}
+
+#[test]
+fn watch_reports_what_appeared_vanished_and_changed() {
+    use std::io::Write;
+    let Some(mut f) = Fixture::new("watch") else {
+        return;
+    };
+    let mut ls = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["ls", "--netns", &f.ns, "-t", "-u", "-a", "-F", "json"])
+        .args(["--watch", "2", "--count", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(ls.stdout.take().unwrap()).lines();
+    let mut snapshot = || -> Vec<Value> {
+        let mut recs = Vec::new();
+        for l in lines.by_ref() {
+            let v: Value = serde_json::from_str(&l.unwrap()).unwrap();
+            let end = v["type"] == "ls_summary";
+            recs.push(v);
+            if end {
+                break;
+            }
+        }
+        recs
+    };
+    let first = snapshot();
+    let s1 = first.last().unwrap();
+    assert_eq!(s1["snapshot"], 1);
+    assert!(s1["ts"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(s1["appeared"], 0, "the first listing is the baseline");
+    assert!(first[..first.len() - 1]
+        .iter()
+        .all(|r| r["change"].is_null()));
+    // Change the sockets before the second listing (2 s later).
+    writeln!(f.child.stdin.as_mut().unwrap(), "change").unwrap();
+    let mut answer = String::new();
+    BufReader::new(f.child.stdout.as_mut().unwrap())
+        .read_line(&mut answer)
+        .unwrap();
+    let new_port = serde_json::from_str::<Value>(&answer).unwrap()["new_port"]
+        .as_u64()
+        .unwrap();
+    let second = snapshot();
+    assert!(ls.wait().unwrap().success(), "--count 2 ends it");
+    let s2 = second.last().unwrap();
+    assert_eq!(s2["snapshot"], 2);
+    assert!(s2["ts"].as_f64() > s1["ts"].as_f64());
+    let with =
+        |change: &str| -> Vec<&Value> { second.iter().filter(|r| r["change"] == change).collect() };
+    let appeared = with("appeared");
+    assert_eq!(appeared.len(), 2, "{appeared:#?}");
+    assert!(appeared
+        .iter()
+        .any(|r| r["local_port"].as_u64() == Some(new_port)));
+    assert!(appeared
+        .iter()
+        .any(|r| r["remote_port"].as_u64() == Some(new_port)));
+    let vanished = with("vanished");
+    assert_eq!(vanished.len(), 1, "{vanished:#?}");
+    assert_eq!(vanished[0]["inode"].as_u64(), Some(f.ino("udp_connected")));
+    let changed = with("state");
+    let client = changed
+        .iter()
+        .find(|r| r["local_port"] == f.info["client_port"])
+        .expect("the client's end changed state");
+    assert_eq!(client["prev_state"], "ESTAB");
+    assert_eq!(client["state"], "FIN-WAIT-2");
+    assert!(changed
+        .iter()
+        .any(|r| r["remote_port"] == f.info["client_port"] && r["state"] == "CLOSE-WAIT"));
+    assert_eq!(s2["appeared"], 2);
+    assert_eq!(s2["vanished"], 1);
+    assert_eq!(s2["state_changed"].as_u64(), Some(changed.len() as u64));
+}
+
+#[test]
+fn resolve_names_loopback_and_services() {
+    let Some(f) = Fixture::new("resolve") else {
+        return;
+    };
+    let (rows, _) = ls_json(&["ls", "--netns", &f.ns, "-l", "-t", "-r", "-F", "json"]);
+    assert_eq!(rows.len(), 1);
+    // /etc/hosts names 127.0.0.1 `localhost` on Debian; 7001 has no service.
+    assert_eq!(rows[0]["local_host"], "localhost", "{}", rows[0]);
+    assert!(rows[0]["local_service"].is_null());
+    let table = sockscope(&["ls", "--netns", &f.ns, "-l", "-t", "-r"]);
+    assert!(table.stdout.contains("localhost:7001"), "{}", table.stdout);
+}
+
+/// A user who is not root sees the namespace's sockets but not which root
+/// process holds them — no guess, a count — and does see its own.
+#[test]
+fn owners_hidden_from_an_unprivileged_user_are_counted_not_guessed() {
+    let Some(f) = Fixture::new("nobody") else {
+        return;
+    };
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) not installed");
+        return;
+    }
+    // The build directory may not be readable by nobody: run a copy.
+    let dir = std::env::temp_dir().join(format!("sockscope-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("sockscope");
+    std::fs::copy(env!("CARGO_BIN_EXE_sockscope"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for p in [&dir, &bin] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let as_nobody = || {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &f.ns, "setpriv"]).args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ]);
+        c
+    };
+    // A socket of nobody's own, in the same namespace.
+    // Root's PATH may lead to a python nobody cannot run (pyenv shims).
+    let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("python3");
+    let mut own = as_nobody()
+        .args([python, "-c"])
+        .arg(
+            "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',7010))\ns.listen()\n\
+             print('ready',flush=True)\nsys.stdin.read()",
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(own.stdout.as_mut().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let out = as_nobody()
+        .arg(&bin)
+        .args(["ls", "-a", "-p", "-t", "-F", "json"])
+        .output()
+        .unwrap();
+    drop(own.stdin.take());
+    let _ = own.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (summary, rows) = recs.split_last().unwrap();
+    let root_listener = rows
+        .iter()
+        .find(|r| r["inode"].as_u64() == Some(f.ino("listen")))
+        .expect("root's sockets are listed");
+    assert!(root_listener["pid"].is_null(), "{root_listener}");
+    assert_eq!(root_listener["owners"], serde_json::json!([]));
+    let mine = rows
+        .iter()
+        .find(|r| r["local_port"] == 7010)
+        .expect("nobody's listener");
+    assert_eq!(mine["pid"].as_u64(), Some(u64::from(own.id())));
+    assert_eq!(mine["uid"], 65534);
+    assert!(summary["uninspectable_processes"].as_u64().unwrap() > 0);
+    let unowned = rows.iter().filter(|r| r["pid"].is_null()).count() as u64;
+    assert_eq!(summary["unowned_sockets"].as_u64(), Some(unowned));
+    assert!(unowned >= 4, "root's TCP sockets and TIME-WAIT: {summary}");
+}

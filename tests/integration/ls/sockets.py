@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Opens one socket of each kind `sockscope ls` must find, inside the network
 namespace the test runs it in, prints their inodes as JSON, and holds them
-until its standard input closes."""
+until its standard input closes. A line `change` on standard input makes a
+change `ls --watch` must see: a new connection (two sockets appear), the
+client closes its end (two state changes), the connected UDP socket closes
+(it vanishes); the answer is the new connection's port as JSON."""
 import json, os, socket, sys, time
 
 def ino(s):
@@ -30,4 +33,11 @@ path = sys.argv[1]
 ux = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); ux.bind(path); ux.listen(4)
 out["unix"] = ino(ux)
 print(json.dumps(out), flush=True)
-sys.stdin.read()
+for line in sys.stdin:
+    if line.strip() == "change":
+        new = socket.create_connection(("127.0.0.1", 7001))
+        news, _ = lst.accept()
+        cli.close()
+        uc.close()
+        time.sleep(0.05)
+        print(json.dumps({"new_port": new.getsockname()[1]}), flush=True)
