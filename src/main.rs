@@ -138,10 +138,14 @@ fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
             ));
             writeln!(out, "sockscope ls every {every}s: listing {seq} at {at}")?;
         }
+        // The first listing is the baseline: nothing has changed yet.
         let changes = match (&prev, args.watch) {
             (Some(p), Some(_)) => watch::diff(p, &listing.rows),
-            // The first listing is the baseline: nothing has changed yet.
-            _ => watch::diff(&listing.rows, &listing.rows),
+            (None, Some(_)) => watch::Changes {
+                rows: vec![watch::Change::Same; listing.rows.len()],
+                vanished: Vec::new(),
+            },
+            (_, None) => watch::Changes::default(),
         };
         let written = if args.tree {
             let t = tree::group(&listing.rows);
