@@ -45,8 +45,9 @@ pub enum Command {
     /// List the kernel's sockets as 5-tuples with state, queues and owner
     /// (netlink sock_diag, like ss; /proc/net when netlink is unavailable)
     Ls(LsArgs),
-    /// Check expectations over recorded captures, for CI
-    Check(PassThroughArgs),
+    /// Check expectations over recorded captures, for CI: exit 0 when all
+    /// hold, 1 when one does not, 2 on a usage or input error
+    Check(CheckArgs),
     /// Generate the man page or shell completions
     #[command(hide = true)]
     Generate {
@@ -184,6 +185,86 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Expressions (the record types and fields are those of `replay --format json`):
+  count(tcp_conn where server_port == 8080) >= 3
+  count(ws_violation) == 0
+  all(tcp_conn where server_port == 443): state == \"SF\"
+  none(tcp_conn): state in [\"REJ\", \"S0\"]
+  any(ws_message where direction == \"client\"): text ~ \"hello\"
+  p99(tcp_conn.rtt_ms) < 5      (also sum, min, max, avg, median, pNN)
+  summary.truncated == 0 and summary.decode_errors == 0
+Aliases: tcp, udp, ws (ws_session), upgrade, frame, message, violation.
+
+Rules file (--rules):
+  [[expect]]
+  name = \"handshakes complete\"
+  expr = 'all(tcp_conn): state == \"SF\"'
+
+Exit status:
+  0  every expectation held (or did not apply: capture_stats in a replay)
+  1  at least one expectation did not hold
+  2  usage error (a bad expression: its position is shown), or an input or
+     I/O error (a damaged capture, unless --allow-truncated)")]
+pub struct CheckArgs {
+    /// Capture files (.pcap or .pcapng); each is checked on its own
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// An expectation (repeatable)
+    #[arg(long = "expect", short = 'e', value_name = "EXPR")]
+    pub expect: Vec<String>,
+
+    /// A TOML file of named expectations ([[expect]] name, expr)
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Also write a JUnit XML report: one testcase per expectation per file
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Check what was decoded before a damaged or truncated capture's
+    /// damage instead of failing with exit 2
+    #[arg(long)]
+    pub allow_truncated: bool,
+
+    /// A BPF filter (tcpdump syntax) applied before decoding
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+
+    /// Output format: the report, or one JSON result per expectation
+    #[arg(long, short = 'F', value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+
+    /// Offending records shown per failed expectation
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub show: usize,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+impl CheckArgs {
+    /// The replay configuration for one file; `ws_events`: whether the
+    /// expectations read per-event WebSocket records.
+    pub fn replay_config(&self, file: &std::path::Path, ws_events: bool) -> ReplayConfig {
+        let input = if file.as_os_str() == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(file.to_path_buf())
+        };
+        let mut cfg = ReplayConfig::new(input);
+        cfg.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
+        cfg.track = self.track.to_config();
+        cfg.ws = self.decode.apply(&mut cfg.track, ws_events);
+        cfg
+    }
 }
 
 /// Table width: the one asked for, else the terminal's (None when standard

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod config;
 pub mod decode;
 pub mod event;

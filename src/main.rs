@@ -38,7 +38,6 @@ fn keep_freed_memory() {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Exit {
     Ok = 0,
-    #[allow(dead_code)]
     ExpectationFailed = 1,
     Error = 2,
 }
@@ -65,7 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Replay(args) => replay(&args),
         Command::Capture(_) => not_yet("capture"),
         Command::Ls(args) => ls(&args),
-        Command::Check(_) => not_yet("check"),
+        Command::Check(args) => check(&args),
         Command::Generate { what } => {
             let mut out = io::stdout().lock();
             match what {
@@ -182,6 +181,81 @@ fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
         prev = Some(listing.rows);
         std::thread::sleep(std::time::Duration::from_secs_f64(every));
     }
+}
+
+fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
+    use sockscope::check::{self, Expectation};
+    use sockscope::render::check as report;
+    let mut exps = Vec::new();
+    for src in &args.expect {
+        match Expectation::parse(None, src) {
+            Ok(e) => exps.push(e),
+            Err(e) => {
+                eprintln!("sockscope: error: bad --expect {}", e.explain(src));
+                return Ok(Exit::Error);
+            }
+        }
+    }
+    for path in &args.rules {
+        match check::read_rules(path) {
+            Ok(mut r) => exps.append(&mut r),
+            Err(e) => {
+                eprintln!("sockscope: error: {e}");
+                return Ok(Exit::Error);
+            }
+        }
+    }
+    if exps.is_empty() {
+        eprintln!("sockscope: error: nothing to check: give --expect EXPR or --rules FILE");
+        return Ok(Exit::Error);
+    }
+    let needs = check::Needs::of(&exps);
+    let mut results = Vec::new();
+    let mut seconds = Vec::new();
+    for file in &args.files {
+        if file.as_os_str() != "-" && !file.exists() {
+            eprintln!("sockscope: error: {}: no such file", file.display());
+            return Ok(Exit::Error);
+        }
+        let cfg = args.replay_config(file, needs.ws_events());
+        let started = std::time::Instant::now();
+        let res = check::check_file(&cfg, &exps, &needs)?;
+        seconds.push(started.elapsed().as_secs_f64());
+        results.push(res);
+    }
+    let fatal = !args.allow_truncated;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = match args.format {
+        cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, fatal, args.show),
+        cli::FormatArg::Human => report::write_report(&mut out, &exps, &results, fatal, args.show),
+    }
+    .and_then(|()| out.flush());
+    match written {
+        Err(e) if is_broken_pipe(&e) => {}
+        other => other.context("writing output")?,
+    }
+    if let Some(path) = &args.junit {
+        let mut f = BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("creating JUnit report {}", path.display()))?,
+        );
+        report::write_junit(&mut f, &exps, &results, fatal, args.show, &seconds)
+            .and_then(|()| f.flush())
+            .with_context(|| format!("writing JUnit report {}", path.display()))?;
+    }
+    let damaged: Vec<&String> = results.iter().filter_map(|r| r.error.as_ref()).collect();
+    for err in &damaged {
+        let level = if fatal { "error" } else { "warning" };
+        eprintln!("sockscope: {level}: {err}");
+    }
+    let totals = report::Totals::of(&results, fatal);
+    Ok(if fatal && !damaged.is_empty() {
+        Exit::Error
+    } else if totals.failed > 0 {
+        Exit::ExpectationFailed
+    } else {
+        Exit::Ok
+    })
 }
 
 fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {

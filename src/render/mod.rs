@@ -3,6 +3,7 @@
 //! not parse packets or know flow internals; width and row limits are passed
 //! in.
 
+pub mod check;
 pub mod human;
 pub mod json;
 pub mod sockets;

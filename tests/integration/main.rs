@@ -2,6 +2,7 @@
 //! the team's public conformance captures (../shared/conformance).
 
 mod captures;
+mod check;
 mod cli;
 mod conformance;
 mod errors;

@@ -1,0 +1,396 @@
+//! `sockscope check` on the committed captures and the conformance ones:
+//! expectations of every kind that hold and that do not, exit codes, the
+//! JSON results, JUnit parsed back, bad expressions, damaged captures, and
+//! the README's CI job.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::util::{capture, conformance, root, sockscope};
+
+fn check(files: &[&str], exprs: &[&str], extra: &[&str]) -> crate::util::Run {
+    let mut args = vec!["check".to_string()];
+    args.extend(files.iter().map(|f| f.to_string()));
+    for e in exprs {
+        args.push("--expect".into());
+        args.push(e.to_string());
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    sockscope(&refs)
+}
+
+/// (status, value) per expectation, from the JSON results.
+fn results(run: &crate::util::Run) -> Vec<Value> {
+    let mut v: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let summary = v.pop().expect("check_summary");
+    assert_eq!(summary["type"], "check_summary");
+    assert!(v.iter().all(|r| r["type"] == "check_result"));
+    v
+}
+
+#[test]
+fn expectations_that_hold_exit_0() {
+    let ws = capture("ws-plain.pcap");
+    let run = check(
+        &[&ws],
+        &[
+            "count(tcp_conn where server_port == 8766) == 2",
+            "count(ws_violation) == 0",
+            r#"count(udp_flow where service == "dns" and state == "S0") == 0"#,
+            r#"all(tcp_conn where server_port == 8766): state == "SF""#,
+            r#"none(tcp_conn): state in ["REJ", "S0"]"#,
+            r#"any(ws_message where direction == "client"): text ~ "hello""#,
+            "p99(tcp_conn.rtt_ms) < 5",
+            "max(ws_message.len) == 70000",
+            "sum(tcp_conn.client_bytes) > 0",
+            "summary.truncated == 0 and summary.decode_errors == 0",
+            "count(frame where masked == false and direction == \"client\") == 0",
+            "all(ws): accept_valid and status == 101",
+        ],
+        &["-F", "json"],
+    );
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    let r = results(&run);
+    assert_eq!(r.len(), 12);
+    assert!(r.iter().all(|x| x["status"] == "pass"), "{r:#?}");
+    assert_eq!(r[0]["value"], "2");
+    assert_eq!(r[8]["offenders"], 0);
+}
+
+#[test]
+fn expectations_that_fail_exit_1_and_name_the_records() {
+    let refused = capture("refused.pcap");
+    let run = check(
+        &[&refused],
+        &[
+            r#"count(tcp_conn where state == "REJ") == 0"#,
+            r#"all(tcp): state == "SF""#,
+            "count(tcp) == 2",
+            "p99(tcp.rtt_ms) < 5",
+        ],
+        &["-F", "json"],
+    );
+    assert_eq!(run.status, 1, "{}", run.stderr);
+    let r = results(&run);
+    let status: Vec<&str> = r.iter().map(|x| x["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["fail", "fail", "pass", "fail"]);
+    assert_eq!(r[0]["value"], "2");
+    assert_eq!(r[0]["offenders"], 2);
+    let ports: Vec<u64> = r[0]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["server_port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ports,
+        [9, 9],
+        "the refused connections, to the discard port"
+    );
+    assert_eq!(r[1]["value"], "0 of 2 tcp_conn hold");
+    // Refused: no RTT at all, and null is not below 5.
+    assert!(r[3]["reason"].as_str().unwrap().contains("no values"));
+
+    // The human report: ✗, the value, a table of the records.
+    let human = check(
+        &[&refused],
+        &[r#"count(tcp where state == "REJ") == 0"#],
+        &[],
+    );
+    assert_eq!(human.status, 1);
+    assert!(
+        human
+            .stdout
+            .contains("✗ count(tcp where state == \"REJ\") == 0  → 2"),
+        "{}",
+        human.stdout
+    );
+    assert!(human.stdout.contains("10.99.0.1:9"), "{}", human.stdout);
+    assert!(human.stdout.contains("[fd00:99::1]:9"), "{}", human.stdout);
+    assert!(human
+        .stdout
+        .ends_with("1 expectation × 1 file: 0 held, 1 failed\n"));
+}
+
+#[test]
+fn violations_and_aggregates_on_conformance_captures() {
+    // Zeek's capture of a server answering with a wrong Sec-WebSocket-Accept.
+    let wrong = conformance("zeek-ws-wrong-accept.pcap");
+    let run = check(
+        &[&wrong],
+        &[
+            "all(ws_upgrade): accept_valid",
+            r#"any(violation): rule == "bad-accept""#,
+        ],
+        &["-F", "json"],
+    );
+    let r = results(&run);
+    assert_eq!(r[0]["status"], "fail", "{r:#?}");
+    assert_eq!(r[1]["status"], "pass", "{r:#?}");
+    assert_eq!(run.status, 1);
+    // permessage-deflate: messages are inflated before they are measured.
+    let deflate = conformance("zeek-ws-compressed.pcap");
+    let run = check(
+        &[&deflate],
+        &[
+            "count(message where compressed) > 0",
+            "sum(message.len) > sum(message.wire_len)",
+        ],
+        &["-F", "json"],
+    );
+    assert_eq!(run.status, 0, "{}", run.stdout);
+}
+
+#[test]
+fn capture_stats_is_skipped_on_a_replay() {
+    let run = check(
+        &[&capture("ws-plain.pcap")],
+        &["capture_stats.kernel_drops == 0"],
+        &["-F", "json"],
+    );
+    assert_eq!(run.status, 0);
+    let r = results(&run);
+    assert_eq!(r[0]["status"], "skipped");
+    assert!(r[0]["reason"].as_str().unwrap().contains("live capture"));
+}
+
+#[test]
+fn junit_parses_and_counts_what_the_report_says() {
+    let dir = std::env::temp_dir().join(format!("sockscope-junit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junit = dir.join("report.xml");
+    let run = check(
+        &[&capture("refused.pcap"), &capture("ws-plain.pcap")],
+        &[
+            "count(tcp) >= 2",
+            r#"none(tcp): state == "REJ""#,
+            "capture_stats.kernel_drops == 0",
+        ],
+        &["--junit", junit.to_str().unwrap()],
+    );
+    assert_eq!(run.status, 1);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed JUnit XML");
+    let top = doc.root_element();
+    assert_eq!(top.tag_name().name(), "testsuites");
+    let attr = |n: roxmltree::Node, a: &str| n.attribute(a).unwrap_or_default().to_string();
+    assert_eq!(
+        (
+            attr(top, "tests"),
+            attr(top, "failures"),
+            attr(top, "skipped"),
+            attr(top, "errors")
+        ),
+        ("6".into(), "1".into(), "2".into(), "0".into())
+    );
+    let suites: Vec<_> = top
+        .children()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 2);
+    assert_eq!(attr(suites[0], "name"), "captures/refused.pcap");
+    let mut by_case: BTreeMap<(String, String), String> = BTreeMap::new();
+    for s in &suites {
+        for c in s.children().filter(|n| n.has_tag_name("testcase")) {
+            let outcome = c
+                .children()
+                .find(|n| n.is_element())
+                .map_or("pass".to_string(), |n| n.tag_name().name().to_string());
+            by_case.insert((attr(*s, "name"), attr(c, "name")), outcome);
+            if let Some(f) = c.children().find(|n| n.has_tag_name("failure")) {
+                assert_eq!(attr(f, "message"), "2 of 2 tcp_conn match, none should");
+                assert!(f.text().unwrap_or_default().contains("10.99.0.1:9"));
+            }
+        }
+    }
+    let refused = "captures/refused.pcap".to_string();
+    assert_eq!(
+        by_case[&(refused.clone(), "none(tcp): state == \"REJ\"".into())],
+        "failure"
+    );
+    assert_eq!(by_case[&(refused, "count(tcp) >= 2".into())], "pass");
+    assert_eq!(
+        by_case[&(
+            "captures/ws-plain.pcap".into(),
+            "capture_stats.kernel_drops == 0".into()
+        )],
+        "skipped"
+    );
+}
+
+#[test]
+fn a_malformed_expression_is_a_usage_error_with_its_position() {
+    let run = check(&[&capture("ws-plain.pcap")], &["count(tcp) >= "], &[]);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains("at column 15: expected a value"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+    let run = check(&[&capture("ws-plain.pcap")], &["all(tcp) state == 1"], &[]);
+    assert_eq!(run.status, 2);
+    assert!(
+        run.stderr.contains("at column 10: expected `:`"),
+        "{}",
+        run.stderr
+    );
+    let run = sockscope(&["check", &capture("ws-plain.pcap")]);
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("nothing to check"), "{}", run.stderr);
+}
+
+#[test]
+fn a_bad_rules_file_names_the_rule() {
+    let dir = std::env::temp_dir().join(format!("sockscope-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[expect]]\nname = \"ok\"\nexpr = \"count(tcp) > 0\"\n\n[[expect]]\nname = \"typo\"\nexpr = \"count(tpc) > 0\"\n",
+    )
+    .unwrap();
+    let run = sockscope(&[
+        "check",
+        &capture("ws-plain.pcap"),
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("[[expect]] 2 (typo)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown record type `tpc`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_damaged_capture_is_exit_2_unless_allowed() {
+    let cut = conformance("derived-cut-mid-record.pcap");
+    let run = check(&[&cut], &["count(tcp) >= 1"], &["-F", "json"]);
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("byte offset 4729"), "{}", run.stderr);
+    let r = results(&run);
+    assert_eq!(r[0]["status"], "error");
+    // Allowed: what came before the damage is checked (one connection).
+    let run = check(
+        &[&cut],
+        &["count(tcp) == 1"],
+        &["--allow-truncated", "-F", "json"],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("sockscope: warning:"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(results(&run)[0]["status"], "pass");
+    let missing = sockscope(&["check", "captures/no-such.pcap", "-e", "count(tcp) == 0"]);
+    assert_eq!(missing.status, 2);
+    assert!(
+        missing.stderr.contains("no such file"),
+        "{}",
+        missing.stderr
+    );
+}
+
+/// The `sockscope check` lines of the README's GitHub Actions and GitLab CI
+/// jobs, run as written (with the binary under test), must pass and write
+/// valid JUnit.
+#[test]
+fn readme_ci_job_passes() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Use in CI")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a `Use in CI` section");
+    let commands: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.find("sockscope check ").map(|i| &l[i..]))
+        .collect();
+    assert_eq!(commands.len(), 2, "one per job: {commands:?}");
+    assert!(section.contains("cargo install --locked --path ."));
+    for cmd in commands {
+        let dir = std::env::temp_dir().join(format!("sockscope-ci-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let words: Vec<String> = cmd
+            .split_whitespace()
+            .skip(1)
+            .map(|w| match w {
+                "sockscope-junit.xml" => dir.join(w).to_string_lossy().into_owned(),
+                w => w.to_string(),
+            })
+            .collect();
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        let run = sockscope(&refs);
+        assert_eq!(run.status, 0, "{cmd}\n{}\n{}", run.stdout, run.stderr);
+        let xml = std::fs::read_to_string(dir.join("sockscope-junit.xml")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        assert_eq!(doc.root_element().attribute("failures"), Some("0"));
+        assert_eq!(doc.root_element().attribute("tests"), Some("8"));
+    }
+}
+
+/// The check language's field list is the JSON schema: every field a replay
+/// of the committed captures writes can be named, and every name is written
+/// by some capture (or belongs to a record replay never writes).
+#[test]
+fn check_schema_matches_replay_json() {
+    use sockscope::check::schema;
+    let mut seen: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut files: Vec<String> = std::fs::read_dir(root().join("captures"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .map(|n| capture(&n))
+        .collect();
+    files.extend(
+        [
+            "zeek-ws-compressed.pcap",
+            "zeek-ipv4-fragmented-ntp.pcap",
+            "derived-cut-mid-record.pcap",
+        ]
+        .map(conformance),
+    );
+    for f in &files {
+        let run = sockscope(&["replay", f, "-F", "json"]);
+        for line in run.stdout.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let ty = v["type"].as_str().unwrap().to_string();
+            for k in v.as_object().unwrap().keys() {
+                seen.entry(ty.clone()).or_default().insert(k.clone());
+            }
+        }
+    }
+    for (ty, keys) in &seen {
+        for k in keys {
+            assert!(
+                k == "type" || schema::fields(ty).contains(&k.as_str()),
+                "replay writes {ty}.{k}, which check cannot name: add it to check/schema.rs"
+            );
+        }
+    }
+    for (ty, fields) in schema::RECORDS {
+        if *ty == "capture_stats" {
+            continue;
+        }
+        for f in *fields {
+            assert!(
+                seen.get(*ty).is_some_and(|k| k.contains(*f)),
+                "check names {ty}.{f}, which no replay writes"
+            );
+        }
+    }
+}
