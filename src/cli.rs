@@ -40,8 +40,9 @@ pub enum Command {
     /// retransmitted SYNs, teardown, Zeek conn_state and history), UDP flow,
     /// and WebSocket session (upgrade, frames, messages, RFC violations)
     Replay(ReplayArgs),
-    /// Decode live traffic from a network interface (needs CAP_NET_RAW)
-    Capture(PassThroughArgs),
+    /// Decode live traffic from a network interface, as replay decodes a
+    /// file (needs CAP_NET_RAW)
+    Capture(CaptureArgs),
     /// List the kernel's sockets as 5-tuples with state, queues and owner
     /// (netlink sock_diag, like ss; /proc/net when netlink is unavailable)
     Ls(LsArgs),
@@ -65,12 +66,6 @@ pub enum Generate {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-}
-
-#[derive(Args, Debug)]
-pub struct PassThroughArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -185,6 +180,163 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  sudo sockscope capture -i eth0 'tcp port 443'
+  sudo sockscope capture -i any --format json -c 1000 | jq 'select(.type == \"tcp_conn\")'
+  sudo sockscope capture -i lo --duration 30s -w lo.pcapng --expect 'count(tcp_conn where state == \"REJ\") == 0'
+  sockscope capture --list-interfaces
+
+Privileges: opening the socket needs CAP_NET_RAW (promiscuous mode also
+CAP_NET_ADMIN): run as root, or once `sudo setcap cap_net_raw,cap_net_admin=eip
+$(which sockscope)`. Once the socket (and the -w file) is open, sockscope
+drops every capability and, when root, becomes --user (nobody) before it reads
+a packet.")]
+pub struct CaptureArgs {
+    /// The interface to capture on, or `any` (every interface, cooked)
+    #[arg(
+        short = 'i',
+        long,
+        value_name = "IFACE",
+        required_unless_present = "list_interfaces"
+    )]
+    pub interface: Option<String>,
+
+    /// A BPF filter in tcpdump syntax, run in the kernel (several words are
+    /// joined with spaces, as tcpdump does)
+    #[arg(value_name = "FILTER", num_args = 0..)]
+    pub filter: Vec<String>,
+
+    /// List the interfaces with their addresses, flags and link type
+    #[arg(long)]
+    pub list_interfaces: bool,
+
+    /// Open a datagram (SOCK_DGRAM, cooked) socket: packets without their
+    /// link-layer header (always so for `any`)
+    #[arg(long)]
+    pub cooked: bool,
+
+    /// Bytes kept of each packet (default: whole packets, as tcpdump)
+    #[arg(long, short = 's', value_name = "BYTES", default_value_t = 262_144)]
+    pub snaplen: u32,
+
+    /// Do not put the interface into promiscuous mode
+    #[arg(long, short = 'p')]
+    pub no_promisc: bool,
+
+    /// Kernel ring buffer size in MiB (tcpdump's default is 2)
+    #[arg(long, short = 'B', value_name = "MIB", default_value_t = 32)]
+    pub buffer_size: u32,
+
+    /// Stop after N packets
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this long: 30s, 2m, 1h, 500ms (a plain number is seconds)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Also record the packets: pcap, or pcapng when FILE ends in .pcapng;
+    /// `-` writes pcap to standard output (the decoded view then goes to
+    /// standard error)
+    #[arg(short = 'w', long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// The user to become, when run as root, once the socket is open
+    #[arg(long, short = 'Z', value_name = "USER", default_value = "nobody")]
+    pub user: String,
+
+    /// Keep root and capabilities for the whole capture
+    #[arg(long)]
+    pub no_drop_privileges: bool,
+
+    /// Expectations checked when the capture stops (as `sockscope check`;
+    /// exit 1 when one fails)
+    #[arg(long = "expect", short = 'e', value_name = "EXPR")]
+    pub expect: Vec<String>,
+
+    /// A TOML file of named expectations, checked when the capture stops
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// JUnit XML report of the expectations
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// `30s`, `2m`, `1h`, `500ms`, or seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (30s, 2m, 1h, 500ms)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{unit}`: use ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("`{s}` is not a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+impl CaptureArgs {
+    pub fn to_config(&self, ws_events: bool) -> sockscope::live::CaptureConfig {
+        use sockscope::live::{CaptureConfig, WriteTo};
+        let mut track = self.track.to_config();
+        let events = ws_events || !(self.output.summary || self.output.quiet);
+        let ws = self.decode.apply(&mut track, events);
+        let filter = self.filter.join(" ");
+        CaptureConfig {
+            interface: self.interface.clone().unwrap_or_default(),
+            filter: if filter.trim().is_empty() {
+                None
+            } else {
+                Some(filter)
+            },
+            cooked: self.cooked,
+            snaplen: self.snaplen.max(64),
+            promisc: !self.no_promisc,
+            buffer_bytes: self.buffer_size.clamp(1, 2047) * 1024 * 1024,
+            count: self.count,
+            duration: self.duration,
+            write: self.write.as_ref().map(|p| {
+                if p.as_os_str() == "-" {
+                    WriteTo::Stdout
+                } else {
+                    WriteTo::File(p.clone())
+                }
+            }),
+            run_as: if self.no_drop_privileges {
+                None
+            } else {
+                Some(self.user.clone())
+            },
+            track,
+            defrag: Default::default(),
+            ws,
+        }
+    }
 }
 
 #[derive(Args, Debug)]

@@ -605,6 +605,27 @@ pub struct Summary {
     pub complete: bool,
 }
 
+/// What the kernel and libpcap counted for a live capture, written when it
+/// stops (before `summary`).
+#[derive(Clone, Debug)]
+pub struct CaptureStats {
+    pub interface: String,
+    /// `raw` (link-layer frames) or `dgram` (cooked: link header removed).
+    pub socket: &'static str,
+    pub link_type: String,
+    pub snaplen: u32,
+    /// Packets sockscope read from the socket (after the kernel filter).
+    pub captured: u64,
+    /// Packets the kernel handed to the socket (libpcap's ps_recv).
+    pub received: u64,
+    /// Packets dropped because the socket's ring was full (ps_drop).
+    pub kernel_drops: u64,
+    /// Packets the interface or driver dropped (ps_ifdrop).
+    pub interface_drops: u64,
+    /// Seconds the capture ran.
+    pub duration: f64,
+}
+
 /// One output record. Its JSON form is written by
 /// [`crate::render::json::encode`].
 #[derive(Clone, Debug)]
@@ -620,6 +641,7 @@ pub enum Record {
     WsViolation(Box<WsViolation>),
     WsSession(Box<WsSession>),
     Error(ErrorRecord),
+    CaptureStats(Box<CaptureStats>),
     Summary(Box<Summary>),
 }
 
@@ -638,6 +660,7 @@ impl Record {
             Record::WsViolation(_) => "ws_violation",
             Record::WsSession(_) => "ws_session",
             Record::Error(_) => "error",
+            Record::CaptureStats(_) => "capture_stats",
             Record::Summary(_) => "summary",
         }
     }

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Replay(args) => replay(&args),
-        Command::Capture(_) => not_yet("capture"),
+        Command::Capture(args) => capture(&args),
         Command::Ls(args) => ls(&args),
         Command::Check(args) => check(&args),
         Command::Generate { what } => {
@@ -76,11 +76,6 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
     }
-}
-
-fn not_yet(what: &str) -> anyhow::Result<Exit> {
-    eprintln!("sockscope: error: `sockscope {what}` is not implemented yet");
-    Ok(Exit::Error)
 }
 
 fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
@@ -183,28 +178,40 @@ fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
     }
 }
 
-fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
+/// The expectations of `--expect` and `--rules`; `Err` was printed.
+fn expectations(
+    expect: &[String],
+    rules: &[std::path::PathBuf],
+) -> Result<Vec<sockscope::check::Expectation>, ()> {
     use sockscope::check::{self, Expectation};
-    use sockscope::render::check as report;
     let mut exps = Vec::new();
-    for src in &args.expect {
+    for src in expect {
         match Expectation::parse(None, src) {
             Ok(e) => exps.push(e),
             Err(e) => {
                 eprintln!("sockscope: error: bad --expect {}", e.explain(src));
-                return Ok(Exit::Error);
+                return Err(());
             }
         }
     }
-    for path in &args.rules {
+    for path in rules {
         match check::read_rules(path) {
             Ok(mut r) => exps.append(&mut r),
             Err(e) => {
                 eprintln!("sockscope: error: {e}");
-                return Ok(Exit::Error);
+                return Err(());
             }
         }
     }
+    Ok(exps)
+}
+
+fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
+    use sockscope::check;
+    use sockscope::render::check as report;
+    let Ok(exps) = expectations(&args.expect, &args.rules) else {
+        return Ok(Exit::Error);
+    };
     if exps.is_empty() {
         eprintln!("sockscope: error: nothing to check: give --expect EXPR or --rules FILE");
         return Ok(Exit::Error);
@@ -252,6 +259,147 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
     Ok(if fatal && !damaged.is_empty() {
         Exit::Error
     } else if totals.failed > 0 {
+        Exit::ExpectationFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+fn list_interfaces(format: cli::FormatArg) -> anyhow::Result<Exit> {
+    let list = sockscope::live::interfaces();
+    let mut out = BufWriter::new(io::stdout().lock());
+    for i in &list {
+        if format == cli::FormatArg::Json {
+            let v = serde_json::json!({
+                "type": "interface",
+                "name": i.name,
+                "index": i.index,
+                "link_type": i.link_type,
+                "flags": i.flags,
+                "addresses": i.addresses,
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "{}{}  [{}]  {}  {}",
+                i.name,
+                i.index.map(|n| format!(" (#{n})")).unwrap_or_default(),
+                i.flags.join(", "),
+                i.link_type,
+                i.addresses.join(" ")
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
+    use sockscope::check::{self, Collector, Tee};
+    use sockscope::live;
+    use std::io::IsTerminal;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    if args.list_interfaces {
+        return list_interfaces(args.output.format);
+    }
+    let Ok(exps) = expectations(&args.expect, &args.rules) else {
+        return Ok(Exit::Error);
+    };
+    let needs = check::Needs::of(&exps);
+    let cfg = args.to_config(!exps.is_empty() && needs.ws_events());
+    // Ctrl-C and SIGTERM end the capture cleanly: flows are finished, the
+    // tables and health block written, the -w file flushed.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    let live_cap = match live::open(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sockscope: error: {e}");
+            return Ok(Exit::Error);
+        }
+    };
+    eprintln!(
+        "sockscope: listening on {} ({} socket, link type {}, snaplen {}){}",
+        cfg.interface,
+        live_cap.socket_kind(),
+        live_cap.link_type().label(),
+        cfg.snaplen,
+        live_cap
+            .privileges()
+            .map(|p| format!("; {p}"))
+            .unwrap_or_default()
+    );
+    let out_cfg = args.output.to_config();
+    // With -w -, standard output carries the packets.
+    let to: Box<dyn Write> = if cfg.write == Some(live::WriteTo::Stdout) {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout())
+    };
+    let mut sink = Tee {
+        inner: Renderer::new(BufWriter::with_capacity(1 << 16, to), &out_cfg),
+        collector: (!exps.is_empty()).then(|| Collector::new(needs.clone())),
+    };
+    let status_line = io::stderr().is_terminal()
+        && (!io::stdout().is_terminal() || args.output.quiet || args.output.summary);
+    let outcome = live::run(live_cap, &cfg, &mut sink, &stop, |p| {
+        if status_line {
+            eprint!(
+                "\r\x1b[K{} packets captured, {} dropped by the kernel, {} by the interface",
+                p.captured, p.kernel_drops, p.interface_drops
+            );
+        }
+    });
+    if status_line {
+        eprint!("\r\x1b[K");
+    }
+    let Tee { inner, collector } = sink;
+    let mut failed = false;
+    let mut out = match inner.finish_into() {
+        Ok(w) => w,
+        Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
+        Err(e) => return Err(e).context("writing output"),
+    };
+    if let Some(c) = collector {
+        use sockscope::render::check as report;
+        let outcomes = exps
+            .iter()
+            .map(|e| check::eval::evaluate(&e.expr, &c.records))
+            .collect();
+        let results = vec![check::FileResult {
+            file: format!("capture on {}", cfg.interface),
+            records: c.records,
+            error: None,
+            outcomes,
+        }];
+        match args.output.format {
+            cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, true, 5)?,
+            cli::FormatArg::Human => {
+                writeln!(out)?;
+                report::write_report(&mut out, &exps, &results, true, 5)?
+            }
+        }
+        out.flush()?;
+        if let Some(path) = &args.junit {
+            let mut f = BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("creating JUnit report {}", path.display()))?,
+            );
+            report::write_junit(&mut f, &exps, &results, true, 5, &[outcome.stats.duration])?;
+            f.flush()?;
+        }
+        failed = report::Totals::of(&results, true).failed > 0;
+    }
+    if let Some(e) = &outcome.error {
+        eprintln!("sockscope: error: {e}");
+        return Ok(Exit::Error);
+    }
+    Ok(if failed {
         Exit::ExpectationFailed
     } else {
         Exit::Ok

@@ -189,6 +189,39 @@ impl RecordSink for Collector {
 
 impl StoppableSink for Collector {}
 
+impl crate::live::FlushSink for Collector {}
+
+impl Collector {
+    /// Whether a record of this type is kept (to clone only those).
+    pub fn wants(&self, r: &Record) -> bool {
+        self.needs.types.contains(&r.type_name())
+    }
+}
+
+/// A renderer and, when expectations were given, a collector beside it
+/// (live capture renders and checks the same records).
+pub struct Tee<S> {
+    pub inner: S,
+    pub collector: Option<Collector>,
+}
+
+impl<S: RecordSink> RecordSink for Tee<S> {
+    fn record(&mut self, r: Record) {
+        if let Some(c) = self.collector.as_mut() {
+            if c.wants(&r) {
+                c.record(r.clone());
+            }
+        }
+        self.inner.record(r);
+    }
+}
+
+impl<S: crate::live::FlushSink> crate::live::FlushSink for Tee<S> {
+    fn flush(&mut self) {
+        self.inner.flush();
+    }
+}
+
 /// The result of checking one capture.
 #[derive(Debug)]
 pub struct FileResult {

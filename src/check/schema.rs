@@ -258,9 +258,13 @@ pub const RECORDS: &[(&str, &[&str])] = &[
         &[
             "interface",
             "socket",
+            "link_type",
+            "snaplen",
+            "captured",
             "received",
             "kernel_drops",
             "interface_drops",
+            "duration",
         ],
     ),
     (

@@ -13,8 +13,9 @@ use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::config::{Detail, OutputConfig};
 use crate::event::{
-    ConnRef, Direction, ErrorRecord, Record, RecordSink, Summary, SynInfo, TcpConnRecord, TcpEvent,
-    TcpEventKind, UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession, WsUpgrade, WsViolation,
+    CaptureStats, ConnRef, Direction, ErrorRecord, Record, RecordSink, Summary, SynInfo,
+    TcpConnRecord, TcpEvent, TcpEventKind, UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession,
+    WsUpgrade, WsViolation,
 };
 use crate::replay::StoppableSink;
 use crate::time::{DateTime, Nanos, TimeOfDay};
@@ -87,6 +88,7 @@ pub struct HumanView<W: Write> {
     udp: FirstRows<UdpFlowRecord>,
     ws: FirstRows<WsSession>,
     error: Option<ErrorRecord>,
+    capture: Option<Box<CaptureStats>>,
     io_error: Option<io::Error>,
     line: String,
 }
@@ -137,16 +139,32 @@ impl<W: Write> HumanView<W> {
             udp: FirstRows::new(rows),
             ws: FirstRows::new(rows),
             error: None,
+            capture: None,
             io_error: None,
             line: String::with_capacity(256),
         }
     }
 
-    pub fn finish(mut self) -> io::Result<()> {
+    pub fn finish(self) -> io::Result<()> {
+        self.finish_into().map(|_| ())
+    }
+
+    /// Flushes and hands back the writer.
+    pub fn finish_into(mut self) -> io::Result<W> {
         if let Some(e) = self.io_error.take() {
             return Err(e);
         }
-        self.out.flush()
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// Writes out what is buffered (live capture, after a quiet moment).
+    pub fn flush_now(&mut self) {
+        if self.io_error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.io_error = Some(e);
+            }
+        }
     }
 
     fn write(&mut self, s: &str) {
@@ -509,6 +527,22 @@ impl<W: Write> HumanView<W> {
         if let Some(f) = &s.format {
             row("format", f.clone());
         }
+        if let Some(c) = &self.capture {
+            row(
+                "capture",
+                format!(
+                    "{} ({} socket, {}, snaplen {}), {:.1} s",
+                    c.interface, c.socket, c.link_type, c.snaplen, c.duration
+                ),
+            );
+            row(
+                "kernel",
+                format!(
+                    "{} received, {} dropped by the kernel, {} by the interface; {} read",
+                    c.received, c.kernel_drops, c.interface_drops, c.captured
+                ),
+            );
+        }
         let filtered = if s.filtered_out > 0 {
             format!(", {} filtered out", s.filtered_out)
         } else {
@@ -639,6 +673,7 @@ impl<W: Write> RecordSink for HumanView<W> {
             Record::WsSession(w) if tables => self.ws.push(w.conn.conn_id, w),
             Record::WsSession(_) => {}
             Record::Error(e) => self.error = Some(e),
+            Record::CaptureStats(c) => self.capture = Some(c),
             Record::Summary(s) => {
                 if tables {
                     self.tables();

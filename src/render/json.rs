@@ -21,8 +21,9 @@ use std::net::IpAddr;
 
 use crate::config::Detail;
 use crate::event::{
-    ConnRef, ErrorRecord, Meta, Record, RecordSink, Summary, SynInfo, TcpConnRecord, TcpEvent,
-    UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession, WsSideTotals, WsUpgrade, WsViolation,
+    CaptureStats, ConnRef, ErrorRecord, Meta, Record, RecordSink, Summary, SynInfo, TcpConnRecord,
+    TcpEvent, UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession, WsSideTotals, WsUpgrade,
+    WsViolation,
 };
 use crate::replay::StoppableSink;
 use crate::time::{Nanos, Timestamp};
@@ -551,6 +552,25 @@ fn error(out: &mut Vec<u8>, e: &ErrorRecord) {
     o.end();
 }
 
+fn capture_stats(out: &mut Vec<u8>, c: &CaptureStats) {
+    let mut o = Obj::new(out, "capture_stats");
+    o.str(k!("interface"), &c.interface);
+    o.word(k!("socket"), c.socket);
+    o.str(k!("link_type"), &c.link_type);
+    o.u64(k!("snaplen"), u64::from(c.snaplen));
+    o.u64(k!("captured"), c.captured);
+    o.u64(k!("received"), c.received);
+    o.u64(k!("kernel_drops"), c.kernel_drops);
+    o.u64(k!("interface_drops"), c.interface_drops);
+    o.key(k!("duration"));
+    o.out.extend_from_slice(
+        ryu::Buffer::new()
+            .format((c.duration * 1e6).round() / 1e6)
+            .as_bytes(),
+    );
+    o.end();
+}
+
 fn summary(out: &mut Vec<u8>, s: &Summary) {
     let mut o = Obj::new(out, "summary");
     o.opt_word(k!("format"), s.format.as_deref());
@@ -610,6 +630,7 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
         Record::WsViolation(v) => ws_violation(out, v),
         Record::WsSession(w) => ws_session(out, w),
         Record::Error(e) => error(out, e),
+        Record::CaptureStats(c) => capture_stats(out, c),
         Record::Summary(s) => summary(out, s),
     }
 }
@@ -639,12 +660,18 @@ impl<W: Write> JsonLines<W> {
         }
     }
 
-    pub fn finish(mut self) -> io::Result<()> {
+    pub fn finish(self) -> io::Result<()> {
+        self.finish_into().map(|_| ())
+    }
+
+    /// Flushes and hands back the writer.
+    pub fn finish_into(mut self) -> io::Result<W> {
         self.flush_buf();
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.out.flush()
+        self.out.flush()?;
+        Ok(self.out)
     }
 
     fn flush_buf(&mut self) {
@@ -670,7 +697,13 @@ impl<W: Write> JsonLines<W> {
         matches!(
             (self.detail, r),
             (Detail::Full, _)
-                | (_, Record::Meta(_) | Record::Error(_) | Record::Summary(_))
+                | (
+                    _,
+                    Record::Meta(_)
+                        | Record::Error(_)
+                        | Record::CaptureStats(_)
+                        | Record::Summary(_)
+                )
                 | (
                     Detail::Summary,
                     Record::TcpConn(_) | Record::UdpFlow(_) | Record::WsSession(_)

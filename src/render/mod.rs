@@ -30,6 +30,15 @@ impl<W: Write> Renderer<W> {
         }
     }
 
+    /// Flushes and hands back the writer (to append a report after the
+    /// records).
+    pub fn finish_into(self) -> io::Result<W> {
+        match self {
+            Renderer::Json(j) => j.finish_into(),
+            Renderer::Human(h) => h.finish_into(),
+        }
+    }
+
     /// Flushes; returns the first write error, if any.
     pub fn finish(self) -> io::Result<()> {
         match self {
@@ -53,6 +62,15 @@ impl<W: Write> StoppableSink for Renderer<W> {
         match self {
             Renderer::Json(j) => j.stopped(),
             Renderer::Human(h) => h.stopped(),
+        }
+    }
+}
+
+impl<W: Write> crate::live::FlushSink for Renderer<W> {
+    fn flush(&mut self) {
+        match self {
+            Renderer::Json(j) => j.flush_now(),
+            Renderer::Human(h) => h.flush_now(),
         }
     }
 }

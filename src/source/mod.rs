@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod filter;
+pub mod write;
 
 use crate::time::Timestamp;
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on committed captures (captures/) and
 //! the team's public conformance captures (../shared/conformance).
 
+mod capture;
 mod captures;
 mod check;
 mod cli;

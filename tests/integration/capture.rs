@@ -1,0 +1,514 @@
+//! `sockscope capture` on live traffic between two network namespaces this
+//! test creates, joined by a veth pair whose addresses exist only inside
+//! them: curl to python's http.server, a refused connect, a UDP exchange
+//! and a python websockets session; then the same on `lo` and `any`
+//! (cooked), the -w file read back by tcpdump and by replay, and the error
+//! an unprivileged user gets. Root only (skipped with the reason
+//! otherwise); CI runs as root.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::root;
+
+const SRV: &str = "10.198.0.1";
+const CLI: &str = "10.198.0.2";
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn python() -> &'static str {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("python3")
+}
+
+fn ok(args: &[&str]) -> bool {
+    Command::new(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Two namespaces (server, client) joined by veth; removed on drop.
+struct Pair {
+    srv: String,
+    cli: String,
+    if_srv: String,
+    children: Vec<Child>,
+}
+
+impl Pair {
+    fn new(tag: &str) -> Option<Pair> {
+        if !is_root() {
+            eprintln!("skipped: capture tests need root (namespaces, packet sockets); CI runs them as root");
+            return None;
+        }
+        let id = std::process::id();
+        let p = Pair {
+            srv: format!("sc-{tag}-s-{id}"),
+            cli: format!("sc-{tag}-c-{id}"),
+            if_srv: format!("scs{}", id % 100_000),
+            children: Vec::new(),
+        };
+        let if_cli = format!("scc{}", id % 100_000);
+        for ns in [&p.srv, &p.cli] {
+            assert!(ok(&["ip", "netns", "add", ns]), "ip netns add {ns}");
+            assert!(ok(&["ip", "-n", ns, "link", "set", "lo", "up"]));
+        }
+        assert!(ok(&[
+            "ip", "link", "add", &p.if_srv, "netns", &p.srv, "type", "veth", "peer", "name",
+            &if_cli, "netns", &p.cli
+        ]));
+        for (ns, ifc, addr) in [(&p.srv, &p.if_srv, SRV), (&p.cli, &if_cli, CLI)] {
+            assert!(ok(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                ifc
+            ]));
+            assert!(ok(&["ip", "-n", ns, "link", "set", ifc, "up"]));
+            // Whole segments on the wire, as the recordings have them.
+            let _ = ok(&[
+                "ip", "netns", "exec", ns, "ethtool", "-K", ifc, "tso", "off", "gso", "off", "gro",
+                "off",
+            ]);
+        }
+        Some(p)
+    }
+
+    fn in_ns(&self, ns: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]).args(args);
+        c
+    }
+
+    /// A background process in the server namespace, killed on drop.
+    fn serve(&mut self, args: &[&str]) {
+        let child = self
+            .in_ns(&self.srv.clone(), args)
+            .current_dir(root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server");
+        self.children.push(child);
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = ok(&["ip", "netns", "del", &self.srv]);
+        let _ = ok(&["ip", "netns", "del", &self.cli]);
+    }
+}
+
+/// Waits until something listens on `port` in `ns`.
+fn wait_listening(ns: &str, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "ss",
+                "-ltnH",
+                &format!("sport = :{port}"),
+            ])
+            .output()
+            .unwrap();
+        if !out.stdout.is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {port} in {ns}");
+}
+
+/// `sockscope capture ARGS` in `ns`, started and ready (its "listening on"
+/// line read); stopped with SIGTERM by [`stop`].
+fn start_capture(ns: &str, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            env!("CARGO_BIN_EXE_sockscope"),
+            "capture",
+        ])
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sockscope capture");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.starts_with("sockscope: listening on"), "{line}");
+    // Keep draining stderr so the capture never blocks on it.
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+    });
+    (child, line)
+}
+
+/// SIGTERM, then the JSON records it wrote (it must exit 0).
+fn stop(child: Child) -> Vec<Value> {
+    let (code, recs) = stop_with_status(child);
+    assert_eq!(code, Some(0), "capture exit status");
+    recs
+}
+
+fn stop_with_status(mut child: Child) -> (Option<i32>, Vec<Value>) {
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let recs = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    (status.code(), recs)
+}
+
+fn of<'a>(recs: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    recs.iter().filter(|r| r["type"] == ty).collect()
+}
+
+/// What a run says about its connections, flows and WebSocket messages,
+/// without what changes between a live run and a replay of its recording.
+fn outcome(recs: &[Value]) -> BTreeSet<String> {
+    recs.iter()
+        .filter(|r| {
+            !matches!(
+                r["type"].as_str(),
+                Some("meta" | "summary" | "capture_stats" | "error")
+            )
+        })
+        .map(|r| r.to_string())
+        .collect()
+}
+
+#[test]
+fn live_capture_on_veth_decodes_what_replay_decodes() {
+    let Some(mut p) = Pair::new("live") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", SRV, "8080"]);
+    p.serve(&[
+        py,
+        "-c",
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('10.198.0.1',9999))\n\
+         while True:\n d,a=s.recvfrom(2048)\n s.sendto(d.upper(),a)",
+    ]);
+    let ws = root().join("captures/ws_peer.py");
+    let ws_ok = Command::new(py)
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ws_ok {
+        p.serve(&[py, ws.to_str().unwrap(), "serve"]);
+        wait_listening(&p.srv, 8766);
+    }
+    wait_listening(&p.srv, 8080);
+    let dir = std::env::temp_dir().join(format!("sockscope-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("live.pcapng");
+    let (cap, hello) = start_capture(
+        &p.srv,
+        &["-i", &p.if_srv, "-F", "json", "-w", file.to_str().unwrap()],
+    );
+    assert!(hello.contains("raw socket, link type ETHERNET"), "{hello}");
+    assert!(hello.contains("now user nobody"), "{hello}");
+    let cli = p.cli.clone();
+    let run = |args: &[&str]| p.in_ns(&cli, args).output().unwrap();
+    let page = run(&[
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://{SRV}:8080/"),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
+    let refused = run(&["curl", "-s", &format!("http://{SRV}:8081/")]);
+    assert!(!refused.status.success());
+    let udp = run(&[
+        py,
+        "-c",
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(5)\n\
+         s.sendto(b'ping',('10.198.0.1',9999))\nprint(s.recvfrom(64)[0].decode())",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&udp.stdout).trim(), "PING");
+    if ws_ok {
+        let s = run(&[
+            py,
+            ws.to_str().unwrap(),
+            "session",
+            &format!("ws://{SRV}:8766/chat"),
+            "--no-compression",
+        ]);
+        assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    }
+    let recs = stop(cap);
+
+    let conns = of(&recs, "tcp_conn");
+    let http = conns
+        .iter()
+        .find(|c| c["server_port"] == 8080)
+        .expect("the curl connection");
+    assert_eq!(http["state"], "SF");
+    assert_eq!(http["client_ip"], CLI);
+    let rtt = http["rtt_ms"].as_f64().expect("handshake RTT");
+    assert!(rtt > 0.0 && rtt < 100.0, "{rtt}");
+    let rej = conns
+        .iter()
+        .find(|c| c["server_port"] == 8081)
+        .expect("the refused connect");
+    assert_eq!(rej["state"], "REJ");
+    let flows = of(&recs, "udp_flow");
+    let flow = flows
+        .iter()
+        .find(|f| f["server_port"] == 9999)
+        .expect("the UDP exchange");
+    assert_eq!(
+        (
+            flow["client_packets"].as_u64(),
+            flow["server_packets"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    if ws_ok {
+        let up = of(&recs, "ws_upgrade");
+        assert!(
+            up.iter()
+                .any(|u| u["status"] == 101 && u["accept_valid"] == true),
+            "{up:?}"
+        );
+        let msgs = of(&recs, "ws_message");
+        assert!(
+            msgs.iter().any(|m| m["direction"] == "client"
+                && m["text"].as_str().is_some_and(|t| t.starts_with("hello"))),
+            "{msgs:?}"
+        );
+        assert_eq!(of(&recs, "ws_violation").len(), 0);
+    } else {
+        eprintln!("note: python3-websockets not installed: the WebSocket part was not run");
+    }
+    let stats = of(&recs, "capture_stats");
+    assert_eq!(stats.len(), 1);
+    let st = stats[0];
+    assert_eq!(
+        (st["interface"].as_str(), st["socket"].as_str()),
+        (Some(p.if_srv.as_str()), Some("raw"))
+    );
+    assert_eq!(st["kernel_drops"], 0);
+    let captured = st["captured"].as_u64().unwrap();
+    assert!(captured >= 20, "{st}");
+    let summary = of(&recs, "summary")[0];
+    assert_eq!(summary["packets"].as_u64(), Some(captured));
+
+    // The recording: tcpdump reads every packet, replay finds the same.
+    let td = Command::new("tcpdump")
+        .args(["-n", "-r"])
+        .arg(&file)
+        .output()
+        .expect("tcpdump");
+    assert!(
+        td.status.success(),
+        "{}",
+        String::from_utf8_lossy(&td.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&td.stdout).lines().count() as u64,
+        captured
+    );
+    let replay = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["replay", "-F", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(replay.status.success());
+    let replayed: Vec<Value> = String::from_utf8_lossy(&replay.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        outcome(&replayed),
+        outcome(&recs),
+        "replay of the -w file differs from the live run"
+    );
+    assert_eq!(
+        of(&replayed, "summary")[0]["packets"].as_u64(),
+        Some(captured)
+    );
+}
+
+#[test]
+fn loopback_raw_and_any_cooked_both_decode() {
+    let Some(mut p) = Pair::new("lo") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    wait_listening(&p.srv, 8080);
+    let (lo, hello_lo) = start_capture(&p.srv, &["-i", "lo", "-F", "json", "tcp port 8080"]);
+    let (any, hello_any) = start_capture(&p.srv, &["-i", "any", "-F", "json", "tcp port 8080"]);
+    let (cooked, hello_cooked) = start_capture(
+        &p.srv,
+        &["-i", "lo", "--cooked", "-F", "json", "tcp port 8080"],
+    );
+    // Expectations checked when the capture stops: exit 1 when one fails.
+    let (checked, _) = start_capture(
+        &p.srv,
+        &[
+            "-i",
+            "lo",
+            "-F",
+            "json",
+            "tcp port 8080",
+            "--expect",
+            "count(tcp_conn where state == \"SF\") == 1",
+            "--expect",
+            "count(tcp_conn) == 5",
+        ],
+    );
+    assert!(hello_lo.contains("raw socket"), "{hello_lo}");
+    assert!(
+        hello_any.contains("dgram socket, link type LINUX_SLL2"),
+        "{hello_any}"
+    );
+    assert!(hello_cooked.contains("dgram socket"), "{hello_cooked}");
+    let srv = p.srv.clone();
+    let page = p
+        .in_ns(
+            &srv,
+            &[
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "http://127.0.0.1:8080/",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
+    for (name, child) in [("lo", lo), ("any", any), ("lo --cooked", cooked)] {
+        let recs = stop(child);
+        let conns = of(&recs, "tcp_conn");
+        assert_eq!(conns.len(), 1, "{name}: {conns:?}");
+        assert_eq!(conns[0]["state"], "SF", "{name}");
+        let history = conns[0]["history"].as_str().unwrap_or_default();
+        assert!(
+            history.starts_with("ShAD"),
+            "{name}: {history} (duplicated loopback packets would show as retransmissions)"
+        );
+        assert!(conns[0]["rtt_ms"].as_f64().is_some(), "{name}");
+        let st = of(&recs, "capture_stats")[0];
+        let want = if name == "lo" { "raw" } else { "dgram" };
+        assert_eq!(st["socket"], want, "{name}");
+    }
+    let (code, recs) = stop_with_status(checked);
+    assert_eq!(code, Some(1), "one expectation fails");
+    let results: Vec<(&str, &str)> = of(&recs, "check_result")
+        .iter()
+        .map(|r| (r["expect"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("count(tcp_conn where state == \"SF\") == 1", "pass"),
+            ("count(tcp_conn) == 5", "fail")
+        ]
+    );
+}
+
+#[test]
+fn without_cap_net_raw_one_line_says_what_is_needed() {
+    if !is_root() {
+        eprintln!("skipped: needs root to become an unprivileged user (setpriv)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sockscope-nopriv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("sockscope");
+    std::fs::copy(env!("CARGO_BIN_EXE_sockscope"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for p in [&dir, &bin] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .args(["capture", "-i", "lo", "-c", "1"])
+        .output()
+        .expect("setpriv");
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("sockscope: error: capturing on lo needs CAP_NET_RAW"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sudo setcap cap_net_raw,cap_net_admin=eip $(which sockscope)"),
+        "{err}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["capture", "-i", "sockscope-no-such-if", "-c", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        err.contains("no interface named `sockscope-no-such-if`; there are: "),
+        "{err}"
+    );
+    assert!(err.contains("lo"), "{err}");
+}
