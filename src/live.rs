@@ -161,8 +161,13 @@ pub fn open(cfg: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
         .map_err(|e| pcap_error(iface, e))?
         .promisc(cfg.promisc && !cooked)
         .snaplen(cfg.snaplen as i32)
-        .immediate_mode(true)
-        .timeout(100)
+        // Not immediate mode: TPACKET_V3 then hands over full ring blocks
+        // (or, when traffic is light, whatever a block holds after 20 ms).
+        // Immediate mode retires a block per packet or millisecond and so
+        // uses the ring by block count, not bytes: with it sockscope
+        // dropped at 50 000 packets/s where tcpdump -w did not.
+        .immediate_mode(false)
+        .timeout(20)
         .buffer_size(cfg.buffer_bytes as i32)
         .precision(pcap::Precision::Nano);
     // Non-blocking, waited on with poll(2): in immediate mode libpcap's read

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# bench-capture-loss.sh -- packet loss of live capture under load, sockscope
+# beside tcpdump on the same interface in the same run.
+#
+# Usage: scripts/bench-capture-loss.sh CAPTURE.pcap [PACKETS] [RATE ...]
+#   RATE: packets per second for tcpreplay --pps, or `top` (--topspeed).
+#   Default: 300000 packets at 50000 100000 200000 400000 top.
+#
+# Two network namespaces joined by a veth pair (no other interface); tcpreplay
+# sends the capture from one end; on the other end `sockscope capture -F json
+# -q` (decoding everything, printing the summary) and `tcpdump -w /dev/null`
+# run at once, each with its default kernel buffer (sockscope 32 MiB,
+# tcpdump 2 MiB) and with `-B 2` for sockscope as well. Prints a markdown
+# table: sent, and per tool packets read and dropped by the kernel. Root.
+set -euo pipefail
+
+PCAP=${1:?usage: $0 CAPTURE.pcap [PACKETS] [RATE ...]}
+N=${2:-300000}
+shift $(( $# >= 2 ? 2 : 1 ))
+RATES=("$@")
+[[ ${#RATES[@]} -gt 0 ]] || RATES=(50000 100000 200000 400000 top)
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${SOCKSCOPE:-$HERE/target/release/sockscope}
+S=scbench-s-$$ C=scbench-c-$$ IS=scbs$$ IC=scbc$$
+WORK=$(mktemp -d)
+
+cleanup() {
+    ip netns del "$S" 2>/dev/null || true
+    ip netns del "$C" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+ip netns add "$S"; ip netns add "$C"
+ip link add "$IS" netns "$S" type veth peer name "$IC" netns "$C"
+for x in "$S $IS" "$C $IC"; do
+    set -- $x
+    ip -n "$1" link set "$2" mtu 9000 up
+done
+
+echo "| rate asked (pps) | achieved (pps) | sent | sockscope read | sockscope kernel drops | sockscope -B 2 read | sockscope -B 2 drops | tcpdump read | tcpdump kernel drops |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for rate in "${RATES[@]}"; do
+    ip netns exec "$S" "$BIN" capture -i "$IS" -F json -q --no-drop-privileges \
+        >"$WORK/s.json" 2>"$WORK/s.err" &
+    sp=$!
+    ip netns exec "$S" "$BIN" capture -i "$IS" -F json -q -B 2 --no-drop-privileges \
+        >"$WORK/s2.json" 2>"$WORK/s2.err" &
+    sp2=$!
+    ip netns exec "$S" tcpdump -i "$IS" -n -w /dev/null 2>"$WORK/t.err" &
+    tp=$!
+    sleep 1.5
+    if [[ $rate == top ]]; then speed=(--topspeed); else speed=(--pps="$rate"); fi
+    ip netns exec "$C" tcpreplay -i "$IC" "${speed[@]}" --limit="$N" "$PCAP" >"$WORK/r.out" 2>&1
+    sleep 2
+    kill -INT "$sp" "$sp2" "$tp"
+    wait "$sp" "$sp2" "$tp" || true
+    sent=$(grep -oE 'Successful packets: +[0-9]+' "$WORK/r.out" | grep -oE '[0-9]+$' || echo "?")
+    stat() { python3 -c "
+import json,sys
+for l in open(sys.argv[1]):
+    r=json.loads(l)
+    if r['type']=='capture_stats': print(r['captured'], r['kernel_drops'])
+" "$1"; }
+    read -r s_read s_drop < <(stat "$WORK/s.json")
+    read -r s2_read s2_drop < <(stat "$WORK/s2.json")
+    t_read=$(grep -oE '^[0-9]+ packets captured' "$WORK/t.err" | grep -oE '^[0-9]+')
+    t_drop=$(grep -oE '^[0-9]+ packets dropped by kernel' "$WORK/t.err" | grep -oE '^[0-9]+')
+    pps=$(grep -oE '[0-9.]+ pps' "$WORK/r.out" | head -1 | grep -oE '^[0-9]+' || echo "?")
+    echo "| $rate | $pps | $sent | $s_read | $s_drop | $s2_read | $s2_drop | $t_read | $t_drop |"
+done
