@@ -10,8 +10,10 @@
 # sends the capture from one end; on the other end `sockscope capture -F json
 # -q` (decoding everything, printing the summary) and `tcpdump -w /dev/null`
 # run at once, each with its default kernel buffer (sockscope 32 MiB,
-# tcpdump 2 MiB) and with `-B 2` for sockscope as well. Prints a markdown
-# table: sent, and per tool packets read and dropped by the kernel. Root.
+# tcpdump 2 MiB) and with `-B 2` for sockscope as well, and pnet's datalink
+# channel feeding the same decoder (examples/pnet_loss.rs: no kernel drop
+# counter, so only what it read). Prints a markdown table: sent, and per tool
+# packets read and dropped by the kernel. Root.
 set -euo pipefail
 
 PCAP=${1:?usage: $0 CAPTURE.pcap [PACKETS] [RATE ...]}
@@ -21,6 +23,7 @@ RATES=("$@")
 [[ ${#RATES[@]} -gt 0 ]] || RATES=(50000 100000 200000 400000 top)
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SOCKSCOPE:-$HERE/target/release/sockscope}
+PNET=${PNET_LOSS:-$HERE/target/release/examples/pnet_loss}
 S=scbench-s-$$ C=scbench-c-$$ IS=scbs$$ IC=scbc$$
 WORK=$(mktemp -d)
 
@@ -37,8 +40,8 @@ for x in "$S $IS" "$C $IC"; do
     ip -n "$1" link set "$2" mtu 9000 up
 done
 
-echo "| rate asked (pps) | achieved (pps) | sent | sockscope read | sockscope kernel drops | sockscope -B 2 read | sockscope -B 2 drops | tcpdump read | tcpdump kernel drops |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| rate asked (pps) | achieved (pps) | sent | sockscope read | sockscope kernel drops | sockscope -B 2 read | sockscope -B 2 drops | tcpdump read | tcpdump kernel drops | pnet read |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for rate in "${RATES[@]}"; do
     ip netns exec "$S" "$BIN" capture -i "$IS" -F json -q --no-drop-privileges \
         >"$WORK/s.json" 2>"$WORK/s.err" &
@@ -48,12 +51,14 @@ for rate in "${RATES[@]}"; do
     sp2=$!
     ip netns exec "$S" tcpdump -i "$IS" -n -w /dev/null 2>"$WORK/t.err" &
     tp=$!
+    ip netns exec "$S" "$PNET" "$IS" >"$WORK/p.out" 2>"$WORK/p.err" &
+    pp=$!
     sleep 1.5
     if [[ $rate == top ]]; then speed=(--topspeed); else speed=(--pps="$rate"); fi
     ip netns exec "$C" tcpreplay -i "$IC" "${speed[@]}" --limit="$N" "$PCAP" >"$WORK/r.out" 2>&1
     sleep 2
-    kill -INT "$sp" "$sp2" "$tp"
-    wait "$sp" "$sp2" "$tp" || true
+    kill -INT "$sp" "$sp2" "$tp" "$pp"
+    wait "$sp" "$sp2" "$tp" "$pp" || true
     sent=$(grep -oE 'Successful packets: +[0-9]+' "$WORK/r.out" | grep -oE '[0-9]+$' || echo "?")
     stat() { python3 -c "
 import json,sys
@@ -66,5 +71,5 @@ for l in open(sys.argv[1]):
     t_read=$(grep -oE '^[0-9]+ packets captured' "$WORK/t.err" | grep -oE '^[0-9]+')
     t_drop=$(grep -oE '^[0-9]+ packets dropped by kernel' "$WORK/t.err" | grep -oE '^[0-9]+')
     pps=$(grep -oE '[0-9.]+ pps' "$WORK/r.out" | head -1 | grep -oE '^[0-9]+' || echo "?")
-    echo "| $rate | $pps | $sent | $s_read | $s_drop | $s2_read | $s2_drop | $t_read | $t_drop |"
+    echo "| $rate | $pps | $sent | $s_read | $s_drop | $s2_read | $s2_drop | $t_read | $t_drop | $(cat "$WORK/p.out") |"
 done
