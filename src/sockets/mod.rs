@@ -244,7 +244,21 @@ pub enum LsError {
 
 /// Lists the sockets `cfg` selects.
 pub fn list(cfg: &LsConfig) -> Result<Listing, LsError> {
-    let mut listing = match &cfg.netns {
+    let owners_wanted = cfg.processes || cfg.pid.is_some() || cfg.process.is_some();
+    std::thread::scope(|s| {
+        // Owners are read from /proc while the kernel dumps the sockets.
+        let owners = owners_wanted.then(|| s.spawn(OwnerMap::scan));
+        let listing = list_sockets(cfg)?;
+        Ok(attribute(
+            cfg,
+            listing,
+            owners.map(|h| h.join().unwrap_or_default()),
+        ))
+    })
+}
+
+fn list_sockets(cfg: &LsConfig) -> Result<Listing, LsError> {
+    let listing = match &cfg.netns {
         NetnsChoice::Current => {
             let mut l = list_here(cfg)?;
             let label = current_netns();
@@ -282,9 +296,13 @@ pub fn list(cfg: &LsConfig) -> Result<Listing, LsError> {
             })
         }
     };
-    if cfg.processes || cfg.pid.is_some() || cfg.process.is_some() {
+    Ok(listing)
+}
+
+/// Owners, the filters the kernel does not apply, and names.
+fn attribute(cfg: &LsConfig, mut listing: Listing, owners: Option<OwnerMap>) -> Listing {
+    if let Some(map) = owners {
         // Inodes are unique across namespaces: one scan serves them all.
-        let map = OwnerMap::scan();
         for r in &mut listing.rows {
             if let Some(o) = map.by_inode.get(&r.inode) {
                 r.owners = o.clone();
@@ -300,7 +318,7 @@ pub fn list(cfg: &LsConfig) -> Result<Listing, LsError> {
     if cfg.resolve {
         resolve::resolve(&mut listing.rows);
     }
-    Ok(listing)
+    listing
 }
 
 /// The filters the kernel does not apply.
