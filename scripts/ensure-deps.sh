@@ -7,9 +7,12 @@
 #   tshark       tests compare every WebSocket frame with tshark's
 #   iproute2     `ls` tests make network namespaces (ip netns) and compare with ss
 #   python3      `ls` tests hold their sockets open from a python script
+#   python3-websockets  `capture` tests drive a real WebSocket session
+#   curl         `capture` tests fetch from python's http.server, and a refused port
+#   util-linux   setpriv: tests run sockscope as an unprivileged user
 set -euo pipefail
 
-PACKAGES=(libpcap-dev tcpdump tshark iproute2 python3)
+PACKAGES=(libpcap-dev tcpdump tshark iproute2 python3 python3-websockets curl util-linux)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
