@@ -249,6 +249,32 @@ fn live_capture_on_veth_decodes_what_replay_decodes() {
     let dir = std::env::temp_dir().join(format!("sockscope-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("live.pcapng");
+    // tcpdump records the same interface, for the RTTs its timestamps give.
+    let td_file = dir.join("tcpdump.pcap");
+    let mut td = p
+        .in_ns(
+            &p.srv.clone(),
+            &[
+                "tcpdump",
+                "-i",
+                &p.if_srv,
+                "-n",
+                "-s",
+                "0",
+                "--time-stamp-precision=nano",
+                "-U",
+                "-w",
+                td_file.to_str().unwrap(),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump");
+    let mut td_err = BufReader::new(td.stderr.take().unwrap());
+    let mut td_line = String::new();
+    td_err.read_line(&mut td_line).unwrap();
+    assert!(td_line.contains("listening on"), "{td_line}");
     let (cap, hello) = start_capture(
         &p.srv,
         &["-i", &p.if_srv, "-F", "json", "-w", file.to_str().unwrap()],
@@ -287,6 +313,10 @@ fn live_capture_on_veth_decodes_what_replay_decodes() {
         assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
     }
     let recs = stop(cap);
+    let _ = Command::new("kill")
+        .args(["-INT", &td.id().to_string()])
+        .status();
+    let _ = td.wait();
 
     let conns = of(&recs, "tcp_conn");
     let http = conns
