@@ -256,12 +256,17 @@ fn live_capture_on_veth_decodes_what_replay_decodes() {
             &p.srv.clone(),
             &[
                 "tcpdump",
+                // Stay root: the test's directory is root's.
+                "-Z",
+                "root",
                 "-i",
                 &p.if_srv,
                 "-n",
                 "-s",
                 "0",
                 "--time-stamp-precision=nano",
+                // Or the last second of packets stays in its ring at exit.
+                "--immediate-mode",
                 "-U",
                 "-w",
                 td_file.to_str().unwrap(),
@@ -317,6 +322,8 @@ fn live_capture_on_veth_decodes_what_replay_decodes() {
         .args(["-INT", &td.id().to_string()])
         .status();
     let _ = td.wait();
+    let mut td_rest = String::new();
+    let _ = td_err.read_to_string(&mut td_rest);
 
     let conns = of(&recs, "tcp_conn");
     let http = conns
@@ -399,6 +406,32 @@ fn live_capture_on_veth_decodes_what_replay_decodes() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // Kernel timestamps: the handshake RTT live is the one tcpdump's
+    // recording of the same traffic gives (each packet socket is stamped as
+    // the kernel hands it the packet: they differ by a fraction of a µs;
+    // a clock read in userspace would be tens of µs off).
+    let from_tcpdump = Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["replay", "-F", "json", "--summary"])
+        .arg(&td_file)
+        .output()
+        .unwrap();
+    let td_rtt = String::from_utf8_lossy(&from_tcpdump.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["type"] == "tcp_conn" && r["server_port"] == 8080)
+        .and_then(|r| r["rtt_ms"].as_f64())
+        .unwrap_or_else(|| {
+            panic!(
+                "tcpdump's recording has no curl connection: {td_rest}\n{}{}",
+                String::from_utf8_lossy(&from_tcpdump.stdout),
+                String::from_utf8_lossy(&from_tcpdump.stderr)
+            )
+        });
+    eprintln!("handshake RTT: live {rtt} ms, from tcpdump's recording {td_rtt} ms");
+    assert!(
+        (td_rtt - rtt).abs() <= 0.005,
+        "RTT live {rtt} ms, from tcpdump's timestamps {td_rtt} ms"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         outcome(&replayed),
