@@ -295,6 +295,33 @@ fn list_interfaces(format: cli::FormatArg) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// A renderer that keeps the terminal's status line out of the way of the
+/// events it writes.
+struct StatusAware<'a, S> {
+    inner: S,
+    status: &'a std::cell::RefCell<String>,
+    on: bool,
+}
+
+impl<S: sockscope::event::RecordSink> sockscope::event::RecordSink for StatusAware<'_, S> {
+    fn record(&mut self, r: sockscope::event::Record) {
+        self.inner.record(r);
+    }
+}
+
+impl<S: sockscope::live::FlushSink> sockscope::live::FlushSink for StatusAware<'_, S> {
+    fn flush(&mut self) {
+        let status = self.status.borrow();
+        if self.on && !status.is_empty() {
+            eprint!("\r\x1b[K");
+        }
+        self.inner.flush();
+        if self.on && !status.is_empty() {
+            eprint!("{status}");
+        }
+    }
+}
+
 fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     use sockscope::check::{self, Collector, Tee};
     use sockscope::live;
@@ -341,26 +368,34 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     } else {
         Box::new(io::stdout())
     };
+    // On a terminal, a status line on standard error (packets, drops),
+    // cleared before events are written and drawn again after them.
+    let status = std::cell::RefCell::new(String::new());
+    let status_on = io::stderr().is_terminal();
     let mut sink = Tee {
-        inner: Renderer::new(BufWriter::with_capacity(1 << 16, to), &out_cfg),
+        inner: StatusAware {
+            inner: Renderer::new(BufWriter::with_capacity(1 << 16, to), &out_cfg),
+            status: &status,
+            on: status_on,
+        },
         collector: (!exps.is_empty()).then(|| Collector::new(needs.clone())),
     };
-    let status_line = io::stderr().is_terminal()
-        && (!io::stdout().is_terminal() || args.output.quiet || args.output.summary);
     let outcome = live::run(live_cap, &cfg, &mut sink, &stop, |p| {
-        if status_line {
-            eprint!(
-                "\r\x1b[K{} packets captured, {} dropped by the kernel, {} by the interface",
+        if status_on {
+            let mut s = status.borrow_mut();
+            *s = format!(
+                "{} packets captured, {} dropped by the kernel, {} by the interface",
                 p.captured, p.kernel_drops, p.interface_drops
             );
+            eprint!("\r\x1b[K{s}");
         }
     });
-    if status_line {
+    if status_on {
         eprint!("\r\x1b[K");
     }
     let Tee { inner, collector } = sink;
     let mut failed = false;
-    let mut out = match inner.finish_into() {
+    let mut out = match inner.inner.finish_into() {
         Ok(w) => w,
         Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
         Err(e) => return Err(e).context("writing output"),
