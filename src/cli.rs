@@ -378,6 +378,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Compare the outcome of every connection, flow and WebSocket session
+    /// with a stored `replay --format json` output (times, RTTs, client
+    /// ports and counts ignored); each difference is listed
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub baseline: Option<PathBuf>,
+
     /// Check what was decoded before a damaged or truncated capture's
     /// damage instead of failing with exit 2
     #[arg(long)]

@@ -209,11 +209,22 @@ fn expectations(
 fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
     use sockscope::check;
     use sockscope::render::check as report;
-    let Ok(exps) = expectations(&args.expect, &args.rules) else {
+    let Ok(mut exps) = expectations(&args.expect, &args.rules) else {
         return Ok(Exit::Error);
     };
+    if let Some(path) = &args.baseline {
+        match check::Expectation::baseline(path) {
+            Ok(b) => exps.push(b),
+            Err(e) => {
+                eprintln!("sockscope: error: {e}");
+                return Ok(Exit::Error);
+            }
+        }
+    }
     if exps.is_empty() {
-        eprintln!("sockscope: error: nothing to check: give --expect EXPR or --rules FILE");
+        eprintln!(
+            "sockscope: error: nothing to check: give --expect EXPR, --rules FILE or --baseline FILE"
+        );
         return Ok(Exit::Error);
     }
     let needs = check::Needs::of(&exps);
@@ -402,10 +413,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     };
     if let Some(c) = collector {
         use sockscope::render::check as report;
-        let outcomes = exps
-            .iter()
-            .map(|e| check::eval::evaluate(&e.expr, &c.records))
-            .collect();
+        let outcomes = exps.iter().map(|e| e.evaluate(&c.records)).collect();
         let results = vec![check::FileResult {
             file: format!("capture on {}", cfg.interface),
             records: c.records,

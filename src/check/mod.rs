@@ -4,6 +4,7 @@
 //! exactly what they see) and kept only for the record types and fields the
 //! expectations read; then every expectation is evaluated per capture.
 
+pub mod baseline;
 pub mod eval;
 pub mod expr;
 pub mod schema;
@@ -22,12 +23,23 @@ pub use expr::{Expr, ParseError};
 
 /// One expectation: its name (the rules file's, or the expression), its
 /// text, and its parsed form.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Expectation {
     pub name: String,
     pub source: String,
-    pub expr: Expr,
+    pub kind: Kind,
 }
+
+/// What is expected.
+#[derive(Debug)]
+pub enum Kind {
+    Expr(Expr),
+    /// The same outcomes as a stored replay output.
+    Baseline(baseline::Baseline),
+}
+
+/// Differences listed in a baseline's outcome before "and N more".
+const BASELINE_SHOWN: usize = 20;
 
 impl Expectation {
     pub fn parse(name: Option<String>, source: &str) -> Result<Expectation, ParseError> {
@@ -35,8 +47,46 @@ impl Expectation {
         Ok(Expectation {
             name: name.unwrap_or_else(|| source.to_string()),
             source: source.to_string(),
-            expr,
+            kind: Kind::Expr(expr),
         })
+    }
+
+    /// `--baseline FILE.jsonl`.
+    pub fn baseline(path: &Path) -> Result<Expectation, String> {
+        let b = baseline::load(path)?;
+        Ok(Expectation {
+            name: format!("same outcomes as {}", b.path),
+            source: format!("--baseline {}", b.path),
+            kind: Kind::Baseline(b),
+        })
+    }
+
+    pub fn evaluate(&self, records: &Records) -> Outcome {
+        match &self.kind {
+            Kind::Expr(e) => eval::evaluate(e, records),
+            Kind::Baseline(b) => {
+                let (compared, diffs) = baseline::compare(b, records);
+                let mut reason = diffs
+                    .iter()
+                    .take(BASELINE_SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if diffs.len() > BASELINE_SHOWN {
+                    reason.push_str(&format!("\nand {} more", diffs.len() - BASELINE_SHOWN));
+                }
+                Outcome {
+                    held: Some(diffs.is_empty()),
+                    value: format!(
+                        "{compared} compared, {} difference{}",
+                        diffs.len(),
+                        if diffs.len() == 1 { "" } else { "s" }
+                    ),
+                    reason,
+                    offenders: Vec::new(),
+                }
+            }
+        }
     }
 }
 
@@ -122,8 +172,22 @@ impl Needs {
     pub fn of(exps: &[Expectation]) -> Needs {
         let mut n = Needs::default();
         for e in exps {
-            expr::types_used(&e.expr, &mut n.types);
-            expr::names_used(&e.expr, &mut n.fields);
+            match &e.kind {
+                Kind::Expr(x) => {
+                    expr::types_used(x, &mut n.types);
+                    expr::names_used(x, &mut n.fields);
+                }
+                Kind::Baseline(_) => {
+                    for (t, fields) in baseline::COMPARED {
+                        if !n.types.contains(t) {
+                            n.types.push(t);
+                        }
+                        n.fields.extend(fields.iter().map(|f| f.to_string()));
+                    }
+                    n.fields
+                        .extend(baseline::IDENTITY.iter().map(|f| f.to_string()));
+                }
+            }
         }
         for t in ["summary", "error", "meta"] {
             if !n.types.contains(&t) {
@@ -243,10 +307,7 @@ pub fn check_file(
     let error = outcome
         .error
         .map(|e| format!("{}: byte offset {}: {}", e.file, e.offset, e.message));
-    let outcomes = exps
-        .iter()
-        .map(|e| eval::evaluate(&e.expr, &records))
-        .collect();
+    let outcomes = exps.iter().map(|e| e.evaluate(&records)).collect();
     Ok(FileResult {
         file: cfg.input.display(),
         records,

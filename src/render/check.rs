@@ -208,8 +208,8 @@ pub fn write_report<W: Write>(
                     if named(e) {
                         writeln!(out, "      {}", e.source)?;
                     }
-                    if !o.reason.is_empty() {
-                        writeln!(out, "      {}", o.reason)?;
+                    for line in o.reason.lines() {
+                        writeln!(out, "      {line}")?;
                     }
                     if !o.offenders.is_empty() {
                         for line in offender_table(res, o, show_n).lines() {

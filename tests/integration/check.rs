@@ -394,3 +394,82 @@ fn check_schema_matches_replay_json() {
         }
     }
 }
+
+/// `--baseline`: a stored replay output with other client ports, times and
+/// RTTs matches; a changed close code is listed, and fails.
+#[test]
+fn baseline_ignores_what_always_changes_and_lists_the_rest() {
+    let ws = capture("ws-plain.pcap");
+    let stored = sockscope(&["replay", &ws, "-F", "json"]);
+    assert_eq!(stored.status, 0);
+    let dir = std::env::temp_dir().join(format!("sockscope-baseline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut closes = 0;
+    let shift = |recs: &str, change_close: bool, closes: &mut u32| -> String {
+        recs.lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                if let Some(p) = v.get("client_port").and_then(Value::as_u64) {
+                    v["client_port"] = (p + 1000).into();
+                }
+                for t in ["ts", "first_ts", "last_ts"] {
+                    if let Some(x) = v.get(t).and_then(Value::as_f64) {
+                        v[t] = (x + 86_400.0).into();
+                    }
+                }
+                if v.get("rtt_ms").is_some_and(Value::is_f64) {
+                    v["rtt_ms"] = 42.0.into();
+                }
+                if change_close
+                    && v["type"] == "ws_session"
+                    && v["close_code"] == 1000
+                    && *closes == 0
+                {
+                    v["close_code"] = 1001.into();
+                    *closes += 1;
+                }
+                v.to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let same = dir.join("same.jsonl");
+    std::fs::write(&same, shift(&stored.stdout, false, &mut closes)).unwrap();
+    let changed = dir.join("changed.jsonl");
+    std::fs::write(&changed, shift(&stored.stdout, true, &mut closes)).unwrap();
+    assert_eq!(closes, 1, "the capture has a session closed with 1000");
+
+    let run = sockscope(&[
+        "check",
+        &ws,
+        "--baseline",
+        same.to_str().unwrap(),
+        "-F",
+        "json",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stdout);
+    let r = results(&run);
+    assert_eq!(r[0]["status"], "pass");
+    assert_eq!(r[0]["value"], "4 compared, 0 differences");
+
+    let run = sockscope(&["check", &ws, "--baseline", changed.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("→ 4 compared, 1 difference\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(": close_code 1001 → 1000\n"),
+        "{}",
+        run.stdout
+    );
+    let bad = sockscope(&["check", &ws, "--baseline", "captures/ws-plain.pcap"]);
+    assert_eq!(bad.status, 2);
+    assert!(
+        bad.stderr.contains("cannot read baseline"),
+        "{}",
+        bad.stderr
+    );
+}
