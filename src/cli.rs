@@ -245,6 +245,20 @@ pub struct CaptureArgs {
     #[arg(short = 'w', long, value_name = "FILE")]
     pub write: Option<PathBuf>,
 
+    /// With -w FILE: start a new file (FILE-1, FILE-2… before the
+    /// extension) once this many millions of bytes are written, as tcpdump -C
+    #[arg(short = 'C', long = "file-size", value_name = "MB", requires = "write")]
+    pub file_size: Option<f64>,
+
+    /// With -w FILE: start a new file every SECS seconds, as tcpdump -G
+    #[arg(
+        short = 'G',
+        long = "rotate-seconds",
+        value_name = "SECS",
+        requires = "write"
+    )]
+    pub rotate_seconds: Option<u64>,
+
     /// The user to become, when run as root, once the socket is open
     #[arg(long, short = 'Z', value_name = "USER", default_value = "nobody")]
     pub user: String,
@@ -327,6 +341,14 @@ impl CaptureArgs {
                     WriteTo::File(p.clone())
                 }
             }),
+            rotate_bytes: self
+                .file_size
+                .filter(|m| *m > 0.0)
+                .map(|m| (m * 1_000_000.0) as u64),
+            rotate_every: self
+                .rotate_seconds
+                .filter(|s| *s > 0)
+                .map(std::time::Duration::from_secs),
             run_as: if self.no_drop_privileges {
                 None
             } else {

@@ -49,6 +49,10 @@ pub struct CaptureConfig {
     pub count: Option<u64>,
     pub duration: Option<Duration>,
     pub write: Option<WriteTo>,
+    /// Start a new `-w` file when this many bytes are written (`-C`).
+    pub rotate_bytes: Option<u64>,
+    /// Start a new `-w` file every so often (`-G`).
+    pub rotate_every: Option<Duration>,
     /// Switch to this user once the socket is open (None: keep privileges).
     pub run_as: Option<String>,
     pub track: TrackConfig,
@@ -86,6 +90,8 @@ pub struct CaptureOutcome {
     pub error: Option<String>,
     /// What dropping privileges did.
     pub privileges: Option<String>,
+    /// The `-w` files written (several when rotated).
+    pub files: Vec<PathBuf>,
 }
 
 /// A sink that can be told to write out what it holds (after a quiet
@@ -210,30 +216,7 @@ pub fn open(cfg: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
     };
     let writer = match &cfg.write {
         None => None,
-        Some(to) => {
-            let (out, format, what): (Box<dyn Write + Send>, _, String) = match to {
-                WriteTo::Stdout => (
-                    Box::new(io::stdout()),
-                    FileFormat::Pcap,
-                    "standard output".into(),
-                ),
-                WriteTo::File(p) => {
-                    let f = File::create(p).map_err(|err| CaptureError::Write {
-                        what: format!("creating {}", p.display()),
-                        err,
-                    })?;
-                    (
-                        Box::new(BufWriter::with_capacity(1 << 16, f)),
-                        FileFormat::for_name(&p.to_string_lossy()),
-                        p.display().to_string(),
-                    )
-                }
-            };
-            Some(
-                PacketWriter::new(out, format, link, cfg.snaplen, iface)
-                    .map_err(|err| CaptureError::Write { what, err })?,
-            )
-        }
+        Some(to) => Some(open_writer(to, 0, link, cfg.snaplen, iface)?),
     };
     let privileges = match &cfg.run_as {
         Some(user) => Some(crate::privileges::drop_to(user).map_err(CaptureError::Privileges)?),
@@ -262,6 +245,54 @@ impl LiveCapture {
     pub fn privileges(&self) -> Option<&str> {
         self.privileges.as_deref()
     }
+}
+
+/// The name of the `n`th file of a rotated recording: `cap.pcapng`,
+/// `cap-1.pcapng`, `cap-2.pcapng`… (the extension kept, so pcapng stays
+/// pcapng).
+pub fn rotated_name(path: &std::path::Path, n: u32) -> PathBuf {
+    if n == 0 {
+        return path.to_path_buf();
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{n}"),
+    };
+    path.with_file_name(name)
+}
+
+fn open_writer(
+    to: &WriteTo,
+    n: u32,
+    link: LinkType,
+    snaplen: u32,
+    iface: &str,
+) -> Result<PacketWriter<Box<dyn Write + Send>>, CaptureError> {
+    let (out, format, what): (Box<dyn Write + Send>, _, String) = match to {
+        WriteTo::Stdout => (
+            Box::new(io::stdout()),
+            FileFormat::Pcap,
+            "standard output".into(),
+        ),
+        WriteTo::File(base) => {
+            let p = rotated_name(base, n);
+            let f = File::create(&p).map_err(|err| CaptureError::Write {
+                what: format!("creating {}", p.display()),
+                err,
+            })?;
+            (
+                Box::new(BufWriter::with_capacity(1 << 16, f)),
+                FileFormat::for_name(&p.to_string_lossy()),
+                p.display().to_string(),
+            )
+        }
+    };
+    PacketWriter::new(out, format, link, snaplen, iface)
+        .map_err(|err| CaptureError::Write { what, err })
 }
 
 /// Progress for a status line.
@@ -301,6 +332,8 @@ pub fn run<S: FlushSink>(
     let mut captured = 0u64;
     let mut error = None;
     let mut dirty = false;
+    let mut files = 0u32;
+    let mut file_opened = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed)
             || cfg.count.is_some_and(|n| captured >= n)
@@ -323,6 +356,26 @@ pub fn run<S: FlushSink>(
                     if let Err(e) = w.packet(ts, h.len, pkt.data) {
                         error = Some(format!("writing packets: {e}"));
                         break;
+                    }
+                }
+                // Rotation: after a whole packet, so each file is valid alone.
+                if let (Some(w), Some(to)) = (live.writer.as_mut(), &cfg.write) {
+                    let full = cfg.rotate_bytes.is_some_and(|b| w.written >= b);
+                    let due = cfg.rotate_every.is_some_and(|d| file_opened.elapsed() >= d);
+                    if full || due {
+                        if let Err(e) = w.flush() {
+                            error = Some(format!("writing packets: {e}"));
+                            break;
+                        }
+                        files += 1;
+                        match open_writer(to, files, live.link, cfg.snaplen, &cfg.interface) {
+                            Ok(next) => *w = next,
+                            Err(e) => {
+                                error = Some(e.to_string());
+                                break;
+                            }
+                        }
+                        file_opened = Instant::now();
                     }
                 }
                 let raw = RawPacket {
@@ -420,6 +473,10 @@ pub fn run<S: FlushSink>(
         stats,
         error,
         privileges: live.privileges,
+        files: match &cfg.write {
+            Some(WriteTo::File(p)) => (0..=files).map(|n| rotated_name(p, n)).collect(),
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -503,5 +560,21 @@ fn prefix_len(mask: std::net::IpAddr) -> u32 {
     match mask {
         std::net::IpAddr::V4(m) => u32::from(m).count_ones(),
         std::net::IpAddr::V6(m) => u128::from(m).count_ones(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_names_keep_the_extension() {
+        let p = std::path::Path::new("/tmp/lo.pcapng");
+        assert_eq!(rotated_name(p, 0), PathBuf::from("/tmp/lo.pcapng"));
+        assert_eq!(rotated_name(p, 2), PathBuf::from("/tmp/lo-2.pcapng"));
+        assert_eq!(
+            rotated_name(std::path::Path::new("cap"), 1),
+            PathBuf::from("cap-1")
+        );
     }
 }

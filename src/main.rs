@@ -347,6 +347,14 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     };
     let needs = check::Needs::of(&exps);
     let cfg = args.to_config(!exps.is_empty() && needs.ws_events());
+    if cfg.write == Some(live::WriteTo::Stdout)
+        && (cfg.rotate_bytes.is_some() || cfg.rotate_every.is_some())
+    {
+        eprintln!(
+            "sockscope: error: -C and -G rotate files; they cannot rotate standard output (-w -)"
+        );
+        return Ok(Exit::Error);
+    }
     // Ctrl-C and SIGTERM end the capture cleanly: flows are finished, the
     // tables and health block written, the -w file flushed.
     let stop = Arc::new(AtomicBool::new(false));
@@ -437,6 +445,18 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             f.flush()?;
         }
         failed = report::Totals::of(&results, true).failed > 0;
+    }
+    if outcome.files.len() > 1 {
+        let names: Vec<String> = outcome
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        eprintln!(
+            "sockscope: wrote {} files: {}",
+            names.len(),
+            names.join(", ")
+        );
     }
     if let Some(e) = &outcome.error {
         eprintln!("sockscope: error: {e}");

@@ -575,3 +575,73 @@ fn without_cap_net_raw_one_line_says_what_is_needed() {
     );
     assert!(err.contains("lo"), "{err}");
 }
+
+/// `-C`: the recording is split into files each valid on its own
+/// (`tcpdump -r` reads every one), named with the extension kept, and
+/// together they hold every packet captured.
+#[test]
+fn rotated_files_are_each_valid_and_hold_every_packet() {
+    let Some(mut p) = Pair::new("rot") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    wait_listening(&p.srv, 8080);
+    let dir = std::env::temp_dir().join(format!("sockscope-rot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("lo.pcapng");
+    let (cap, _) = start_capture(
+        &p.srv,
+        &[
+            "-i",
+            "lo",
+            "-F",
+            "json",
+            "-q",
+            "--no-drop-privileges",
+            "-C",
+            "0.002",
+            "-w",
+            base.to_str().unwrap(),
+            "tcp port 8080",
+        ],
+    );
+    let srv = p.srv.clone();
+    for _ in 0..4 {
+        let out = p
+            .in_ns(
+                &srv,
+                &["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:8080/"],
+            )
+            .status()
+            .unwrap();
+        assert!(out.success());
+    }
+    let recs = stop(cap);
+    let captured = of(&recs, "capture_stats")[0]["captured"].as_u64().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    assert!(files.iter().all(|f| f.ends_with(".pcapng")), "{files:?}");
+    assert!(files.contains(&"lo.pcapng".to_string()) && files.contains(&"lo-1.pcapng".to_string()));
+    let mut total = 0;
+    for f in &files {
+        let out = Command::new("tcpdump")
+            .args(["-n", "-r"])
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        total += String::from_utf8_lossy(&out.stdout).lines().count() as u64;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(total, captured);
+}
