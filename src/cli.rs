@@ -580,6 +580,13 @@ pub fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
 /// `sockscope ls`.
 #[derive(Args, Debug)]
 pub struct LsArgs {
+    /// An ss filter expression over ports and addresses, e.g.
+    /// '( dport = :443 or sport = :443 )', 'dst 10.0.0.0/8 and not sport < :1024'
+    /// (sport, dport with = != < <= > >=; src, dst with ADDR[/LEN][:PORT]; and, or,
+    /// not, parentheses)
+    #[arg(value_name = "FILTER", num_args = 0..)]
+    pub filter: Vec<String>,
+
     /// TCP sockets
     #[arg(short = 't', long)]
     pub tcp: bool,
@@ -694,6 +701,12 @@ impl LsArgs {
         } else {
             StateSet::CONNECTED
         };
+        let filter = self.filter.join(" ");
+        let filter = if filter.trim().is_empty() {
+            None
+        } else {
+            Some(sockscope::sockets::filter::parse(&filter).map_err(|e| e.to_string())?)
+        };
         let netns = match (&self.netns, self.all_netns) {
             (Some(n), _) => NetnsChoice::Named(n.clone()),
             (None, true) => NetnsChoice::All,
@@ -716,6 +729,7 @@ impl LsArgs {
             dport: self.dport,
             pid: self.pid,
             process: self.process.clone(),
+            filter,
             resolve: self.resolve,
             force_proc: self.proc,
         })

@@ -4,6 +4,7 @@
 //! Knows nothing of packets or captures.
 
 pub mod diag;
+pub mod filter;
 pub mod owners;
 pub mod procnet;
 pub mod resolve;
@@ -177,6 +178,8 @@ pub struct LsConfig {
     pub dport: Option<u16>,
     pub pid: Option<u32>,
     pub process: Option<String>,
+    /// An ss filter expression (ports, addresses, and/or/not).
+    pub filter: Option<filter::Filter>,
     /// Host and service names (`-r`).
     pub resolve: bool,
     /// Read /proc/net even when netlink works (for tests and comparisons).
@@ -202,6 +205,7 @@ impl Default for LsConfig {
             dport: None,
             pid: None,
             process: None,
+            filter: None,
             resolve: false,
             force_proc: false,
         }
@@ -323,6 +327,9 @@ fn attribute(cfg: &LsConfig, mut listing: Listing, owners: Option<OwnerMap>) -> 
 
 /// The filters the kernel does not apply.
 fn selected(cfg: &LsConfig, r: &SocketRow) -> bool {
+    if cfg.filter.as_ref().is_some_and(|f| !f.matches(r)) {
+        return false;
+    }
     let (lp, rp) = (r.local_port, r.remote_port);
     let inet = r.family != Family::Unix;
     if let Some(p) = cfg.port {

@@ -523,3 +523,57 @@ fn owners_hidden_from_an_unprivileged_user_are_counted_not_guessed() {
     assert_eq!(summary["unowned_sockets"].as_u64(), Some(unowned));
     assert!(unowned >= 4, "root's TCP sockets and TIME-WAIT: {summary}");
 }
+
+/// ss's filter expressions select the same sockets in sockscope as in ss.
+#[test]
+fn filter_expressions_select_what_ss_selects() {
+    let Some(f) = Fixture::new("filter") else {
+        return;
+    };
+    let client = f.info["client_port"].as_u64().unwrap().to_string();
+    for expr in [
+        "( dport = :7001 or sport = :7001 )".to_string(),
+        "sport = :7001".to_string(),
+        "dst 127.0.0.1 and not sport = :7001".to_string(),
+        format!("sport = :{client}"),
+        "sport > :7001".to_string(),
+        "src 127.0.0.0/8:7002".to_string(),
+        "src [::1]".to_string(),
+    ] {
+        let ss = Command::new("ip")
+            .args(["netns", "exec", &f.ns, "ss", "-tuwanH"])
+            .arg(&expr)
+            .output()
+            .expect("ss");
+        let want: BTreeSet<Key> = String::from_utf8_lossy(&ss.stdout)
+            .lines()
+            .filter_map(|l| {
+                let c: Vec<&str> = l.split_whitespace().collect();
+                (c.len() >= 6).then(|| {
+                    (
+                        c[0].to_string(),
+                        c[1].to_string(),
+                        c[4].to_string(),
+                        c[5].to_string(),
+                    )
+                })
+            })
+            .collect();
+        let (rows, _) = ls_json(&["ls", "--netns", &f.ns, "-a", "-F", "json", &expr]);
+        let got: BTreeSet<Key> = rows.iter().map(key_of).collect();
+        assert_eq!(
+            got, want,
+            "`{expr}`: sockscope (left) and ss (right) differ"
+        );
+    }
+    // Something is selected at all (the comparison cannot pass vacuously).
+    let (rows, _) = ls_json(&["ls", "--netns", &f.ns, "-a", "-F", "json", "sport = :7001"]);
+    assert_eq!(rows.len(), 2, "listener and accepted socket");
+    let bad = sockscope(&["ls", "dport = :no-such-service"]);
+    assert_eq!(bad.status, 2);
+    assert!(
+        bad.stderr.contains("at `:no-such-service`"),
+        "{}",
+        bad.stderr
+    );
+}
