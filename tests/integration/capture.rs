@@ -490,7 +490,8 @@ fn loopback_raw_and_any_cooked_both_decode() {
                 "/dev/null",
                 "-w",
                 "%{http_code}",
-                "http://127.0.0.1:8080/",
+                // 310 KB: loopback carries it in frames of up to 64 KiB.
+                "http://127.0.0.1:8080/captures/ws-reorder.pcap",
             ],
         )
         .output()
@@ -507,6 +508,18 @@ fn loopback_raw_and_any_cooked_both_decode() {
             "{name}: {history} (duplicated loopback packets would show as retransmissions)"
         );
         assert!(conns[0]["rtt_ms"].as_f64().is_some(), "{name}");
+        // Whole packets: nothing cut, and frames far above 4 KiB.
+        let sum = of(&recs, "summary")[0];
+        let (bytes, packets) = (
+            sum["bytes"].as_u64().unwrap(),
+            sum["packets"].as_u64().unwrap(),
+        );
+        assert_eq!(sum["truncated"], 0, "{name}");
+        assert_eq!(sum["captured_bytes"].as_u64(), Some(bytes), "{name}");
+        assert!(
+            bytes > 300_000 && bytes / packets > 4096,
+            "{name}: {bytes} bytes in {packets} packets"
+        );
         let st = of(&recs, "capture_stats")[0];
         let want = if name == "lo" { "raw" } else { "dgram" };
         assert_eq!(st["socket"], want, "{name}");
