@@ -269,16 +269,8 @@ pub struct CaptureArgs {
 
     /// Expectations checked when the capture stops (as `sockscope check`;
     /// exit 1 when one fails)
-    #[arg(long = "expect", short = 'e', value_name = "EXPR")]
-    pub expect: Vec<String>,
-
-    /// A TOML file of named expectations, checked when the capture stops
-    #[arg(long, value_name = "FILE")]
-    pub rules: Vec<PathBuf>,
-
-    /// JUnit XML report of the expectations
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub checks: ExpectArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -288,6 +280,31 @@ pub struct CaptureArgs {
 
     #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+/// Expectations, for `check` and for `capture` (checked when it stops).
+#[derive(Args, Debug)]
+pub struct ExpectArgs {
+    /// An expectation (repeatable)
+    #[arg(long = "expect", short = 'e', value_name = "EXPR")]
+    pub expect: Vec<String>,
+
+    /// A TOML file of named expectations ([[expect]] name, expr)
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Also write a JUnit XML report: one testcase per expectation per file
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+/// A capture file argument: `-` is standard input.
+fn input_of(path: &std::path::Path) -> Input {
+    if path.as_os_str() == "-" {
+        Input::Stdin
+    } else {
+        Input::Path(path.to_path_buf())
+    }
 }
 
 /// `30s`, `2m`, `1h`, `500ms`, or seconds.
@@ -388,17 +405,8 @@ pub struct CheckArgs {
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 
-    /// An expectation (repeatable)
-    #[arg(long = "expect", short = 'e', value_name = "EXPR")]
-    pub expect: Vec<String>,
-
-    /// A TOML file of named expectations ([[expect]] name, expr)
-    #[arg(long, value_name = "FILE")]
-    pub rules: Vec<PathBuf>,
-
-    /// Also write a JUnit XML report: one testcase per expectation per file
-    #[arg(long, value_name = "FILE")]
-    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub checks: ExpectArgs,
 
     /// Compare the outcome of every connection, flow and WebSocket session
     /// with a stored `replay --format json` output (times, RTTs, client
@@ -434,12 +442,7 @@ impl CheckArgs {
     /// The replay configuration for one file; `ws_events`: whether the
     /// expectations read per-event WebSocket records.
     pub fn replay_config(&self, file: &std::path::Path, ws_events: bool) -> ReplayConfig {
-        let input = if file.as_os_str() == "-" {
-            Input::Stdin
-        } else {
-            Input::Path(file.to_path_buf())
-        };
-        let mut cfg = ReplayConfig::new(input);
+        let mut cfg = ReplayConfig::new(input_of(file));
         cfg.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
         cfg.track = self.track.to_config();
         cfg.ws = self.decode.apply(&mut cfg.track, ws_events);
@@ -512,12 +515,7 @@ impl DecodeArgs {
 
 impl ReplayArgs {
     pub fn to_config(&self) -> ReplayConfig {
-        let input = if self.file.as_os_str() == "-" {
-            Input::Stdin
-        } else {
-            Input::Path(self.file.clone())
-        };
-        let mut cfg = ReplayConfig::new(input);
+        let mut cfg = ReplayConfig::new(input_of(&self.file));
         let filter = self.filter.join(" ");
         cfg.filter = if filter.trim().is_empty() {
             None

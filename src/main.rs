@@ -209,7 +209,7 @@ fn expectations(
 fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
     use sockscope::check;
     use sockscope::render::check as report;
-    let Ok(mut exps) = expectations(&args.expect, &args.rules) else {
+    let Ok(mut exps) = expectations(&args.checks.expect, &args.checks.rules) else {
         return Ok(Exit::Error);
     };
     if let Some(path) = &args.baseline {
@@ -252,7 +252,7 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
         Err(e) if is_broken_pipe(&e) => {}
         other => other.context("writing output")?,
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.checks.junit {
         let mut f = BufWriter::new(
             std::fs::File::create(path)
                 .with_context(|| format!("creating JUnit report {}", path.display()))?,
@@ -342,7 +342,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     if args.list_interfaces {
         return list_interfaces(args.output.format);
     }
-    let Ok(exps) = expectations(&args.expect, &args.rules) else {
+    let Ok(exps) = expectations(&args.checks.expect, &args.checks.rules) else {
         return Ok(Exit::Error);
     };
     let needs = check::Needs::of(&exps);
@@ -436,7 +436,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             }
         }
         out.flush()?;
-        if let Some(path) = &args.junit {
+        if let Some(path) = &args.checks.junit {
             let mut f = BufWriter::new(
                 std::fs::File::create(path)
                     .with_context(|| format!("creating JUnit report {}", path.display()))?,

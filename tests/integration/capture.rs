@@ -13,28 +13,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::root;
+use crate::util::{is_root, python, root, PublicBinary};
 
 const SRV: &str = "10.198.0.1";
 const CLI: &str = "10.198.0.2";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn python() -> &'static str {
-    ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("python3")
-}
 
 fn ok(args: &[&str]) -> bool {
     Command::new(args[0])
@@ -545,14 +527,7 @@ fn without_cap_net_raw_one_line_says_what_is_needed() {
         eprintln!("skipped: needs root to become an unprivileged user (setpriv)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("sockscope-nopriv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bin = dir.join("sockscope");
-    std::fs::copy(env!("CARGO_BIN_EXE_sockscope"), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    for p in [&dir, &bin] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let bin = PublicBinary::new("nopriv");
     let out = Command::new("setpriv")
         .args([
             "--reuid=65534",
@@ -560,11 +535,10 @@ fn without_cap_net_raw_one_line_says_what_is_needed() {
             "--clear-groups",
             "--inh-caps=-all",
         ])
-        .arg(&bin)
+        .arg(&bin.path)
         .args(["capture", "-i", "lo", "-c", "1"])
         .output()
         .expect("setpriv");
-    let _ = std::fs::remove_dir_all(&dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -88,3 +88,51 @@ pub fn tool(program: &str, args: &[&str]) -> Option<Output> {
         .output()
         .ok()
 }
+
+/// Whether the tests run as root (effective uid 0, from /proc/self/status).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The system python: root's PATH may lead to one an unprivileged user
+/// cannot run (pyenv shims), and python3-websockets is installed for it.
+pub fn python() -> &'static str {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("python3")
+}
+
+/// A copy of the binary any user can run (the build directory may not be
+/// readable by `nobody`), removed on drop.
+pub struct PublicBinary {
+    dir: PathBuf,
+    pub path: PathBuf,
+}
+
+impl PublicBinary {
+    pub fn new(tag: &str) -> PublicBinary {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sockscope-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sockscope");
+        std::fs::copy(env!("CARGO_BIN_EXE_sockscope"), &path).unwrap();
+        for p in [&dir, &path] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        PublicBinary { dir, path }
+    }
+}
+
+impl Drop for PublicBinary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

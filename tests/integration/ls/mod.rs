@@ -9,19 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{root, sockscope};
-
-fn is_root() -> bool {
-    // /proc/self/status gives the real, effective, saved and fs uids.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
+use crate::util::{is_root, python, root, sockscope, PublicBinary};
 
 /// A namespace with a python process holding the sockets; removed on drop.
 struct Fixture {
@@ -449,15 +437,7 @@ fn owners_hidden_from_an_unprivileged_user_are_counted_not_guessed() {
         eprintln!("skipped: setpriv (util-linux) not installed");
         return;
     }
-    // The build directory may not be readable by nobody: run a copy.
-    let dir = std::env::temp_dir().join(format!("sockscope-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bin = dir.join("sockscope");
-    std::fs::copy(env!("CARGO_BIN_EXE_sockscope"), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    for p in [&dir, &bin] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let bin = PublicBinary::new("nobody");
     let as_nobody = || {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &f.ns, "setpriv"]).args([
@@ -468,11 +448,7 @@ fn owners_hidden_from_an_unprivileged_user_are_counted_not_guessed() {
         c
     };
     // A socket of nobody's own, in the same namespace.
-    // Root's PATH may lead to a python nobody cannot run (pyenv shims).
-    let python = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("python3");
+    let python = python();
     let mut own = as_nobody()
         .args([python, "-c"])
         .arg(
@@ -489,13 +465,12 @@ fn owners_hidden_from_an_unprivileged_user_are_counted_not_guessed() {
         .unwrap();
     assert_eq!(ready.trim(), "ready");
     let out = as_nobody()
-        .arg(&bin)
+        .arg(&bin.path)
         .args(["ls", "-a", "-p", "-t", "-F", "json"])
         .output()
         .unwrap();
     drop(own.stdin.take());
     let _ = own.wait();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
         "{}",
