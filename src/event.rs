@@ -677,3 +677,11 @@ impl RecordSink for Vec<Record> {
         self.push(r);
     }
 }
+
+/// A sink that can be told to write out what it holds (live capture, after
+/// a quiet moment, so `| jq` sees events as they happen).
+pub trait FlushSink: RecordSink {
+    fn flush(&mut self) {}
+}
+
+impl FlushSink for Vec<Record> {}

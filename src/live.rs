@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::decode::defrag::DefragLimits;
 use crate::decode::{Decoded, Decoder};
-use crate::event::{CaptureStats, ErrorRecord, Record, RecordSink};
+use crate::event::{CaptureStats, ErrorRecord, FlushSink, Record};
 use crate::proto::{stream_detector, WsConfig};
 use crate::replay::{meta, Health};
 use crate::source::write::{FileFormat, PacketWriter};
@@ -93,14 +93,6 @@ pub struct CaptureOutcome {
     /// The `-w` files written (several when rotated).
     pub files: Vec<PathBuf>,
 }
-
-/// A sink that can be told to write out what it holds (after a quiet
-/// moment, so `| jq` sees events as they happen).
-pub trait FlushSink: RecordSink {
-    fn flush(&mut self) {}
-}
-
-impl FlushSink for Vec<Record> {}
 
 /// An open capture, privileges already dropped.
 pub struct LiveCapture {
@@ -341,6 +333,7 @@ pub fn run<S: FlushSink>(
         {
             break;
         }
+        let mut idle = false;
         match live.cap.next_packet() {
             Ok(pkt) => {
                 captured += 1;
@@ -399,31 +392,26 @@ pub fn run<S: FlushSink>(
                 }
                 dirty = true;
             }
-            // Nothing waiting: sleep until there is, or 50 ms pass.
-            Err(pcap::Error::TimeoutExpired) => {
-                if dirty {
-                    sink.flush();
-                    if let Some(w) = live.writer.as_mut() {
-                        let _ = w.flush();
-                    }
-                    last_flush = Instant::now();
-                    dirty = false;
-                }
-                wait_readable(&live.cap, 50);
-            }
+            // Nothing waiting: write out what is held, then sleep until
+            // there is something, or 50 ms pass.
+            Err(pcap::Error::TimeoutExpired) => idle = true,
             Err(e) => {
                 error = Some(format!("reading from {}: {e}", cfg.interface));
                 break;
             }
         }
         // Busy: write out every 50 ms; quiet: at once.
-        if dirty && last_flush.elapsed() >= Duration::from_millis(50) {
+        if dirty && (idle || last_flush.elapsed() >= Duration::from_millis(50)) {
             sink.flush();
-            if let Some(w) = live.writer.as_mut() {
-                let _ = w.flush();
+            if let Some(Err(e)) = live.writer.as_mut().map(PacketWriter::flush) {
+                error = Some(format!("writing packets: {e}"));
+                break;
             }
             last_flush = Instant::now();
             dirty = false;
+        }
+        if idle {
+            wait_readable(&live.cap, 50);
         }
         if last_status.elapsed() >= Duration::from_secs(1) {
             let s = live.cap.stats().unwrap_or(pcap::Stat {

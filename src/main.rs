@@ -320,7 +320,7 @@ impl<S: sockscope::event::RecordSink> sockscope::event::RecordSink for StatusAwa
     }
 }
 
-impl<S: sockscope::live::FlushSink> sockscope::live::FlushSink for StatusAware<'_, S> {
+impl<S: sockscope::event::FlushSink> sockscope::event::FlushSink for StatusAware<'_, S> {
     fn flush(&mut self) {
         let status = self.status.borrow();
         if self.on && !status.is_empty() {

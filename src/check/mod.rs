@@ -253,7 +253,7 @@ impl RecordSink for Collector {
 
 impl StoppableSink for Collector {}
 
-impl crate::live::FlushSink for Collector {}
+impl crate::event::FlushSink for Collector {}
 
 impl Collector {
     /// Whether a record of this type is kept (to clone only those).
@@ -280,7 +280,7 @@ impl<S: RecordSink> RecordSink for Tee<S> {
     }
 }
 
-impl<S: crate::live::FlushSink> crate::live::FlushSink for Tee<S> {
+impl<S: crate::event::FlushSink> crate::event::FlushSink for Tee<S> {
     fn flush(&mut self) {
         self.inner.flush();
     }

@@ -66,7 +66,7 @@ impl<W: Write> StoppableSink for Renderer<W> {
     }
 }
 
-impl<W: Write> crate::live::FlushSink for Renderer<W> {
+impl<W: Write> crate::event::FlushSink for Renderer<W> {
     fn flush(&mut self) {
         match self {
             Renderer::Json(j) => j.flush_now(),
