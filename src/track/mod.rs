@@ -19,13 +19,12 @@ pub mod reassembly;
 pub mod seq;
 pub mod service;
 pub mod stream;
+pub mod table;
 pub mod tcp;
 pub mod timer;
 pub mod udp;
 
 use std::hash::BuildHasher;
-
-use hashbrown::HashTable;
 
 use crate::decode::{Packet, TcpSegment, Transport, Vlans};
 use crate::event::{Record, RecordSink};
@@ -34,6 +33,7 @@ use key::{Endpoint, FlowKey, Proto};
 use reassembly::{ReassemblyLimits, ReassemblyStats};
 use service::service_for;
 use stream::StreamDetector;
+use table::{Entry, FlowTable};
 use tcp::{first_packet_from_client, StreamEnv, TcpConn, TcpPacket};
 use timer::TimerWheel;
 use udp::UdpFlow;
@@ -141,31 +141,20 @@ impl FlowKeyer {
     }
 }
 
-/// A flow with its bookkeeping: `gen` changes when the key gets a new flow,
-/// `queued` is the wheel second of its live timer (other timers are stale).
-struct Entry<F> {
-    key: FlowKey,
-    hash: u64,
-    /// Whether the flow's client is endpoint `a` of the key.
-    client_is_a: bool,
-    flow: F,
-    gen: u32,
-    queued: i64,
-}
-
+/// A flow's timer: the slot it points to, valid while the slot holds the
+/// same generation.
 #[derive(Clone, Copy)]
 struct Timer {
-    key: FlowKey,
-    hash: u64,
-    proto: Proto,
+    slot: u32,
     gen: u32,
+    proto: Proto,
 }
 
 pub struct Tracker {
     cfg: TrackConfig,
     keyer: FlowKeyer,
-    tcp: HashTable<Entry<TcpConn>>,
-    udp: HashTable<Entry<UdpFlow>>,
+    tcp: FlowTable<TcpConn>,
+    udp: FlowTable<UdpFlow>,
     wheel: TimerWheel<Timer>,
     detector: Option<StreamDetector>,
     rstats: ReassemblyStats,
@@ -188,8 +177,8 @@ impl Tracker {
         Tracker {
             cfg,
             keyer,
-            tcp: HashTable::new(),
-            udp: HashTable::new(),
+            tcp: FlowTable::default(),
+            udp: FlowTable::default(),
             wheel: TimerWheel::new(horizon + 1),
             detector: None,
             rstats: ReassemblyStats::default(),
@@ -239,12 +228,12 @@ impl Tracker {
     pub fn prefetch(&self, k: &Keyed) {
         match k.proto {
             Proto::Tcp => {
-                if let Some(e) = self.tcp.find(k.hash, |e| e.key == k.key) {
+                if let Some(e) = self.tcp.find(k.hash, &k.key).and_then(|i| self.tcp.get(i)) {
                     e.flow.prefetch(e.client_is_a == k.src_is_a);
                 }
             }
             Proto::Udp => {
-                let _ = self.udp.find(k.hash, |e| e.key == k.key);
+                let _ = self.udp.find(k.hash, &k.key);
             }
         }
     }
@@ -262,7 +251,11 @@ impl Tracker {
         match &pkt.transport {
             Transport::Tcp(seg) => self.tcp(pkt, seg, k, sink),
             Transport::Udp(d) => {
-                if let Some(e) = self.udp.find_mut(k.hash, |e| e.key == k.key) {
+                if let Some(e) = self
+                    .udp
+                    .find(k.hash, &k.key)
+                    .and_then(|i| self.udp.get_mut(i))
+                {
                     let from_client = e.client_is_a == k.src_is_a;
                     e.flow
                         .datagram(pkt.ts, from_client, d.payload_len, &pkt.vlan);
@@ -279,27 +272,28 @@ impl Tracker {
                     ip: pkt.dst,
                     port: d.dst_port,
                 };
-                let mut flow = UdpFlow::new(id, pkt.ts, src, dst);
-                flow.announce(service_for(Proto::Udp, dst.port), sink);
+                let mut flow = UdpFlow::new(id, pkt.ts);
+                flow.announce(src, dst, service_for(Proto::Udp, dst.port), sink);
                 flow.datagram(pkt.ts, true, d.payload_len, &pkt.vlan);
-                let timer = Timer {
+                let slot = self.udp.insert(Entry {
                     key: k.key,
                     hash: k.hash,
+                    client_is_a: k.src_is_a,
+                    flow,
+                    gen,
+                    queued: 0,
+                });
+                let timer = Timer {
+                    slot,
                     proto: Proto::Udp,
                     gen,
                 };
                 let queued = self
                     .wheel
                     .schedule(pkt.ts, pkt.ts + self.cfg.udp_idle, timer);
-                let entry = Entry {
-                    key: k.key,
-                    hash: k.hash,
-                    client_is_a: k.src_is_a,
-                    flow,
-                    gen,
-                    queued,
-                };
-                self.udp.insert_unique(k.hash, entry, |e| e.hash);
+                if let Some(e) = self.udp.get_mut(slot) {
+                    e.queued = queued;
+                }
                 self.note_peak();
             }
         }
@@ -327,8 +321,8 @@ impl Tracker {
 
         // A known connection, unless this SYN starts a new one on the tuple.
         let mut restart = None;
-        if let Ok(occupied) = self.tcp.find_entry(k.hash, |e| e.key == k.key) {
-            let e = occupied.into_mut();
+        if let Some(slot) = self.tcp.find(k.hash, &k.key) {
+            let e = self.tcp.get_mut(slot).expect("found");
             tp.from_client = e.client_is_a == k.src_is_a;
             if !e.flow.starts_new_connection(&tp) {
                 let mut env = StreamEnv {
@@ -340,8 +334,7 @@ impl Tracker {
                 let deadline = e.flow.deadline(linger, idle);
                 if deadline.0.div_euclid(1_000_000_000) < e.queued {
                     let timer = Timer {
-                        key: k.key,
-                        hash: k.hash,
+                        slot,
                         proto: Proto::Tcp,
                         gen: e.gen,
                     };
@@ -349,9 +342,7 @@ impl Tracker {
                 }
                 return;
             }
-            if let Ok(o) = self.tcp.find_entry(k.hash, |e| e.key == k.key) {
-                restart = Some(o.remove().0);
-            }
+            restart = self.tcp.remove(slot);
         }
         match restart {
             Some(old) => {
@@ -388,24 +379,24 @@ impl Tracker {
             stats: &mut self.rstats,
         };
         conn.process(&tp, &mut env, sink);
-        let timer = Timer {
-            key: k.key,
-            hash: k.hash,
-            proto: Proto::Tcp,
-            gen,
-        };
-        let queued = self
-            .wheel
-            .schedule(pkt.ts, conn.deadline(linger, idle), timer);
-        let entry = Entry {
+        let deadline = conn.deadline(linger, idle);
+        let slot = self.tcp.insert(Entry {
             key: k.key,
             hash: k.hash,
             client_is_a: src_is_client == k.src_is_a,
             flow: conn,
             gen,
-            queued,
+            queued: 0,
+        });
+        let timer = Timer {
+            slot,
+            proto: Proto::Tcp,
+            gen,
         };
-        self.tcp.insert_unique(k.hash, entry, |e| e.hash);
+        let queued = self.wheel.schedule(pkt.ts, deadline, timer);
+        if let Some(e) = self.tcp.get_mut(slot) {
+            e.queued = queued;
+        }
         self.note_peak();
     }
 
@@ -414,12 +405,12 @@ impl Tracker {
         match t.proto {
             Proto::Tcp => self
                 .tcp
-                .find(t.hash, |e| e.key == t.key)
+                .get(t.slot)
                 .filter(|e| e.gen == t.gen && e.queued == sec)
                 .map(|e| e.flow.deadline(self.cfg.tcp_linger, self.cfg.tcp_idle)),
             Proto::Udp => self
                 .udp
-                .find(t.hash, |e| e.key == t.key)
+                .get(t.slot)
                 .filter(|e| e.gen == t.gen && e.queued == sec)
                 .map(|e| e.flow.deadline(self.cfg.udp_idle)),
         }
@@ -429,12 +420,12 @@ impl Tracker {
         let sec = self.wheel.schedule(self.now, deadline, t);
         match t.proto {
             Proto::Tcp => {
-                if let Some(e) = self.tcp.find_mut(t.hash, |e| e.key == t.key) {
+                if let Some(e) = self.tcp.get_mut(t.slot) {
                     e.queued = sec;
                 }
             }
             Proto::Udp => {
-                if let Some(e) = self.udp.find_mut(t.hash, |e| e.key == t.key) {
+                if let Some(e) = self.udp.get_mut(t.slot) {
                     e.queued = sec;
                 }
             }
@@ -487,18 +478,18 @@ impl Tracker {
     fn remove<S: RecordSink>(&mut self, t: &Timer, evicted: bool, sink: &mut S) {
         match t.proto {
             Proto::Tcp => {
-                if let Ok(o) = self.tcp.find_entry(t.hash, |e| e.key == t.key) {
+                if let Some(e) = self.tcp.remove(t.slot) {
                     let mut env = StreamEnv {
                         detector: None,
                         limits: &self.cfg.reassembly,
                         stats: &mut self.rstats,
                     };
-                    emit_tcp(o.remove().0.flow, evicted, &mut env, sink);
+                    emit_tcp(e.flow, evicted, &mut env, sink);
                 }
             }
             Proto::Udp => {
-                if let Ok(o) = self.udp.find_entry(t.hash, |e| e.key == t.key) {
-                    emit_udp(o.remove().0.flow, evicted, sink);
+                if let Some(e) = self.udp.remove(t.slot) {
+                    emit_udp(&e, evicted, sink);
                 }
             }
         }
@@ -506,32 +497,16 @@ impl Tracker {
 
     /// End of input: every flow still held is written, in order of first packet.
     pub fn finish<S: RecordSink>(&mut self, sink: &mut S) {
+        let timer = |proto, slot, gen| Timer { slot, gen, proto };
         let mut order: Vec<(u64, Timer)> = self
             .tcp
             .iter()
-            .map(|e| (e.flow.id, Proto::Tcp, e))
-            .map(|(id, proto, e)| {
-                (
-                    id,
-                    Timer {
-                        key: e.key,
-                        hash: e.hash,
-                        proto,
-                        gen: e.gen,
-                    },
-                )
-            })
-            .chain(self.udp.iter().map(|e| {
-                (
-                    e.flow.id,
-                    Timer {
-                        key: e.key,
-                        hash: e.hash,
-                        proto: Proto::Udp,
-                        gen: e.gen,
-                    },
-                )
-            }))
+            .map(|(i, e)| (e.flow.id, timer(Proto::Tcp, i, e.gen)))
+            .chain(
+                self.udp
+                    .iter()
+                    .map(|(i, e)| (e.flow.id, timer(Proto::Udp, i, e.gen))),
+            )
             .collect();
         order.sort_unstable_by_key(|&(id, _)| id);
         for (_, t) in order {
@@ -547,9 +522,11 @@ fn emit_tcp<S: RecordSink>(mut c: TcpConn, evicted: bool, env: &mut StreamEnv<'_
     sink.record(Record::TcpConn(Box::new(c.record(evicted, service))));
 }
 
-fn emit_udp<S: RecordSink>(u: UdpFlow, evicted: bool, sink: &mut S) {
-    let service = service_for(Proto::Udp, u.server.port);
-    sink.record(Record::UdpFlow(Box::new(u.record(evicted, service))));
+fn emit_udp<S: RecordSink>(e: &Entry<UdpFlow>, evicted: bool, sink: &mut S) {
+    let (client, server) = e.endpoints();
+    let service = service_for(Proto::Udp, server.port);
+    let record = e.flow.record(client, server, evicted, service);
+    sink.record(Record::UdpFlow(Box::new(record)));
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@ use crate::time::{Nanos, Timestamp};
 use super::key::Endpoint as Addr;
 use super::Vlans;
 
+/// The endpoints are not stored: the flow table's key holds them (a flow is
+/// one of up to hundreds of thousands held at once, so every byte counts).
 #[derive(Clone, Debug)]
 pub struct UdpFlow {
     pub id: u64,
-    pub client: Addr,
-    pub server: Addr,
     vlans: VlanList,
     client_packets: u64,
     server_packets: u64,
@@ -23,12 +23,10 @@ pub struct UdpFlow {
 }
 
 impl UdpFlow {
-    /// A flow whose first datagram goes from `src` to `dst`.
-    pub fn new(id: u64, ts: Timestamp, src: Addr, dst: Addr) -> UdpFlow {
+    /// A flow whose first datagram is seen at `ts`.
+    pub fn new(id: u64, ts: Timestamp) -> UdpFlow {
         UdpFlow {
             id,
-            client: src,
-            server: dst,
             vlans: VlanList::default(),
             client_packets: 0,
             server_packets: 0,
@@ -54,15 +52,22 @@ impl UdpFlow {
         }
     }
 
-    pub fn announce<S: RecordSink>(&self, service: Option<&'static str>, sink: &mut S) {
+    /// Reports the new flow between `client` (the first sender) and `server`.
+    pub fn announce<S: RecordSink>(
+        &self,
+        client: Addr,
+        server: Addr,
+        service: Option<&'static str>,
+        sink: &mut S,
+    ) {
         sink.record(Record::UdpEvent(UdpEvent {
             ts: self.first_ts,
             event: "new_flow",
             conn_id: self.id,
-            client_ip: self.client.ip,
-            client_port: self.client.port,
-            server_ip: self.server.ip,
-            server_port: self.server.port,
+            client_ip: client.ip,
+            client_port: client.port,
+            server_ip: server.ip,
+            server_port: server.port,
             direction: Direction::Client,
             service,
         }));
@@ -81,13 +86,19 @@ impl UdpFlow {
         }
     }
 
-    pub fn record(&self, evicted: bool, service: Option<&'static str>) -> UdpFlowRecord {
+    pub fn record(
+        &self,
+        client: Addr,
+        server: Addr,
+        evicted: bool,
+        service: Option<&'static str>,
+    ) -> UdpFlowRecord {
         UdpFlowRecord {
             conn_id: self.id,
-            client_ip: self.client.ip,
-            client_port: self.client.port,
-            server_ip: self.server.ip,
-            server_port: self.server.port,
+            client_ip: client.ip,
+            client_port: client.port,
+            server_ip: server.ip,
+            server_port: server.port,
             vlan: self.vlans,
             state: self.state(),
             service,
@@ -117,11 +128,12 @@ mod tests {
             ip: "10.0.0.2".parse().unwrap(),
             port: 53,
         };
-        let mut f = UdpFlow::new(1, Timestamp(0), c, s);
+        let mut f = UdpFlow::new(1, Timestamp(0));
         f.datagram(Timestamp(0), true, 30, &Vlans::default());
         assert_eq!(f.state(), "S0");
         f.datagram(Timestamp(5), false, 90, &Vlans::default());
-        let r = f.record(false, Some("dns"));
+        let r = f.record(c, s, false, Some("dns"));
+        assert_eq!((r.client_port, r.server_port), (5000, 53));
         assert_eq!(r.state, "SF");
         assert_eq!(
             (
