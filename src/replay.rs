@@ -187,8 +187,13 @@ pub fn meta(command: &'static str, file: Option<String>, filter: Option<String>)
 
 /// Bytes per read chunk handed from the source thread to the tracking thread.
 const CHUNK: usize = 512 * 1024;
-/// Chunks in flight between the source and tracking threads.
-const BATCH_QUEUE: usize = 16;
+/// Chunks in flight between the source and tracking threads. Few: the
+/// tracking thread is the slower one, so a deep queue only holds more memory
+/// (each batch is about 1 MB with its packet metadata, and on a VM every
+/// megabyte first touched costs milliseconds).
+const BATCH_QUEUE: usize = 4;
+/// Packets a chunk usually holds (the metadata vectors start at this size).
+const PACKETS_PER_CHUNK: usize = CHUNK / 128;
 
 /// What the source thread reports when it is done.
 struct SourceEnd {
@@ -324,6 +329,8 @@ fn source_stage(
     let fresh = |free: &Receiver<Batch>| {
         free.try_recv().unwrap_or_else(|_| Batch {
             chunk: vec![0; CHUNK],
+            packets: Vec::with_capacity(PACKETS_PER_CHUNK),
+            keys: Vec::with_capacity(PACKETS_PER_CHUNK),
             ..Batch::default()
         })
     };
