@@ -25,7 +25,7 @@ use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
 use crate::track::stream::prefetch;
-use crate::track::{FlowKeyer, TrackStats, Tracker};
+use crate::track::{FlowKeyer, Keyed, TrackStats, Tracker};
 
 /// A sink that can ask the pipeline to stop early (its output went away).
 pub trait StoppableSink: RecordSink {
@@ -269,6 +269,14 @@ pub fn replay<S: StoppableSink + Send>(
             let mut interrupted = false;
             for mut batch in batch_rx.iter() {
                 for (i, (m, k)) in batch.packets.iter().zip(&batch.keys).enumerate() {
+                    // The metadata was written on the source thread's core:
+                    // each line read here is a transfer between cores.
+                    let far = i + 4 * PREFETCH_AHEAD;
+                    if let (Some(k), Some(m)) = (batch.keys.get(far), batch.packets.get(far)) {
+                        prefetch(k as *const Keyed as *const u8);
+                        prefetch(m as *const PacketMeta as *const u8);
+                        prefetch((m as *const PacketMeta as *const u8).wrapping_add(64));
+                    }
                     let j = i + PREFETCH_AHEAD;
                     if let (Some(ahead), Some(meta)) = (batch.keys.get(j), batch.packets.get(j)) {
                         tracker.prefetch(ahead);
