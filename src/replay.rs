@@ -277,12 +277,17 @@ pub fn replay<S: StoppableSink + Send>(
                         prefetch(m as *const PacketMeta as *const u8);
                         prefetch((m as *const PacketMeta as *const u8).wrapping_add(64));
                     }
-                    let j = i + PREFETCH_AHEAD;
-                    if let (Some(ahead), Some(meta)) = (batch.keys.get(j), batch.packets.get(j)) {
+                    let mid = i + 2 * PREFETCH_AHEAD;
+                    if let Some(p) = batch
+                        .packets
+                        .get(mid)
+                        .and_then(|m| m.tcp_payload_ptr(&batch.chunk))
+                    {
+                        prefetch(p);
+                        prefetch(p.wrapping_add(64));
+                    }
+                    if let Some(ahead) = batch.keys.get(i + PREFETCH_AHEAD) {
                         tracker.prefetch(ahead);
-                        if let Some(p) = meta.tcp_payload_ptr(&batch.chunk) {
-                            prefetch(p);
-                        }
                     }
                     let p = m.packet(&batch.chunk, &batch.extra);
                     tracker.packet_keyed(&p, k, &mut counted);
