@@ -289,7 +289,8 @@ pub fn replay<S: StoppableSink + Send>(
                     if let Some(ahead) = batch.keys.get(i + PREFETCH_AHEAD) {
                         tracker.prefetch(ahead);
                     }
-                    let p = m.packet(&batch.chunk, &batch.extra);
+                    let (src, dst) = k.addresses();
+                    let p = m.packet(&batch.chunk, &batch.extra, src, dst);
                     tracker.packet_keyed(&p, k, &mut counted);
                 }
                 if counted.inner.stopped() {

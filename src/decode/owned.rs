@@ -10,13 +10,15 @@ use std::net::IpAddr;
 use super::{Packet, TcpFlags, TcpSegment, Transport, UdpDatagram, Vlans};
 use crate::time::Timestamp;
 
-/// A byte range of a batch: in its chunk, or in its side arena.
+/// A byte range of a batch: in its chunk, or (top bit of `start` set) in its
+/// side arena. Eight bytes: every packet's metadata crosses between cores.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Span {
     start: u32,
     len: u32,
-    extra: bool,
 }
+
+const IN_EXTRA: u32 = 1 << 31;
 
 #[derive(Clone, Copy, Debug)]
 pub enum OwnedTransport {
@@ -40,11 +42,12 @@ pub enum OwnedTransport {
 }
 
 #[derive(Clone, Copy, Debug)]
+///
+/// The addresses are not kept: the packet's flow key has them (see
+/// [`PacketMeta::packet`]), and this way the metadata fits one cache line.
 pub struct PacketMeta {
     pub ts: Timestamp,
     pub vlan: Vlans,
-    pub src: IpAddr,
-    pub dst: IpAddr,
     pub truncated: bool,
     pub reassembled: bool,
     pub transport: OwnedTransport,
@@ -55,7 +58,9 @@ impl PacketMeta {
     #[inline]
     pub fn tcp_payload_ptr(&self, chunk: &[u8]) -> Option<*const u8> {
         match &self.transport {
-            OwnedTransport::Tcp { payload, .. } if payload.len > 0 && !payload.extra => {
+            OwnedTransport::Tcp { payload, .. }
+                if payload.len > 0 && payload.start & IN_EXTRA == 0 =>
+            {
                 Some(chunk.as_ptr().wrapping_add(payload.start as usize))
             }
             _ => None,
@@ -79,18 +84,16 @@ impl Locator<'_> {
         let p = s.as_ptr() as usize;
         if p >= lo && p + s.len() <= hi {
             Span {
-                start: (self.raw_offset + (p - lo)) as u32,
+                start: (self.raw_offset + (p - lo)) as u32 & !IN_EXTRA,
                 len: s.len() as u32,
-                extra: false,
             }
         } else {
             // Bytes that are not in the chunk (a rebuilt datagram): copy.
-            let start = extra.len() as u32;
+            let start = extra.len() as u32 | IN_EXTRA;
             extra.extend_from_slice(s);
             Span {
                 start,
                 len: s.len() as u32,
-                extra: true,
             }
         }
     }
@@ -120,19 +123,28 @@ impl PacketMeta {
         PacketMeta {
             ts: p.ts,
             vlan: p.vlan,
-            src: p.src,
-            dst: p.dst,
             truncated: p.truncated,
             reassembled: p.reassembled,
             transport,
         }
     }
 
-    /// The packet again, borrowing the batch's chunk and side arena.
-    pub fn packet<'a>(&self, chunk: &'a [u8], extra: &'a [u8]) -> Packet<'a> {
+    /// The packet again, from `src` to `dst` (its flow key's endpoints),
+    /// borrowing the batch's chunk and side arena.
+    pub fn packet<'a>(
+        &self,
+        chunk: &'a [u8],
+        extra: &'a [u8],
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Packet<'a> {
         let get = |s: Span| -> &'a [u8] {
-            let from = if s.extra { extra } else { chunk };
-            from.get(s.start as usize..(s.start + s.len) as usize)
+            let (from, start) = if s.start & IN_EXTRA != 0 {
+                (extra, s.start & !IN_EXTRA)
+            } else {
+                (chunk, s.start)
+            };
+            from.get(start as usize..start as usize + s.len as usize)
                 .unwrap_or(&[])
         };
         let transport = match self.transport {
@@ -172,8 +184,8 @@ impl PacketMeta {
         Packet {
             ts: self.ts,
             vlan: self.vlan,
-            src: self.src,
-            dst: self.dst,
+            src,
+            dst,
             truncated: self.truncated,
             reassembled: self.reassembled,
             transport,
@@ -211,7 +223,9 @@ mod tests {
         };
         let mut extra = Vec::new();
         let m = PacketMeta::new(&p, &Locator { raw, raw_offset: 4 }, &mut extra);
-        let q = m.packet(&chunk, &extra);
+        let q = m.packet(&chunk, &extra, p.src, p.dst);
+        assert_eq!((q.src, q.dst), (p.src, p.dst));
+        assert!(std::mem::size_of::<PacketMeta>() <= 64);
         match q.transport {
             Transport::Tcp(t) => {
                 assert_eq!(t.options, b"HEADER");

@@ -25,6 +25,7 @@ pub mod timer;
 pub mod udp;
 
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 
 use crate::decode::{Packet, TcpSegment, Transport, Vlans};
 use crate::event::{Record, RecordSink};
@@ -93,6 +94,18 @@ pub struct Keyed {
     pub key: FlowKey,
     pub src_is_a: bool,
     pub hash: u64,
+}
+
+impl Keyed {
+    /// The packet's source and destination addresses.
+    pub fn addresses(&self) -> (IpAddr, IpAddr) {
+        let (a, b) = (self.key.a().ip, self.key.b().ip);
+        if self.src_is_a {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    }
 }
 
 /// Computes [`Keyed`] values; cheap to clone, and clones hash alike, so a
