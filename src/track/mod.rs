@@ -98,13 +98,9 @@ pub struct Keyed {
 
 impl Keyed {
     /// The packet's source and destination addresses.
+    #[inline]
     pub fn addresses(&self) -> (IpAddr, IpAddr) {
-        let (a, b) = (self.key.a().ip, self.key.b().ip);
-        if self.src_is_a {
-            (a, b)
-        } else {
-            (b, a)
-        }
+        self.key.addresses(self.src_is_a)
     }
 }
 
