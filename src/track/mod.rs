@@ -238,13 +238,13 @@ impl Tracker {
         match k.proto {
             Proto::Tcp => {
                 if let Some(e) = self.tcp.find(k.hash, &k.key).and_then(|i| self.tcp.get(i)) {
-                    prefetch_whole(e);
+                    stream::prefetch_rest(e);
                     e.flow.prefetch(e.client_is_a == k.src_is_a);
                 }
             }
             Proto::Udp => {
                 if let Some(e) = self.udp.find(k.hash, &k.key).and_then(|i| self.udp.get(i)) {
-                    prefetch_whole(e);
+                    stream::prefetch_rest(e);
                 }
             }
         }
@@ -525,18 +525,6 @@ impl Tracker {
             self.remove(&t, false, sink);
         }
         self.wheel.clear();
-    }
-}
-
-/// Prefetches every cache line of `v` beyond the first (the lookup that
-/// found it has read that one): the comparison touched only the key, and the
-/// packet will touch the state after it.
-#[inline(always)]
-fn prefetch_whole<T>(v: &T) {
-    let p = v as *const T as *const u8;
-    let first_line_end = 64 - (p as usize & 63);
-    for off in (first_line_end..std::mem::size_of::<T>()).step_by(64) {
-        stream::prefetch(p.wrapping_add(off));
     }
 }
 

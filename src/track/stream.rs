@@ -90,6 +90,7 @@ impl Streams {
             &self.server
         };
         prefetch(r as *const Reassembler as *const u8);
+        prefetch_rest(r);
         self.handler.prefetch(from_client);
     }
 }
@@ -104,6 +105,17 @@ pub fn prefetch(p: *const u8) {
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
     };
+}
+
+/// Prefetches every cache line of `v` beyond the one it starts in (for a
+/// value found by a lookup that read that line already).
+#[inline(always)]
+pub fn prefetch_rest<T>(v: &T) {
+    let p = v as *const T as *const u8;
+    let first_line_end = 64 - (p as usize & 63);
+    for off in (first_line_end..std::mem::size_of::<T>()).step_by(64) {
+        prefetch(p.wrapping_add(off));
+    }
 }
 
 impl<H: StreamHandler + 'static> Streams<H> {
