@@ -22,12 +22,30 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+/// A 128-bit address as two words: 8-byte alignment instead of a `u128`'s
+/// 16, so the key is 40 bytes, not 48, and a UDP flow's slot is two cache
+/// lines instead of three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bits([u64; 2]);
+
+impl Bits {
+    #[inline]
+    fn new(v: u128) -> Bits {
+        Bits([(v >> 64) as u64, v as u64])
+    }
+
+    #[inline]
+    fn get(self) -> u128 {
+        (u128::from(self.0[0]) << 64) | u128::from(self.0[1])
+    }
+}
+
 /// A flow's identity, the same for both directions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     /// The lower endpoint's address (IPv4 as an IPv4-mapped IPv6 value).
-    a_ip: u128,
-    b_ip: u128,
+    a_ip: Bits,
+    b_ip: Bits,
     a_port: u16,
     b_port: u16,
     /// Bit 31: IPv4. Bits 0..24: the VLAN IDs when flows are keyed by VLAN.
@@ -36,8 +54,8 @@ pub struct FlowKey {
 
 impl Hash for FlowKey {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u128(self.a_ip);
-        h.write_u128(self.b_ip);
+        h.write_u128(self.a_ip.get());
+        h.write_u128(self.b_ip.get());
         h.write_u64(
             (u64::from(self.a_port) << 48) | (u64::from(self.b_port) << 32) | u64::from(self.tag),
         );
@@ -72,8 +90,8 @@ impl FlowKey {
             let (a, b, src_is_a) = if s <= d { (s, d, true) } else { (d, s, false) };
             return (
                 FlowKey {
-                    a_ip: mapped(a),
-                    b_ip: mapped(b),
+                    a_ip: Bits::new(mapped(a)),
+                    b_ip: Bits::new(mapped(b)),
                     a_port: a as u16,
                     b_port: b as u16,
                     tag,
@@ -87,8 +105,8 @@ impl FlowKey {
         if s < d || (s == d && src.port <= dst.port) {
             (
                 FlowKey {
-                    a_ip: s,
-                    b_ip: d,
+                    a_ip: Bits::new(s),
+                    b_ip: Bits::new(d),
                     a_port: src.port,
                     b_port: dst.port,
                     tag,
@@ -98,8 +116,8 @@ impl FlowKey {
         } else {
             (
                 FlowKey {
-                    a_ip: d,
-                    b_ip: s,
+                    a_ip: Bits::new(d),
+                    b_ip: Bits::new(s),
                     a_port: dst.port,
                     b_port: src.port,
                     tag,
@@ -128,9 +146,9 @@ impl FlowKey {
     #[inline]
     pub fn addresses(&self, a_first: bool) -> (IpAddr, IpAddr) {
         let (x, y) = if a_first {
-            (self.a_ip, self.b_ip)
+            (self.a_ip.get(), self.b_ip.get())
         } else {
-            (self.b_ip, self.a_ip)
+            (self.b_ip.get(), self.a_ip.get())
         };
         if self.tag >> 31 == 1 {
             (
@@ -144,14 +162,14 @@ impl FlowKey {
 
     pub fn a(&self) -> Endpoint {
         Endpoint {
-            ip: self.ip(self.a_ip),
+            ip: self.ip(self.a_ip.get()),
             port: self.a_port,
         }
     }
 
     pub fn b(&self) -> Endpoint {
         Endpoint {
-            ip: self.ip(self.b_ip),
+            ip: self.ip(self.b_ip.get()),
             port: self.b_port,
         }
     }
@@ -219,6 +237,12 @@ mod tests {
         let (x, y) = (ep("2001:db8::1", 443), ep("2001:db8::2", 5555));
         let (k, _) = FlowKey::new(y, x, &Vlans::default());
         assert_eq!((k.a(), k.b()), (x, y));
+    }
+
+    #[test]
+    fn the_key_is_compact() {
+        assert_eq!(std::mem::size_of::<FlowKey>(), 40);
+        assert_eq!(std::mem::align_of::<FlowKey>(), 8);
     }
 
     #[test]
