@@ -538,6 +538,10 @@ impl WsDecoder {
                 // A whole header in the segment: read it in place.
                 None if side.hdr_len == 0 && FrameView::check_len(data).is_ok() => {
                     let h = FrameView::check_len(data).expect("checked").header();
+                    if let Some(rest) = self.whole_message(dir, &h, data) {
+                        data = rest;
+                        continue;
+                    }
                     data = &data[h.header_len..];
                     self.start_frame(ctx, dir, ts, h, sink);
                 }
@@ -572,6 +576,48 @@ impl WsDecoder {
                 self.end_frame(ctx, dir, ts, sink);
             }
         }
+    }
+
+    /// The common frame in one step: a whole unfragmented text or binary
+    /// message within `data`, breaking no rule, while no message is open, on
+    /// a run that writes no per-frame records (`-q`, summaries, `check`).
+    /// Returns the bytes after it, or `None` for the general path — which
+    /// would count exactly the same totals, only frame by frame state.
+    fn whole_message<'d>(
+        &mut self,
+        dir: usize,
+        h: &FrameHeader,
+        data: &'d [u8],
+    ) -> Option<&'d [u8]> {
+        if self.cfg.events {
+            return None;
+        }
+        let side = &mut self.sides[dir];
+        let plain = h.fin
+            && !(h.rsv1 || h.rsv2 || h.rsv3)
+            && h.opcode.is_data_start()
+            && h.mask.is_some() == (dir == CLIENT)
+            && !h.non_minimal_length()
+            && !h.length_top_bit()
+            && side.msg.is_none()
+            && !side.close_sent;
+        if !plain {
+            return None;
+        }
+        let end = h
+            .header_len
+            .checked_add(usize::try_from(h.payload_len).ok()?)?;
+        let payload = data.get(h.header_len..end)?;
+        if h.opcode == Opcode::Text && !ws::is_ascii_unmasked(payload, h.mask) {
+            // Other UTF-8 (or none): checked on the general path.
+            return None;
+        }
+        let t = &mut side.totals;
+        t.frames += 1;
+        t.messages += 1;
+        t.wire_bytes += h.payload_len;
+        t.message_bytes += h.payload_len;
+        Some(&data[end..])
     }
 
     fn start_frame(
@@ -1414,6 +1460,72 @@ mod tests {
 
     /// Sends `bad` on a fresh session and expects exactly `rule`; sends
     /// `good` on another and expects no violation.
+    /// Without per-frame records (`-q`) common frames take a shortcut; the
+    /// session's totals and violations must not notice.
+    #[test]
+    fn quiet_sessions_count_what_full_ones_do() {
+        let long: Vec<u8> = (0..300).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut two = client(0x81, b"one");
+        two.extend(client(0x82, &[0xff; 40]));
+        let split = server(0x81, &long);
+        let mut nonminimal = vec![0x81, 0x7e, 0x00, 0x03];
+        nonminimal.extend_from_slice(b"abc");
+        let sends: Vec<(bool, Vec<u8>)> = vec![
+            (true, client(0x81, b"hello")),
+            (true, client(0x81, "h\u{e9}llo w\u{f6}rld".as_bytes())),
+            (true, client(0x81, &[b'a', 0xff, b'b'])),
+            (false, server(0x81, &long)),
+            (false, server(0x82, &[0x80; 20])),
+            (true, two),
+            (false, split[..50].to_vec()),
+            (false, split[50..].to_vec()),
+            (false, nonminimal),
+            (true, server(0x81, b"unmasked")),
+            (false, client(0x81, b"masked")),
+            (true, client(0x01, b"frag")),
+            (true, client(0x89, b"ping")),
+            (true, client(0x80, b"ment")),
+            (false, server(0xc1, b"rsv1")),
+            (true, client(0x88, &1000u16.to_be_bytes())),
+            (true, client(0x81, b"after close")),
+        ];
+        let totals = |events: bool| {
+            let mut s = Session::open(None);
+            s.d.cfg.events = events;
+            for (from_client, bytes) in &sends {
+                s.send(*from_client, bytes);
+            }
+            s.end();
+            let w = s
+                .out
+                .iter()
+                .find_map(|r| match r {
+                    Record::WsSession(w) => Some(w.clone()),
+                    _ => None,
+                })
+                .expect("no ws_session");
+            (w.client, w.server, w.violations, s.rules())
+        };
+        let (full, quiet) = (totals(true), totals(false));
+        assert_eq!(full.0, quiet.0);
+        assert_eq!(full.1, quiet.1);
+        assert_eq!(full.2, quiet.2);
+        assert_eq!((full.0.frames, full.0.messages), (11, 8));
+        assert_eq!((full.1.frames, full.1.wire_bytes), (6, 633));
+        assert_eq!(
+            full.3,
+            [
+                "invalid-utf8-text",
+                "non-minimal-length",
+                "client-frame-unmasked",
+                "server-frame-masked",
+                "rsv-bits-without-extension",
+                "data-after-close"
+            ]
+        );
+        assert_eq!(full.2, 6);
+    }
+
     fn rule_case(rule: &str, from_client: bool, ext: Option<&str>, bad: &[u8], good: &[u8]) {
         let mut s = Session::open(ext);
         s.send(from_client, bad);

@@ -203,6 +203,25 @@ pub fn unmask(data: &mut [u8], key: [u8; 4], pos: u64) {
     }
 }
 
+/// Whether `data` (a payload from its first byte, masked with `mask` if
+/// given) is all ASCII once unmasked — checked in place, eight bytes at a
+/// time: unmasking flips a byte's top bit exactly where the key's has it.
+pub fn is_ascii_unmasked(data: &[u8], mask: Option<[u8; 4]>) -> bool {
+    let Some(key) = mask else {
+        return data.is_ascii();
+    };
+    let k8 = u64::from_ne_bytes(std::array::from_fn(|i| key[i % 4]));
+    let mut chunks = data.chunks_exact(8);
+    let mut high = 0u64;
+    for c in &mut chunks {
+        high |= u64::from_ne_bytes(c.try_into().expect("8 bytes")) ^ k8;
+    }
+    for (i, b) in chunks.remainder().iter().enumerate() {
+        high |= u64::from(b ^ key[i % 4]);
+    }
+    high & 0x8080_8080_8080_8080 == 0
+}
+
 /// RFC 6455 §7.4: may this close code appear on the wire? 1000-1003,
 /// 1007-1014 (registered), 3000-4999 (libraries and applications).
 pub fn close_code_allowed(code: u16) -> bool {
@@ -252,6 +271,26 @@ mod tests {
                     .map(|(i, b)| b ^ key[(pos as usize + i) % 4])
                     .collect();
                 assert_eq!(d, want, "pos {pos} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_check_sees_through_the_mask() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 100] {
+            let ascii: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut masked = ascii.clone();
+            unmask(&mut masked, key, 0);
+            assert!(is_ascii_unmasked(&ascii, None), "len {len}");
+            assert!(is_ascii_unmasked(&masked, Some(key)), "len {len}");
+            // One non-ASCII byte anywhere is seen, masked or not.
+            for at in 0..len {
+                let mut other = ascii.clone();
+                other[at] = 0xc3;
+                assert!(!is_ascii_unmasked(&other, None), "len {len} at {at}");
+                unmask(&mut other, key, 0);
+                assert!(!is_ascii_unmasked(&other, Some(key)), "len {len} at {at}");
             }
         }
     }
