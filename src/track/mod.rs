@@ -39,6 +39,9 @@ use tcp::{first_packet_from_client, StreamEnv, TcpConn, TcpPacket};
 use timer::TimerWheel;
 use udp::UdpFlow;
 
+/// How many due timers ahead expiry starts loading their flows.
+const EXPIRY_AHEAD: usize = 8;
+
 /// Limits and timeouts of the flow tables.
 #[derive(Clone, Copy, Debug)]
 pub struct TrackConfig {
@@ -428,6 +431,13 @@ impl Tracker {
         }
     }
 
+    fn prefetch_timer(&self, t: &Timer) {
+        match t.proto {
+            Proto::Tcp => self.tcp.prefetch(t.slot),
+            Proto::Udp => self.udp.prefetch(t.slot),
+        }
+    }
+
     fn reschedule(&mut self, t: Timer, deadline: Timestamp) {
         let sec = self.wheel.schedule(self.now, deadline, t);
         match t.proto {
@@ -456,7 +466,14 @@ impl Tracker {
         self.next_second = (ts.0.div_euclid(1_000_000_000) + 1).saturating_mul(1_000_000_000);
         let mut due = Vec::new();
         self.wheel.expire(ts, |_, sec, t| due.push((sec, t)));
-        for (sec, t) in due {
+        for (_, t) in due.iter().take(EXPIRY_AHEAD) {
+            self.prefetch_timer(t);
+        }
+        for i in 0..due.len() {
+            if let Some((_, ahead)) = due.get(i + EXPIRY_AHEAD) {
+                self.prefetch_timer(ahead);
+            }
+            let (sec, t) = due[i];
             let Some(deadline) = self.live_deadline(&t, sec) else {
                 continue;
             };

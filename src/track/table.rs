@@ -94,6 +94,22 @@ impl<F> FlowTable<F> {
             .as_mut()
     }
 
+    /// Starts loading slot `i` into the cache without reading it (expiry
+    /// visits flows untouched for a long time: each is a cold miss, and
+    /// several can be in flight at once).
+    #[inline]
+    pub fn prefetch(&self, i: u32) {
+        if let Some(e) = self
+            .chunks
+            .get((i >> CHUNK_BITS) as usize)
+            .and_then(|c| c.get(i as usize & (CHUNK - 1)))
+        {
+            let p = e as *const Option<Entry<F>> as *const u8;
+            super::stream::prefetch(p);
+            super::stream::prefetch_rest(e);
+        }
+    }
+
     /// Stores a flow whose key is not in the table yet; returns its slot.
     pub fn insert(&mut self, entry: Entry<F>) -> u32 {
         let hash = entry.hash;
