@@ -268,6 +268,8 @@ pub fn replay<S: StoppableSink + Send>(
             });
             let mut interrupted = false;
             for mut batch in batch_rx.iter() {
+                // Where the flows of the packets ahead were found.
+                let mut hints = [None; HINTS];
                 for (i, (m, k)) in batch.packets.iter().zip(&batch.keys).enumerate() {
                     // The metadata was written on the source thread's core:
                     // each line read here is a transfer between cores.
@@ -287,11 +289,12 @@ pub fn replay<S: StoppableSink + Send>(
                         prefetch(p.wrapping_add(64));
                     }
                     if let Some(ahead) = batch.keys.get(i + PREFETCH_AHEAD) {
-                        tracker.prefetch(ahead);
+                        hints[(i + PREFETCH_AHEAD) % HINTS] = tracker.prefetch(ahead);
                     }
+                    let hint = std::mem::take(&mut hints[i % HINTS]);
                     let (src, dst) = k.addresses();
                     let p = m.packet(&batch.chunk, &batch.extra, src, dst);
-                    tracker.packet_keyed(&p, k, &mut counted);
+                    tracker.packet_hinted(&p, k, hint, &mut counted);
                 }
                 if counted.inner.stopped() {
                     interrupted = true;
@@ -317,6 +320,8 @@ pub fn replay<S: StoppableSink + Send>(
 
 /// How many packets ahead the tracking loop asks for a flow's state.
 const PREFETCH_AHEAD: usize = 6;
+/// The ring of slot hints (more than [`PREFETCH_AHEAD`], a power of two).
+const HINTS: usize = 8;
 
 /// The source thread: read, filter, decode, count; ship batches.
 #[allow(clippy::too_many_arguments)]

@@ -235,20 +235,26 @@ impl Tracker {
     /// Starts bringing the state of the flow `k` names into the cache. The
     /// replay loop calls it a few packets ahead: with hundreds of thousands
     /// of flows, the misses on a flow's entry and decoder, not the work done
-    /// on them, are what a packet costs, and they can overlap.
+    /// on them, are what a packet costs, and they can overlap. Returns the
+    /// slot found, a hint for [`Tracker::packet_hinted`] (the lookup then
+    /// costs one key comparison instead of a second probe).
     #[inline]
-    pub fn prefetch(&self, k: &Keyed) {
+    pub fn prefetch(&self, k: &Keyed) -> Option<u32> {
         match k.proto {
             Proto::Tcp => {
-                if let Some(e) = self.tcp.find(k.hash, &k.key).and_then(|i| self.tcp.get(i)) {
+                let i = self.tcp.find(k.hash, &k.key)?;
+                if let Some(e) = self.tcp.get(i) {
                     stream::prefetch_rest(e);
                     e.flow.prefetch(e.client_is_a == k.src_is_a);
                 }
+                Some(i)
             }
             Proto::Udp => {
-                if let Some(e) = self.udp.find(k.hash, &k.key).and_then(|i| self.udp.get(i)) {
+                let i = self.udp.find(k.hash, &k.key)?;
+                if let Some(e) = self.udp.get(i) {
                     stream::prefetch_rest(e);
                 }
+                Some(i)
             }
         }
     }
@@ -262,13 +268,25 @@ impl Tracker {
     /// Tracks one decoded packet whose key was computed by this tracker's
     /// keyer (or a clone).
     pub fn packet_keyed<S: RecordSink>(&mut self, pkt: &Packet<'_>, k: &Keyed, sink: &mut S) {
+        self.packet_hinted(pkt, k, None, sink);
+    }
+
+    /// [`Tracker::packet_keyed`], given where [`Tracker::prefetch`] found
+    /// the flow (checked here: flows may have come and gone since).
+    pub fn packet_hinted<S: RecordSink>(
+        &mut self,
+        pkt: &Packet<'_>,
+        k: &Keyed,
+        hint: Option<u32>,
+        sink: &mut S,
+    ) {
         self.advance(pkt.ts, sink);
         match &pkt.transport {
-            Transport::Tcp(seg) => self.tcp(pkt, seg, k, sink),
+            Transport::Tcp(seg) => self.tcp(pkt, seg, k, hint, sink),
             Transport::Udp(d) => {
                 if let Some(e) = self
                     .udp
-                    .find(k.hash, &k.key)
+                    .find_hinted(hint, k.hash, &k.key)
                     .and_then(|i| self.udp.get_mut(i))
                 {
                     let from_client = e.client_is_a == k.src_is_a;
@@ -323,6 +341,7 @@ impl Tracker {
         pkt: &Packet<'_>,
         seg: &TcpSegment<'_>,
         k: &Keyed,
+        hint: Option<u32>,
         sink: &mut S,
     ) {
         let mut tp = TcpPacket {
@@ -336,7 +355,7 @@ impl Tracker {
 
         // A known connection, unless this SYN starts a new one on the tuple.
         let mut restart = None;
-        if let Some(slot) = self.tcp.find(k.hash, &k.key) {
+        if let Some(slot) = self.tcp.find_hinted(hint, k.hash, &k.key) {
             let e = self.tcp.get_mut(slot).expect("found");
             tp.from_client = e.client_is_a == k.src_is_a;
             if !e.flow.starts_new_connection(&tp) {

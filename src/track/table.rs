@@ -81,6 +81,19 @@ impl<F> FlowTable<F> {
             .copied()
     }
 
+    /// [`FlowTable::find`], trying slot `hint` first (a slot found for the
+    /// key a moment ago: right if it still holds that key, since keys are
+    /// unique in the table).
+    #[inline]
+    pub fn find_hinted(&self, hint: Option<u32>, hash: u64, key: &FlowKey) -> Option<u32> {
+        if let Some(i) = hint {
+            if self.get(i).is_some_and(|e| e.hash == hash && e.key == *key) {
+                return Some(i);
+            }
+        }
+        self.find(hash, key)
+    }
+
     #[inline]
     pub fn get(&self, i: u32) -> Option<&Entry<F>> {
         slot(&self.chunks, i)
@@ -210,5 +223,26 @@ mod tests {
             assert_eq!(t.get(i).unwrap().flow, p + 1);
         }
         assert!(t.remove(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn a_stale_hint_is_not_trusted() {
+        let mut t = FlowTable::default();
+        let (a, b, c) = (entry(1), entry(2), entry(3));
+        let (ka, kb, kc) = ((a.hash, a.key), (b.hash, b.key), (c.hash, c.key));
+        let sa = t.insert(a);
+        let sb = t.insert(b);
+        assert_eq!(t.find_hinted(Some(sa), ka.0, &ka.1), Some(sa));
+        // A wrong or out-of-range hint falls back to the index.
+        assert_eq!(t.find_hinted(Some(sb), ka.0, &ka.1), Some(sa));
+        assert_eq!(t.find_hinted(Some(u32::MAX), kb.0, &kb.1), Some(sb));
+        // The hinted slot was freed, then taken by another flow.
+        t.remove(sa);
+        assert_eq!(t.find_hinted(Some(sa), ka.0, &ka.1), None);
+        let sc = t.insert(c);
+        assert_eq!(sc, sa);
+        assert_eq!(t.find_hinted(Some(sa), ka.0, &ka.1), None);
+        assert_eq!(t.find_hinted(Some(sa), kc.0, &kc.1), Some(sc));
+        assert_eq!(t.find_hinted(None, kb.0, &kb.1), Some(sb));
     }
 }
