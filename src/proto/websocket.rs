@@ -155,7 +155,9 @@ struct Side {
     msg: Option<Message>,
     /// Payload of the control frame being read.
     control: Vec<u8>,
-    inflater: Option<Inflater>,
+    /// Boxed: it is large and touched only by compressed messages, and
+    /// every packet of a session loads this side into the cache.
+    inflater: Option<Box<Inflater>>,
     /// The sender's inflate window was lost (a gap or a failure with context
     /// takeover): its later compressed messages cannot be inflated.
     inflate_lost: bool,
@@ -451,16 +453,16 @@ impl WsDecoder {
         }
         if let Some(p) = self.deflate {
             let limit = self.cfg.max_inflated;
-            self.sides[CLIENT].inflater = Some(Inflater::new(
+            self.sides[CLIENT].inflater = Some(Box::new(Inflater::new(
                 p.client_max_window_bits,
                 !p.client_no_context_takeover,
                 limit,
-            ));
-            self.sides[SERVER].inflater = Some(Inflater::new(
+            )));
+            self.sides[SERVER].inflater = Some(Box::new(Inflater::new(
                 p.server_max_window_bits,
                 !p.server_no_context_takeover,
                 limit,
-            ));
+            )));
         }
     }
 
@@ -1115,7 +1117,7 @@ impl WsDecoder {
                     m.gap = true;
                     if m.compressed {
                         m.stalled = true;
-                        if side.inflater.as_ref().is_some_and(Inflater::keeps_context) {
+                        if side.inflater.as_ref().is_some_and(|i| i.keeps_context()) {
                             side.inflate_lost = true;
                         }
                     }
