@@ -35,6 +35,9 @@ pub struct Batch {
     pub packets: Vec<PacketMeta>,
     /// Each packet's flow key, computed on the source thread.
     pub keys: Vec<Keyed>,
+    /// Each packet's payload note for the stream decoders (0: none; see
+    /// [`crate::track::Tracker::packet_noted`]); empty when no note is made.
+    pub notes: Vec<u64>,
 }
 
 impl Batch {
@@ -42,6 +45,7 @@ impl Batch {
         self.extra.clear();
         self.packets.clear();
         self.keys.clear();
+        self.notes.clear();
     }
 }
 

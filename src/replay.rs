@@ -16,10 +16,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use crate::config::{Input, ReplayConfig};
 use crate::decode::defrag::{DefragLimits, DefragStats};
 use crate::decode::owned::{Locator, PacketMeta};
-use crate::decode::{Decoded, Decoder};
+use crate::decode::{Decoded, Decoder, Transport};
 use crate::event::{ErrorRecord, Meta, Record, RecordSink, Summary, SCHEMA_VERSION};
 use crate::pipeline::{with_render_thread, Batch};
-use crate::proto::stream_detector;
+use crate::proto::{payload_note, stream_detector};
 use crate::source::file::{CaptureReader, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
@@ -252,6 +252,7 @@ pub fn replay<S: StoppableSink + Send>(
         };
 
         let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
+        let note = cfg.ws.as_ref().and_then(payload_note);
         let mut tracker = Tracker::with_keyer(cfg.track, keyer.clone());
         if let Some(ws) = cfg.ws {
             tracker.set_detector(stream_detector(ws));
@@ -263,7 +264,7 @@ pub fn replay<S: StoppableSink + Send>(
         let (end, interrupted) = std::thread::scope(|scope| {
             let source = scope.spawn(|| {
                 source_stage(
-                    reader, filter, cfg.defrag, keyer, &name, batch_tx, free_rx, &stop,
+                    reader, filter, cfg.defrag, keyer, note, &name, batch_tx, free_rx, &stop,
                 )
             });
             let mut interrupted = false;
@@ -292,9 +293,10 @@ pub fn replay<S: StoppableSink + Send>(
                         hints[(i + PREFETCH_AHEAD) % HINTS] = tracker.prefetch(ahead);
                     }
                     let hint = std::mem::take(&mut hints[i % HINTS]);
+                    let note = batch.notes.get(i).copied().unwrap_or(0);
                     let (src, dst) = k.addresses();
                     let p = m.packet(&batch.chunk, &batch.extra, src, dst);
-                    tracker.packet_hinted(&p, k, hint, &mut counted);
+                    tracker.packet_noted(&p, k, hint, note, &mut counted);
                 }
                 if counted.inner.stopped() {
                     interrupted = true;
@@ -330,6 +332,7 @@ fn source_stage(
     mut filter: Option<BpfFilter>,
     defrag: DefragLimits,
     keyer: FlowKeyer,
+    note: Option<fn(&[u8]) -> u64>,
     name: &str,
     tx: SyncSender<Batch>,
     free: Receiver<Batch>,
@@ -350,6 +353,7 @@ fn source_stage(
             chunk: vec![0; CHUNK],
             packets: Vec::with_capacity(PACKETS_PER_CHUNK),
             keys: Vec::with_capacity(PACKETS_PER_CHUNK),
+            notes: Vec::with_capacity(if note.is_some() { PACKETS_PER_CHUNK } else { 0 }),
             ..Batch::default()
         })
     };
@@ -408,6 +412,12 @@ fn source_stage(
                         raw_offset,
                     };
                     batch.keys.push(keyer.key(&p));
+                    if let Some(note) = note {
+                        batch.notes.push(match &p.transport {
+                            Transport::Tcp(seg) if !seg.payload.is_empty() => note(seg.payload),
+                            _ => 0,
+                        });
+                    }
                     batch
                         .packets
                         .push(PacketMeta::new(&p, &at, &mut batch.extra));

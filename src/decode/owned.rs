@@ -131,6 +131,7 @@ impl PacketMeta {
 
     /// The packet again, from `src` to `dst` (its flow key's endpoints),
     /// borrowing the batch's chunk and side arena.
+    #[inline(always)]
     pub fn packet<'a>(
         &self,
         chunk: &'a [u8],

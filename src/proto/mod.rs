@@ -35,6 +35,18 @@ pub fn stream_detector(ws: WsConfig) -> StreamDetector {
     })
 }
 
+/// The note the packets' source makes of a TCP payload for the decoders
+/// (see [`crate::track::Tracker::packet_noted`]), when the decoders write no
+/// per-frame records: whether the payload is a run of whole, plain
+/// WebSocket messages ([`ws::FrameRun`]). Run on the source thread, it
+/// moves the parsing of most frames off the busier tracking thread.
+pub fn payload_note(ws: &WsConfig) -> Option<fn(&[u8]) -> u64> {
+    fn note(payload: &[u8]) -> u64 {
+        ws::frame_run(payload).map_or(0, ws::FrameRun::to_note)
+    }
+    (!ws.events).then_some(note as fn(&[u8]) -> u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

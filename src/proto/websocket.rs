@@ -622,6 +622,30 @@ impl WsDecoder {
         Some(&data[end..])
     }
 
+    /// Counts a packet's worth of whole, plain messages the source already
+    /// parsed ([`ws::FrameRun`]), when this side is where
+    /// [`WsDecoder::whole_message`] would take each of them. Returns false
+    /// (nothing counted) otherwise.
+    fn take_run(&mut self, dir: usize, run: ws::FrameRun) -> bool {
+        let side = &mut self.sides[dir];
+        let at_boundary = !self.cfg.events
+            && side.frame.is_none()
+            && side.hdr_len == 0
+            && !side.stopped
+            && side.msg.is_none()
+            && !side.close_sent
+            && run.masked == (dir == CLIENT);
+        if !at_boundary {
+            return false;
+        }
+        let t = &mut side.totals;
+        t.frames += u64::from(run.frames);
+        t.messages += u64::from(run.frames);
+        t.wire_bytes += u64::from(run.bytes);
+        t.message_bytes += u64::from(run.bytes);
+        true
+    }
+
     fn start_frame(
         &mut self,
         ctx: &StreamCtx,
@@ -1260,6 +1284,25 @@ impl StreamHandler for WsDecoder {
         }
     }
 
+    fn data_noted(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        data: &[u8],
+        note: u64,
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        let dir = if from_client { CLIENT } else { SERVER };
+        if let Some(run) = ws::FrameRun::from_note(note) {
+            if self.phase == Phase::Open && self.take_run(dir, run) {
+                self.last_ts = ts;
+                return self.interest();
+            }
+        }
+        self.data(ctx, from_client, ts, data, sink)
+    }
+
     fn gap(
         &mut self,
         ctx: &StreamCtx,
@@ -1491,11 +1534,20 @@ mod tests {
             (true, client(0x88, &1000u16.to_be_bytes())),
             (true, client(0x81, b"after close")),
         ];
-        let totals = |events: bool| {
+        // With notes: each send as one packet, with the note the source
+        // would have made of it.
+        let totals = |events: bool, noted: bool| {
             let mut s = Session::open(None);
             s.d.cfg.events = events;
             for (from_client, bytes) in &sends {
-                s.send(*from_client, bytes);
+                let note = ws::frame_run(bytes).map_or(0, ws::FrameRun::to_note);
+                if noted && note != 0 {
+                    s.t += 1_000_000;
+                    let ts = Timestamp(s.t);
+                    s.d.data_noted(&ctx(), *from_client, ts, bytes, note, &mut s.out);
+                } else {
+                    s.send(*from_client, bytes);
+                }
             }
             s.end();
             let w = s
@@ -1508,10 +1560,23 @@ mod tests {
                 .expect("no ws_session");
             (w.client, w.server, w.violations, s.rules())
         };
-        let (full, quiet) = (totals(true), totals(false));
-        assert_eq!(full.0, quiet.0);
-        assert_eq!(full.1, quiet.1);
-        assert_eq!(full.2, quiet.2);
+        let full = totals(true, false);
+        for quiet in [
+            totals(false, false),
+            totals(false, true),
+            totals(true, true),
+        ] {
+            assert_eq!(full.0, quiet.0);
+            assert_eq!(full.1, quiet.1);
+            assert_eq!(full.2, quiet.2);
+        }
+        // Seven sends are runs: four taken as such, and three a session must
+        // refuse (masking for the wrong side, twice, and data after close).
+        let runs = sends
+            .iter()
+            .filter(|(_, b)| ws::frame_run(b).is_some())
+            .count();
+        assert_eq!(runs, 7);
         assert_eq!((full.0.frames, full.0.messages), (11, 8));
         assert_eq!((full.1.frames, full.1.wire_bytes), (6, 633));
         assert_eq!(

@@ -222,6 +222,71 @@ pub fn is_ascii_unmasked(data: &[u8], mask: Option<[u8; 4]>) -> bool {
     high & 0x8080_8080_8080_8080 == 0
 }
 
+/// A packet's payload that is, from its first byte to its last, whole
+/// WebSocket messages of the common kind: each a single frame (FIN, no RSV
+/// bit, text or binary, minimal length, ASCII if text), all masked or all
+/// not. Found by [`frame_run`] on the source thread, where there is time to
+/// spare; a session at a frame boundary then counts them without parsing
+/// (the general parser would count exactly the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRun {
+    pub frames: u16,
+    /// Payload bytes of all the frames.
+    pub bytes: u32,
+    pub masked: bool,
+}
+
+impl FrameRun {
+    /// As a nonzero word (0 stands for no run), to travel with a packet.
+    pub fn to_note(self) -> u64 {
+        u64::from(self.bytes) | u64::from(self.frames) << 32 | u64::from(self.masked) << 48
+    }
+
+    pub fn from_note(note: u64) -> Option<FrameRun> {
+        let frames = (note >> 32) as u16;
+        (frames > 0).then_some(FrameRun {
+            frames,
+            bytes: note as u32,
+            masked: note >> 48 & 1 == 1,
+        })
+    }
+}
+
+/// The [`FrameRun`] that `payload` is, if it is one.
+pub fn frame_run(payload: &[u8]) -> Option<FrameRun> {
+    if payload.len() < 2 || payload.len() > usize::from(u16::MAX) {
+        return None;
+    }
+    let masked = payload[field::LEN] & field::MASK != 0;
+    let mut run = FrameRun {
+        frames: 0,
+        bytes: 0,
+        masked,
+    };
+    let mut rest = payload;
+    while !rest.is_empty() {
+        let h = FrameView::check_len(rest).ok()?.header();
+        let plain = h.fin
+            && !(h.rsv1 || h.rsv2 || h.rsv3)
+            && h.opcode.is_data_start()
+            && h.mask.is_some() == masked
+            && !h.non_minimal_length();
+        if !plain {
+            return None;
+        }
+        // Within a payload of at most 64 KiB: the length is small.
+        let len = usize::try_from(h.payload_len).ok()?;
+        let body = rest.get(h.header_len..h.header_len.checked_add(len)?)?;
+        if h.opcode == Opcode::Text && !is_ascii_unmasked(body, h.mask) {
+            return None;
+        }
+        run.frames += 1;
+        run.bytes += len as u32;
+        rest = &rest[h.header_len + len..];
+    }
+    Some(run)
+}
+
 /// RFC 6455 §7.4: may this close code appear on the wire? 1000-1003,
 /// 1007-1014 (registered), 3000-4999 (libraries and applications).
 pub fn close_code_allowed(code: u16) -> bool {
@@ -272,6 +337,73 @@ mod tests {
                     .collect();
                 assert_eq!(d, want, "pos {pos} len {len}");
             }
+        }
+    }
+
+    #[test]
+    fn frame_runs_are_whole_plain_messages() {
+        let key = [1, 2, 3, 4];
+        let frame = |b0: u8, payload: &[u8], mask: Option<[u8; 4]>| {
+            let mut f = vec![b0];
+            let m = if mask.is_some() { 0x80 } else { 0 };
+            if payload.len() < 126 {
+                f.push(m | payload.len() as u8);
+            } else {
+                f.push(m | 126);
+                f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            }
+            let mut p = payload.to_vec();
+            if let Some(k) = mask {
+                f.extend_from_slice(&k);
+                unmask(&mut p, k, 0);
+            }
+            f.extend(p);
+            f
+        };
+        let long = vec![b'x'; 300];
+        let mut two = frame(0x81, b"hello", Some(key));
+        two.extend(frame(0x82, &[0xff; 9], Some(key)));
+        assert_eq!(
+            frame_run(&two),
+            Some(FrameRun {
+                frames: 2,
+                bytes: 14,
+                masked: true
+            })
+        );
+        let mut srv = frame(0x81, &long, None);
+        srv.extend(frame(0x81, b"", None));
+        let run = frame_run(&srv).unwrap();
+        assert_eq!(
+            run,
+            FrameRun {
+                frames: 2,
+                bytes: 300,
+                masked: false
+            }
+        );
+        assert_eq!(FrameRun::from_note(run.to_note()), Some(run));
+        assert_eq!(FrameRun::from_note(0), None);
+        // Not a run: a frame cut short, trailing bytes, mixed masking, not
+        // FIN, RSV1, a control frame, non-ASCII text, a non-minimal length,
+        // or no frame at all (HTTP).
+        let mut mixed = frame(0x81, b"a", Some(key));
+        mixed.extend(frame(0x81, b"b", None));
+        let mut trailing = frame(0x82, b"ab", None);
+        trailing.push(0x81);
+        for bad in [
+            two[..two.len() - 1].to_vec(),
+            trailing,
+            mixed,
+            frame(0x01, b"frag", None),
+            frame(0xc1, b"rsv1", None),
+            frame(0x89, b"ping", None),
+            frame(0x81, "\u{e9}".as_bytes(), Some(key)),
+            vec![0x81, 0x7e, 0x00, 0x01, b'a'],
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            vec![0x81],
+        ] {
+            assert_eq!(frame_run(&bad), None, "{bad:02x?}");
         }
     }
 

@@ -236,7 +236,7 @@ impl Tracker {
     /// replay loop calls it a few packets ahead: with hundreds of thousands
     /// of flows, the misses on a flow's entry and decoder, not the work done
     /// on them, are what a packet costs, and they can overlap. Returns the
-    /// slot found, a hint for [`Tracker::packet_hinted`] (the lookup then
+    /// slot found, a hint for [`Tracker::packet_noted`] (the lookup then
     /// costs one key comparison instead of a second probe).
     #[inline]
     pub fn prefetch(&self, k: &Keyed) -> Option<u32> {
@@ -268,21 +268,26 @@ impl Tracker {
     /// Tracks one decoded packet whose key was computed by this tracker's
     /// keyer (or a clone).
     pub fn packet_keyed<S: RecordSink>(&mut self, pkt: &Packet<'_>, k: &Keyed, sink: &mut S) {
-        self.packet_hinted(pkt, k, None, sink);
+        self.packet_noted(pkt, k, None, 0, sink);
     }
 
     /// [`Tracker::packet_keyed`], given where [`Tracker::prefetch`] found
-    /// the flow (checked here: flows may have come and gone since).
-    pub fn packet_hinted<S: RecordSink>(
+    /// the flow (`hint`, checked here: flows may have come and gone since),
+    /// and a note on the payload made by the packets' source for the stream
+    /// handlers (0: none). The tracker does not read the note: it hands it
+    /// to the connection's handler with the payload when the reassembler
+    /// releases exactly that payload (see [`stream::StreamHandler::data_noted`]).
+    pub fn packet_noted<S: RecordSink>(
         &mut self,
         pkt: &Packet<'_>,
         k: &Keyed,
         hint: Option<u32>,
+        note: u64,
         sink: &mut S,
     ) {
         self.advance(pkt.ts, sink);
         match &pkt.transport {
-            Transport::Tcp(seg) => self.tcp(pkt, seg, k, hint, sink),
+            Transport::Tcp(seg) => self.tcp(pkt, seg, k, hint, note, sink),
             Transport::Udp(d) => {
                 if let Some(e) = self
                     .udp
@@ -342,6 +347,7 @@ impl Tracker {
         seg: &TcpSegment<'_>,
         k: &Keyed,
         hint: Option<u32>,
+        note: u64,
         sink: &mut S,
     ) {
         let mut tp = TcpPacket {
@@ -350,6 +356,7 @@ impl Tracker {
             seg,
             vlan: pkt.vlan,
             truncated: pkt.truncated,
+            note,
         };
         let (linger, idle) = (self.cfg.tcp_linger, self.cfg.tcp_idle);
 

@@ -44,6 +44,21 @@ pub trait StreamHandler: Send {
         data: &[u8],
         sink: &mut dyn RecordSink,
     ) -> Interest;
+    /// [`StreamHandler::data`] for bytes that are exactly one packet's
+    /// captured payload, with the note the packet's source made of it (see
+    /// [`crate::track::Tracker::packet_noted`]; never 0 here). The tracker
+    /// passes notes on without reading them.
+    fn data_noted(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        data: &[u8],
+        _note: u64,
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        self.data(ctx, from_client, ts, data, sink)
+    }
     /// `len` bytes of one direction that will never be seen.
     fn gap(
         &mut self,
@@ -188,6 +203,7 @@ impl Streams {
         seq: u64,
         data: &[u8],
         wire_len: u64,
+        note: u64,
         limits: &ReassemblyLimits,
         stats: &mut ReassemblyStats,
         sink: &mut dyn RecordSink,
@@ -199,7 +215,8 @@ impl Streams {
         if !from_client && self.server.next_seq() == 0 {
             self.server = Reassembler::new(seq);
         }
-        self.feed(from_client, ts, stats, sink, |r, stats, out| {
+        let note = (note != 0).then_some((note, data));
+        self.feed_noted(from_client, ts, stats, sink, note, |r, stats, out| {
             r.segment(seq, data, wire_len, limits, stats, out)
         });
     }
@@ -270,6 +287,21 @@ impl Streams {
         sink: &mut dyn RecordSink,
         step: impl FnOnce(&mut Reassembler, &mut ReassemblyStats, &mut dyn FnMut(Piece<'_>)),
     ) {
+        self.feed_noted(from_client, ts, stats, sink, None, step);
+    }
+
+    /// [`Streams::feed`]; `note` is a packet's note with its payload: when
+    /// the reassembler releases exactly those bytes, the handler gets the
+    /// note with them.
+    fn feed_noted(
+        &mut self,
+        from_client: bool,
+        ts: Timestamp,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+        note: Option<(u64, &[u8])>,
+        step: impl FnOnce(&mut Reassembler, &mut ReassemblyStats, &mut dyn FnMut(Piece<'_>)),
+    ) {
         let Streams {
             ctx,
             handler,
@@ -289,7 +321,15 @@ impl Streams {
                 return;
             }
             interest = match p {
-                Piece::Data(d) => handler.data(ctx, from_client, ts, d, sink),
+                Piece::Data(d) => match note {
+                    Some((n, payload))
+                        if std::ptr::eq(d.as_ptr(), payload.as_ptr())
+                            && d.len() == payload.len() =>
+                    {
+                        handler.data_noted(ctx, from_client, ts, d, n, sink)
+                    }
+                    _ => handler.data(ctx, from_client, ts, d, sink),
+                },
                 Piece::Gap(n) => handler.gap(ctx, from_client, ts, n, sink),
             };
         });
@@ -312,6 +352,8 @@ mod tests {
         client: Vec<u8>,
         server: Vec<u8>,
         gaps: Vec<(bool, u64)>,
+        /// The notes handed over with data.
+        notes: Vec<u64>,
         ended: bool,
     }
 
@@ -342,6 +384,18 @@ mod tests {
             } else {
                 Interest::More
             }
+        }
+        fn data_noted(
+            &mut self,
+            ctx: &StreamCtx,
+            from_client: bool,
+            ts: Timestamp,
+            data: &[u8],
+            note: u64,
+            sink: &mut dyn RecordSink,
+        ) -> Interest {
+            self.seen.lock().unwrap().notes.push(note);
+            self.data(ctx, from_client, ts, data, sink)
         }
         fn gap(
             &mut self,
@@ -397,6 +451,9 @@ mod tests {
             }
         }
         fn seg(&mut self, from_client: bool, seq: u64, data: &[u8]) {
+            self.seg_noted(from_client, seq, data, 0);
+        }
+        fn seg_noted(&mut self, from_client: bool, seq: u64, data: &[u8], note: u64) {
             let l = ReassemblyLimits::default();
             self.s.segment(
                 from_client,
@@ -404,6 +461,7 @@ mod tests {
                 seq,
                 data,
                 data.len() as u64,
+                note,
                 &l,
                 &mut self.stats,
                 &mut self.out,
@@ -458,6 +516,24 @@ mod tests {
         t.seg(false, 777_000, b"HTTP/1.1 101");
         assert_eq!(t.seen.lock().unwrap().server, b"HTTP/1.1 101");
         assert_eq!(t.stats.dropped_bytes, 0);
+    }
+
+    /// A note goes with its packet's payload only when that payload is
+    /// released as it came: not when part of it was seen before, nor when
+    /// it was held, nor with held data it releases.
+    #[test]
+    fn notes_go_only_with_their_whole_payload() {
+        let mut t = T::new(5000, usize::MAX);
+        t.seg_noted(true, 1000, b"GET ", 1);
+        t.seg_noted(true, 1008, b"HTTP", 2);
+        t.seg_noted(true, 1004, b"/ab ", 3);
+        t.seg_noted(true, 1010, b"TP/1", 4);
+        t.seg_noted(false, 5000, b"hi", 0);
+        t.seg_noted(false, 5002, b"!", 5);
+        let seen = t.seen.lock().unwrap();
+        assert_eq!(seen.client, b"GET /ab HTTP/1");
+        assert_eq!(seen.server, b"hi!");
+        assert_eq!(seen.notes, [1, 3, 5]);
     }
 
     #[test]

@@ -453,6 +453,8 @@ pub struct TcpPacket<'a> {
     pub seg: &'a TcpSegment<'a>,
     pub vlan: Vlans,
     pub truncated: bool,
+    /// The source's note on the payload, for the stream handler (0: none).
+    pub note: u64,
 }
 
 /// Which end of a connection the first packet makes the client: the SYN-ACK's
@@ -870,6 +872,7 @@ impl TcpConn {
                 data_start,
                 captured,
                 u64::from(len),
+                pkt.note,
                 env.limits,
                 env.stats,
                 sink_dyn,
@@ -1495,6 +1498,7 @@ mod tests {
                 seg: &seg,
                 vlan: Vlans::default(),
                 truncated: false,
+                note: 0,
             };
             let mut new_conn = false;
             let known = match &self.conn {
