@@ -1,5 +1,8 @@
 //! WebSocket frames after a completed handshake, both directions, cut into
-//! pieces anywhere, with gaps: no panic, bounded work, every record encodable.
+//! pieces anywhere, with gaps: no panic, bounded work, every record encodable;
+//! and a second session that makes no per-frame records and is handed each
+//! piece's frame-run note (the replay source's shortcut) counts exactly the
+//! same frames, messages, bytes and violations.
 //!
 //! Input: one option byte (bit 0: permessage-deflate agreed; bit 1: no
 //! context takeover; bits 2-5: window bits - 8), then chunks, each a header
@@ -9,6 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sockscope::event::Record;
+use sockscope::proto::ws::{frame_run, FrameRun};
 use sockscope::proto::{WsConfig, WsDecoder};
 use sockscope::render::json::encode;
 use sockscope::time::Timestamp;
@@ -26,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
         server: Endpoint { ip: [10, 0, 0, 2].into(), port: 80 },
     };
     let mut d = WsDecoder::new(WsConfig { preview: 40, max_inflated: 1 << 20, events: true });
+    let mut q = WsDecoder::new(WsConfig { preview: 40, max_inflated: 1 << 20, events: false });
     let mut out: Vec<Record> = Vec::new();
+    let mut qout: Vec<Record> = Vec::new();
     let ext = if opts & 1 != 0 {
         let bits = 8 + ((opts >> 2) & 0x0f).min(7);
         let nct = if opts & 2 != 0 { "; server_no_context_takeover; client_no_context_takeover" } else { "" };
@@ -38,6 +44,8 @@ fuzz_target!(|data: &[u8]| {
     let resp = format!("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: {ACCEPT}\r\n{ext}\r\n");
     d.data(&ctx, true, Timestamp(0), req.as_bytes(), &mut out);
     d.data(&ctx, false, Timestamp(1), resp.as_bytes(), &mut out);
+    q.data(&ctx, true, Timestamp(0), req.as_bytes(), &mut qout);
+    q.data(&ctx, false, Timestamp(1), resp.as_bytes(), &mut qout);
     let mut t = 2;
     while let Some((&h, tail)) = rest.split_first() {
         let n = ((h >> 2) as usize + 1).min(tail.len());
@@ -45,16 +53,35 @@ fuzz_target!(|data: &[u8]| {
         rest = next;
         t += 1;
         let from_client = h & 1 != 0;
-        let interest = if h & 2 != 0 {
-            d.gap(&ctx, from_client, Timestamp(t), n as u64 + 1, &mut out)
+        let ts = Timestamp(t);
+        let (interest, q_interest) = if h & 2 != 0 {
+            (
+                d.gap(&ctx, from_client, ts, n as u64 + 1, &mut out),
+                q.gap(&ctx, from_client, ts, n as u64 + 1, &mut qout),
+            )
         } else {
-            d.data(&ctx, from_client, Timestamp(t), chunk, &mut out)
+            let note = frame_run(chunk).map_or(0, FrameRun::to_note);
+            let qi = if note != 0 {
+                q.data_noted(&ctx, from_client, ts, chunk, note, &mut qout)
+            } else {
+                q.data(&ctx, from_client, ts, chunk, &mut qout)
+            };
+            (d.data(&ctx, from_client, ts, chunk, &mut out), qi)
         };
+        assert_eq!(interest, q_interest);
         if interest == Interest::Done {
             break;
         }
     }
     d.end(&ctx, Timestamp(t), &mut out);
+    q.end(&ctx, Timestamp(t), &mut qout);
+    let session = |out: &[Record]| {
+        out.iter().find_map(|r| match r {
+            Record::WsSession(w) => Some((w.client, w.server, w.violations)),
+            _ => None,
+        })
+    };
+    assert_eq!(session(&out), session(&qout));
     let mut buf = Vec::new();
     for r in &out {
         encode(r, &mut buf);
