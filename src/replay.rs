@@ -32,6 +32,30 @@ pub trait StoppableSink: RecordSink {
     fn stopped(&self) -> bool {
         false
     }
+    /// Which records it has any use for, asked once before a run: those it
+    /// would ignore are dropped on the tracking thread instead of crossing
+    /// to the render thread.
+    fn wants(&self) -> Wants {
+        Wants::All
+    }
+}
+
+/// What a sink does with records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wants {
+    All,
+    /// Only the run's own: `meta`, `error`, `capture_stats`, `summary`.
+    RunOnly,
+}
+
+impl Wants {
+    pub fn keeps(self, r: &Record) -> bool {
+        self == Wants::All
+            || matches!(
+                r,
+                Record::Meta(_) | Record::Error(_) | Record::CaptureStats(_) | Record::Summary(_)
+            )
+    }
 }
 
 impl StoppableSink for Vec<Record> {}
@@ -59,6 +83,7 @@ pub enum ReplayError {
 /// records were not made).
 struct AppCounts<'a, S> {
     inner: &'a mut S,
+    wants: Wants,
     sessions: u64,
     frames: u64,
     messages: u64,
@@ -66,9 +91,10 @@ struct AppCounts<'a, S> {
 }
 
 impl<'a, S: RecordSink> AppCounts<'a, S> {
-    fn new(inner: &'a mut S) -> Self {
+    fn new(inner: &'a mut S, wants: Wants) -> Self {
         AppCounts {
             inner,
+            wants,
             sessions: 0,
             frames: 0,
             messages: 0,
@@ -93,7 +119,9 @@ impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
             self.messages += w.client.messages + w.server.messages;
             self.violations += w.violations;
         }
-        self.inner.record(r);
+        if self.wants.keeps(&r) {
+            self.inner.record(r);
+        }
     }
 }
 
@@ -210,6 +238,7 @@ pub fn replay<S: StoppableSink + Send>(
 ) -> Result<(ReplayOutcome, S), ReplayError> {
     let filter = cfg.filter.as_deref().map(BpfFilter::new).transpose()?;
     let name = cfg.input.display();
+    let wants = sink.wants();
     let (outcome, sink) = with_render_thread(sink, |out| {
         out.record(Record::Meta(meta(
             "replay",
@@ -257,7 +286,7 @@ pub fn replay<S: StoppableSink + Send>(
         if let Some(ws) = cfg.ws {
             tracker.set_detector(stream_detector(ws));
         }
-        let mut counted = AppCounts::new(out);
+        let mut counted = AppCounts::new(out, wants);
         let stop = AtomicBool::new(false);
         let (batch_tx, batch_rx) = sync_channel::<Batch>(BATCH_QUEUE);
         let (free_tx, free_rx) = sync_channel::<Batch>(BATCH_QUEUE + 2);
@@ -450,5 +479,72 @@ fn finish_run<S: RecordSink>(
         summary,
         error: end.error,
         interrupted: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::WsConfig;
+
+    /// Keeps what it is given, and says it only wants the run's records.
+    #[derive(Default)]
+    struct RunOnly(Vec<Record>);
+
+    impl RecordSink for RunOnly {
+        fn record(&mut self, r: Record) {
+            self.0.push(r);
+        }
+    }
+
+    impl StoppableSink for RunOnly {
+        fn wants(&self) -> Wants {
+            Wants::RunOnly
+        }
+    }
+
+    /// A sink that wants only the run's records gets only those, with a
+    /// summary that still counts every connection and WebSocket session.
+    #[test]
+    fn unwanted_records_stay_behind_but_are_counted() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/ws-plain.pcap");
+        for events in [true, false] {
+            let mut cfg = ReplayConfig::new(Input::Path(path.into()));
+            cfg.ws = Some(WsConfig {
+                events,
+                ..WsConfig::default()
+            });
+            let (all, every) = replay(&cfg, Vec::new()).unwrap();
+            let (some, run) = replay(&cfg, RunOnly::default()).unwrap();
+            assert!(every.len() > 10, "{} records", every.len());
+            let kinds: Vec<&str> = run
+                .0
+                .iter()
+                .map(|r| match r {
+                    Record::Meta(_) => "meta",
+                    Record::Summary(_) => "summary",
+                    _ => "other",
+                })
+                .collect();
+            assert_eq!(kinds, ["meta", "summary"]);
+            let (a, s) = (all.summary, some.summary);
+            assert!(a.ws_sessions > 0 && a.ws_messages > 0 && a.tcp_conns > 0);
+            assert_eq!(
+                (
+                    a.tcp_conns,
+                    a.udp_flows,
+                    a.ws_sessions,
+                    a.ws_frames,
+                    a.ws_messages
+                ),
+                (
+                    s.tcp_conns,
+                    s.udp_flows,
+                    s.ws_sessions,
+                    s.ws_frames,
+                    s.ws_messages
+                )
+            );
+        }
     }
 }

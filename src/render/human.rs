@@ -688,4 +688,11 @@ impl<W: Write> StoppableSink for HumanView<W> {
     fn stopped(&self) -> bool {
         self.io_error.is_some()
     }
+    fn wants(&self) -> crate::replay::Wants {
+        if self.cfg.detail == Detail::Quiet {
+            crate::replay::Wants::RunOnly
+        } else {
+            crate::replay::Wants::All
+        }
+    }
 }

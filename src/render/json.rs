@@ -728,6 +728,13 @@ impl<W: Write> StoppableSink for JsonLines<W> {
     fn stopped(&self) -> bool {
         self.error.is_some()
     }
+    fn wants(&self) -> crate::replay::Wants {
+        if self.detail == Detail::Quiet {
+            crate::replay::Wants::RunOnly
+        } else {
+            crate::replay::Wants::All
+        }
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,12 @@ impl<W: Write> StoppableSink for Renderer<W> {
             Renderer::Human(h) => h.stopped(),
         }
     }
+    fn wants(&self) -> crate::replay::Wants {
+        match self {
+            Renderer::Json(j) => j.wants(),
+            Renderer::Human(h) => h.wants(),
+        }
+    }
 }
 
 impl<W: Write> crate::event::FlushSink for Renderer<W> {
