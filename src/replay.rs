@@ -392,9 +392,6 @@ fn source_stage(
         message,
     };
     loop {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
         match reader.next_step() {
             Err(e) => {
                 error = Some(err_at(e.offset, e.kind.to_string()));
@@ -402,6 +399,12 @@ fn source_stage(
             }
             Ok(Next::End) => break,
             Ok(Next::NeedBuffer) => {
+                // Asked once a chunk, not once a packet: the flag sits among
+                // the tracking thread's busy locals, and reading it pulls
+                // their cache line across cores.
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let mut next = fresh(&free);
                 batch.chunk = reader.swap_buffer(std::mem::take(&mut next.chunk));
                 let full = std::mem::replace(&mut batch, next);
