@@ -321,6 +321,9 @@ pub fn replay<S: StoppableSink + Send>(
                     if let Some(ahead) = batch.keys.get(i + PREFETCH_AHEAD) {
                         hints[(i + PREFETCH_AHEAD) % HINTS] = tracker.prefetch(ahead);
                     }
+                    if let Some(ahead) = batch.keys.get(i + STATE_AHEAD) {
+                        tracker.prefetch_state(ahead, hints[(i + STATE_AHEAD) % HINTS]);
+                    }
                     let hint = std::mem::take(&mut hints[i % HINTS]);
                     let note = batch.notes.get(i).copied().unwrap_or(0);
                     let (src, dst) = k.addresses();
@@ -351,6 +354,9 @@ pub fn replay<S: StoppableSink + Send>(
 
 /// How many packets ahead the tracking loop asks for a flow's state.
 const PREFETCH_AHEAD: usize = 6;
+/// How many packets ahead it asks for the decoder state of a flow whose
+/// entry [`PREFETCH_AHEAD`] started loading.
+const STATE_AHEAD: usize = 3;
 /// The ring of slot hints (more than [`PREFETCH_AHEAD`], a power of two).
 const HINTS: usize = 8;
 

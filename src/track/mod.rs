@@ -232,29 +232,43 @@ impl Tracker {
         &self.keyer
     }
 
-    /// Starts bringing the state of the flow `k` names into the cache. The
-    /// replay loop calls it a few packets ahead: with hundreds of thousands
-    /// of flows, the misses on a flow's entry and decoder, not the work done
-    /// on them, are what a packet costs, and they can overlap. Returns the
-    /// slot found, a hint for [`Tracker::packet_noted`] (the lookup then
-    /// costs one key comparison instead of a second probe).
+    /// Starts bringing the state of the flow `k` names into the cache, in
+    /// two steps the replay loop takes a few packets apart: with hundreds of
+    /// thousands of flows, the misses on a flow's index bucket, entry and
+    /// decoder, not the work done on them, are what a packet costs, and
+    /// they overlap only if no step waits for the one before.
+    ///
+    /// This first step probes the index without reading any entry (the slot
+    /// it returns is a candidate: the first whose hash tag matches) and
+    /// starts loading that entry. The slot is the hint for
+    /// [`Tracker::prefetch_state`] and [`Tracker::packet_noted`], which
+    /// check it against the key once the entry is in the cache.
     #[inline]
     pub fn prefetch(&self, k: &Keyed) -> Option<u32> {
         match k.proto {
             Proto::Tcp => {
-                let i = self.tcp.find(k.hash, &k.key)?;
-                if let Some(e) = self.tcp.get(i) {
-                    stream::prefetch_rest(e);
-                    e.flow.prefetch(e.client_is_a == k.src_is_a);
-                }
+                let i = self.tcp.candidate(k.hash)?;
+                self.tcp.prefetch(i);
                 Some(i)
             }
             Proto::Udp => {
-                let i = self.udp.find(k.hash, &k.key)?;
-                if let Some(e) = self.udp.get(i) {
-                    stream::prefetch_rest(e);
-                }
+                let i = self.udp.candidate(k.hash)?;
+                self.udp.prefetch(i);
                 Some(i)
+            }
+        }
+    }
+
+    /// The second step, once the entry has arrived: the decoder side the
+    /// packet will touch (TCP connections with a stream decoder).
+    #[inline]
+    pub fn prefetch_state(&self, k: &Keyed, hint: Option<u32>) {
+        if k.proto != Proto::Tcp {
+            return;
+        }
+        if let Some(e) = hint.and_then(|i| self.tcp.get(i)) {
+            if e.hash == k.hash && e.key == k.key {
+                e.flow.prefetch(e.client_is_a == k.src_is_a);
             }
         }
     }

@@ -81,6 +81,13 @@ impl<F> FlowTable<F> {
             .copied()
     }
 
+    /// The slot of the first flow whose hash tag matches `hash`, without
+    /// reading any flow (it may hold another key: check before use).
+    #[inline]
+    pub fn candidate(&self, hash: u64) -> Option<u32> {
+        self.index.find(hash, |_| true).copied()
+    }
+
     /// [`FlowTable::find`], trying slot `hint` first (a slot found for the
     /// key a moment ago: right if it still holds that key, since keys are
     /// unique in the table).
@@ -244,5 +251,21 @@ mod tests {
         assert_eq!(t.find_hinted(Some(sa), ka.0, &ka.1), None);
         assert_eq!(t.find_hinted(Some(sa), kc.0, &kc.1), Some(sc));
         assert_eq!(t.find_hinted(None, kb.0, &kb.1), Some(sb));
+        // Three keys with one hash: the candidate is one of them, and used
+        // as a hint it still finds each key's own slot.
+        let slots: Vec<(u32, Entry<u16>)> =
+            (6..9).map(|p| (t.insert(entry(p)), entry(p))).collect();
+        let cand = t.candidate(slots[0].1.hash);
+        assert!(slots.iter().any(|(s, _)| Some(*s) == cand));
+        for (s, e) in &slots {
+            assert_eq!(t.find_hinted(cand, e.hash, &e.key), Some(*s));
+        }
+        // A candidate for a key not in the table (here its tag matches
+        // others': all these hashes are small) leads nowhere.
+        let absent = entry(9999);
+        assert_eq!(
+            t.find_hinted(t.candidate(absent.hash), absent.hash, &absent.key),
+            None
+        );
     }
 }
