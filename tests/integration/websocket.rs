@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::schema::{Records, WsFrame, WsMessage};
-use crate::util::{capture, conformance, replay_json, tool};
+use crate::util::{capture, conformance, conformance_dir, replay_json, root, sockscope, tool};
 
 /// What `ws_peer.py session` sends; the server echoes each message.
 const LONG_TEXT_LEN: u64 = 70_000; // "sockscope " * 7000
@@ -690,4 +690,46 @@ fn sequence_numbers_wrapping_in_both_streams() {
         (b.client_bytes, b.server_bytes, 0)
     );
     assert_eq!(wrap.summary().reassembly_gaps, 0);
+}
+
+/// Without per-frame records (`--summary`, `-q`) the decoder takes its
+/// shortcuts (payload notes made on the source thread, whole messages
+/// counted in one step); every session must still count exactly what the
+/// full decoding counts, on every recorded and public WebSocket capture.
+#[test]
+fn quiet_decoding_counts_what_full_decoding_does() {
+    let mut files: Vec<String> = Vec::new();
+    for dir in [root().join("captures"), conformance_dir()] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("ws-") || name.starts_with("zeek-ws-") {
+                files.push(e.path().to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    let lines = |run: &crate::util::Run, kind: &str| -> Vec<String> {
+        run.stdout
+            .lines()
+            .filter(|l| l.contains(&format!("\"type\":\"{kind}\"")))
+            .map(str::to_string)
+            .collect()
+    };
+    let (mut sessions, mut messages) = (0, 0);
+    for f in &files {
+        let full = sockscope(&["replay", f, "--format", "json"]);
+        let summary = sockscope(&["replay", f, "--format", "json", "--summary"]);
+        let quiet = sockscope(&["replay", f, "--format", "json", "-q"]);
+        let want = lines(&full, "ws_session");
+        assert_eq!(lines(&summary, "ws_session"), want, "{f}");
+        assert_eq!(lines(&quiet, "summary"), lines(&full, "summary"), "{f}");
+        sessions += want.len();
+        let s: serde_json::Value = serde_json::from_str(&lines(&full, "summary")[0]).unwrap();
+        messages += s["ws_messages"].as_u64().unwrap();
+    }
+    assert!(files.len() >= 17, "{files:?}");
+    assert!(
+        sessions >= 27 && messages >= 90,
+        "{sessions} sessions, {messages} messages"
+    );
 }
