@@ -1,13 +1,17 @@
 //! A whole capture file through the reader, the decoder, the tracker and the
 //! WebSocket decoder:
-//! whatever the bytes, no panic, and every record is encodable.
+//! whatever the bytes, no panic, and every record is encodable; and a second
+//! tracker whose decoders make no per-frame records, fed each packet with the
+//! payload note the replay source would make, ends every WebSocket session
+//! with the same counts (the notes survive reassembly only where they may).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sockscope::decode::defrag::DefragLimits;
 use sockscope::decode::{Decoded, Decoder};
 use sockscope::event::Record;
-use sockscope::proto::{stream_detector, WsConfig};
+use sockscope::decode::Transport;
+use sockscope::proto::{payload_note, stream_detector, WsConfig};
 use sockscope::render::json::encode;
 use sockscope::source::file::CaptureReader;
 use sockscope::track::{TrackConfig, Tracker};
@@ -18,13 +22,34 @@ fuzz_target!(|data: &[u8]| {
     let mut tracker = Tracker::new(TrackConfig { max_flows: 64, ..TrackConfig::default() });
     // WebSocket decoding over reassembled streams, with a small inflate cap.
     tracker.set_detector(stream_detector(WsConfig { preview: 40, max_inflated: 1 << 20, events: true }));
+    let quiet_ws = WsConfig { preview: 40, max_inflated: 1 << 20, events: false };
+    let note = payload_note(&quiet_ws).expect("quiet decoders take notes");
+    let mut quiet = Tracker::new(TrackConfig { max_flows: 64, ..TrackConfig::default() });
+    quiet.set_detector(stream_detector(quiet_ws));
     let mut out: Vec<Record> = Vec::new();
+    let mut qout: Vec<Record> = Vec::new();
     while let Ok(Some(raw)) = reader.next_packet() {
         if let Decoded::Packet(p) = decoder.decode(&raw) {
             tracker.packet(&p, &mut out);
+            let n = match &p.transport {
+                Transport::Tcp(seg) if !seg.payload.is_empty() => note(seg.payload),
+                _ => 0,
+            };
+            let k = quiet.keyer().key(&p);
+            quiet.packet_noted(&p, &k, None, n, &mut qout);
         }
     }
     tracker.finish(&mut out);
+    quiet.finish(&mut qout);
+    let sessions = |out: &[Record]| -> Vec<_> {
+        out.iter()
+            .filter_map(|r| match r {
+                Record::WsSession(w) => Some((w.conn.conn_id, w.client, w.server, w.violations)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(sessions(&out), sessions(&qout));
     let mut buf = Vec::new();
     for r in &out {
         encode(r, &mut buf);
