@@ -580,69 +580,56 @@ impl WsDecoder {
         }
     }
 
-    /// The common frame in one step: a whole unfragmented text or binary
-    /// message within `data`, breaking no rule, while no message is open, on
-    /// a run that writes no per-frame records (`-q`, summaries, `check`).
-    /// Returns the bytes after it, or `None` for the general path — which
-    /// would count exactly the same totals, only frame by frame state.
+    /// Whether this side stands where plain messages
+    /// ([`FrameHeader::is_plain_message`]) are counted in one step: no
+    /// per-frame record is wanted (`-q`, `--summary`, `check`), no frame or
+    /// message is open, no close was sent, and the masking is right for the
+    /// side. There the general path would count each of them the same way,
+    /// only frame by frame state.
+    fn at_plain_boundary(&self, dir: usize, masked: bool) -> bool {
+        let side = &self.sides[dir];
+        !self.cfg.events
+            && side.frame.is_none()
+            && side.hdr_len == 0
+            && !side.stopped
+            && side.msg.is_none()
+            && !side.close_sent
+            && masked == (dir == CLIENT)
+    }
+
+    fn count_plain(&mut self, dir: usize, messages: u64, bytes: u64) {
+        let t = &mut self.sides[dir].totals;
+        t.frames += messages;
+        t.messages += messages;
+        t.wire_bytes += bytes;
+        t.message_bytes += bytes;
+    }
+
+    /// The common frame in one step: a whole plain message within `data`
+    /// (header `h` read from its start). Returns the bytes after it, or
+    /// `None` for the general path.
     fn whole_message<'d>(
         &mut self,
         dir: usize,
         h: &FrameHeader,
         data: &'d [u8],
     ) -> Option<&'d [u8]> {
-        if self.cfg.events {
+        if !self.at_plain_boundary(dir, h.mask.is_some()) {
             return None;
         }
-        let side = &mut self.sides[dir];
-        let plain = h.fin
-            && !(h.rsv1 || h.rsv2 || h.rsv3)
-            && h.opcode.is_data_start()
-            && h.mask.is_some() == (dir == CLIENT)
-            && !h.non_minimal_length()
-            && !h.length_top_bit()
-            && side.msg.is_none()
-            && !side.close_sent;
-        if !plain {
-            return None;
-        }
-        let end = h
-            .header_len
-            .checked_add(usize::try_from(h.payload_len).ok()?)?;
-        let payload = data.get(h.header_len..end)?;
-        if h.opcode == Opcode::Text && !ws::is_ascii_unmasked(payload, h.mask) {
-            // Other UTF-8 (or none): checked on the general path.
-            return None;
-        }
-        let t = &mut side.totals;
-        t.frames += 1;
-        t.messages += 1;
-        t.wire_bytes += h.payload_len;
-        t.message_bytes += h.payload_len;
+        let end = ws::plain_message_end(h, data)?;
+        self.count_plain(dir, 1, h.payload_len);
         Some(&data[end..])
     }
 
-    /// Counts a packet's worth of whole, plain messages the source already
-    /// parsed ([`ws::FrameRun`]), when this side is where
-    /// [`WsDecoder::whole_message`] would take each of them. Returns false
-    /// (nothing counted) otherwise.
+    /// Counts a packet's worth of plain messages the source already parsed
+    /// ([`ws::FrameRun`]); false (nothing counted) unless this side is at a
+    /// plain boundary.
     fn take_run(&mut self, dir: usize, run: ws::FrameRun) -> bool {
-        let side = &mut self.sides[dir];
-        let at_boundary = !self.cfg.events
-            && side.frame.is_none()
-            && side.hdr_len == 0
-            && !side.stopped
-            && side.msg.is_none()
-            && !side.close_sent
-            && run.masked == (dir == CLIENT);
-        if !at_boundary {
+        if !self.at_plain_boundary(dir, run.masked) {
             return false;
         }
-        let t = &mut side.totals;
-        t.frames += u64::from(run.frames);
-        t.messages += u64::from(run.frames);
-        t.wire_bytes += u64::from(run.bytes);
-        t.message_bytes += u64::from(run.bytes);
+        self.count_plain(dir, u64::from(run.frames), u64::from(run.bytes));
         true
     }
 

@@ -119,6 +119,33 @@ impl FrameHeader {
     pub fn length_top_bit(&self) -> bool {
         self.length_form == LengthForm::U64 && self.payload_len >> 63 == 1
     }
+
+    /// A whole data message in one frame that breaks no rule by itself:
+    /// FIN, no RSV bit, text or binary, its length written minimally.
+    pub fn is_plain_message(&self) -> bool {
+        self.fin
+            && !(self.rsv1 || self.rsv2 || self.rsv3)
+            && self.opcode.is_data_start()
+            && !self.non_minimal_length()
+            && !self.length_top_bit()
+    }
+}
+
+/// Where the plain message frame `h` (read from the start of `data`) ends
+/// in `data`, if all of it is there and, if text, ASCII once unmasked.
+pub fn plain_message_end(h: &FrameHeader, data: &[u8]) -> Option<usize> {
+    if !h.is_plain_message() {
+        return None;
+    }
+    let end = h
+        .header_len
+        .checked_add(usize::try_from(h.payload_len).ok()?)?;
+    let body = data.get(h.header_len..end)?;
+    if h.opcode == Opcode::Text && !is_ascii_unmasked(body, h.mask) {
+        // Other UTF-8 (or none) is for the general path to check.
+        return None;
+    }
+    Some(end)
 }
 
 /// A checked view of the bytes a frame header may occupy.
@@ -266,23 +293,14 @@ pub fn frame_run(payload: &[u8]) -> Option<FrameRun> {
     let mut rest = payload;
     while !rest.is_empty() {
         let h = FrameView::check_len(rest).ok()?.header();
-        let plain = h.fin
-            && !(h.rsv1 || h.rsv2 || h.rsv3)
-            && h.opcode.is_data_start()
-            && h.mask.is_some() == masked
-            && !h.non_minimal_length();
-        if !plain {
+        if h.mask.is_some() != masked {
             return None;
         }
-        // Within a payload of at most 64 KiB: the length is small.
-        let len = usize::try_from(h.payload_len).ok()?;
-        let body = rest.get(h.header_len..h.header_len.checked_add(len)?)?;
-        if h.opcode == Opcode::Text && !is_ascii_unmasked(body, h.mask) {
-            return None;
-        }
+        let end = plain_message_end(&h, rest)?;
+        // All within a payload of at most 64 KiB: these cannot overflow.
         run.frames += 1;
-        run.bytes += len as u32;
-        rest = &rest[h.header_len + len..];
+        run.bytes += h.payload_len as u32;
+        rest = &rest[end..];
     }
     Some(run)
 }
