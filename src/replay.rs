@@ -49,6 +49,16 @@ pub enum Wants {
 }
 
 impl Wants {
+    /// What an output at this level of detail shows: `-q` only the run's
+    /// records (tables and events need the rest).
+    pub fn for_detail(detail: crate::config::Detail) -> Wants {
+        if detail == crate::config::Detail::Quiet {
+            Wants::RunOnly
+        } else {
+            Wants::All
+        }
+    }
+
     pub fn keeps(self, r: &Record) -> bool {
         self == Wants::All
             || matches!(
@@ -452,7 +462,10 @@ fn source_stage(
                     batch.keys.push(keyer.key(&p));
                     if let Some(note) = note {
                         batch.notes.push(match &p.transport {
-                            Transport::Tcp(seg) if !seg.payload.is_empty() => note(seg.payload),
+                            // The bytes the reassembler will be given.
+                            Transport::Tcp(seg) if !seg.payload.is_empty() => {
+                                note(seg.stream_bytes())
+                            }
                             _ => 0,
                         });
                     }

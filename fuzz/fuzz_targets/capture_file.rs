@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         if let Decoded::Packet(p) = decoder.decode(&raw) {
             tracker.packet(&p, &mut out);
             let n = match &p.transport {
-                Transport::Tcp(seg) if !seg.payload.is_empty() => note(seg.payload),
+                Transport::Tcp(seg) if !seg.payload.is_empty() => note(seg.stream_bytes()),
                 _ => 0,
             };
             let k = quiet.keyer().key(&p);

@@ -72,6 +72,14 @@ pub struct TcpSegment<'a> {
     pub payload_len: u32,
 }
 
+impl TcpSegment<'_> {
+    /// The captured payload bytes that belong to the segment: never more
+    /// than its length on the wire (whatever a frame carries past it).
+    pub fn stream_bytes(&self) -> &[u8] {
+        &self.payload[..self.payload.len().min(self.payload_len as usize)]
+    }
+}
+
 /// A UDP datagram as the tracker sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct UdpDatagram<'a> {
@@ -269,6 +277,18 @@ mod tests {
         assert!(o.sack_ok);
         assert_eq!(o.timestamps, Some((1_131_021_154, 0)));
         assert!(!o.incomplete);
+    }
+
+    #[test]
+    fn stream_bytes_stop_at_the_segment_length() {
+        let mut seg = parse_tcp(&SYN, 40, 0).unwrap();
+        // Bytes a frame carries past the IP length are not the stream's.
+        seg.payload = b"abcdef";
+        seg.payload_len = 4;
+        assert_eq!(seg.stream_bytes(), b"abcd");
+        // Cut by the snaplen: what was captured.
+        seg.payload_len = 100;
+        assert_eq!(seg.stream_bytes(), b"abcdef");
     }
 
     #[test]

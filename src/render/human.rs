@@ -689,10 +689,6 @@ impl<W: Write> StoppableSink for HumanView<W> {
         self.io_error.is_some()
     }
     fn wants(&self) -> crate::replay::Wants {
-        if self.cfg.detail == Detail::Quiet {
-            crate::replay::Wants::RunOnly
-        } else {
-            crate::replay::Wants::All
-        }
+        crate::replay::Wants::for_detail(self.cfg.detail)
     }
 }

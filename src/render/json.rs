@@ -729,11 +729,7 @@ impl<W: Write> StoppableSink for JsonLines<W> {
         self.error.is_some()
     }
     fn wants(&self) -> crate::replay::Wants {
-        if self.detail == Detail::Quiet {
-            crate::replay::Wants::RunOnly
-        } else {
-            crate::replay::Wants::All
-        }
+        crate::replay::Wants::for_detail(self.detail)
     }
 }
 

@@ -865,7 +865,7 @@ impl TcpConn {
         let sink_dyn: &mut dyn RecordSink = sink;
         if len > 0 {
             let data_start = ep.unwrap(SeqNum(seg.seq)) + u64::from(seg.flags.syn());
-            let captured = &seg.payload[..seg.payload.len().min(len as usize)];
+            let captured = seg.stream_bytes();
             streams.segment(
                 is_orig,
                 ts,
