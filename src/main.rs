@@ -34,6 +34,19 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
 
+/// Asks for 4 KiB pages only. mimalloc marks its arena for transparent huge
+/// pages, so each first touch zeroed 2 MiB, most of it never used: on the
+/// benchmark capture peak memory fell 87 -> 62 MiB without them, and CPU time
+/// by ~8 % (`clear_page_erms` was the largest kernel cost; 11 paired runs,
+/// faster in 10). Set here rather than through mimalloc's option because the
+/// arena is reserved before `main`; the flag applies to later faults.
+#[allow(unsafe_code)]
+fn no_huge_pages() {
+    // SAFETY: prctl with integer arguments only. Failure (an old kernel)
+    // leaves huge pages on, which is only slower.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}
+
 /// The exit-code contract (documented in `--help` and the man page).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Exit {
@@ -44,6 +57,7 @@ enum Exit {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    no_huge_pages();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
