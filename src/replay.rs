@@ -320,6 +320,9 @@ pub fn replay<S: StoppableSink + Send>(
                         prefetch((m as *const PacketMeta as *const u8).wrapping_add(64));
                     }
                     let mid = i + 2 * PREFETCH_AHEAD;
+                    if let Some(ahead) = batch.keys.get(mid) {
+                        tracker.prefetch_index(ahead);
+                    }
                     if let Some(p) = batch
                         .packets
                         .get(mid)

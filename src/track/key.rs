@@ -80,6 +80,7 @@ fn vlan_bits(v: &Vlans) -> u32 {
 impl FlowKey {
     /// The key of a packet from `src` to `dst`, and whether `src` is the
     /// lower endpoint (endpoint `a`).
+    #[inline(always)]
     pub fn new(src: Endpoint, dst: Endpoint, vlan: &Vlans) -> (FlowKey, bool) {
         if let (IpAddr::V4(s4), IpAddr::V4(d4)) = (src.ip, dst.ip) {
             // The common case: compare (address, port) packed in one u64.

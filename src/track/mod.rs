@@ -14,6 +14,7 @@
 //! Records are written to a [`RecordSink`] as flows end; at the end of input
 //! the remaining flows are written in order of their first packet.
 
+pub mod index;
 pub mod key;
 pub mod reassembly;
 pub mod seq;
@@ -123,6 +124,7 @@ impl FlowKeyer {
         }
     }
 
+    #[inline(always)]
     pub fn key(&self, p: &Packet<'_>) -> Keyed {
         let (proto, sp, dp) = match &p.transport {
             Transport::Tcp(t) => (Proto::Tcp, t.src_port, t.dst_port),
@@ -230,6 +232,16 @@ impl Tracker {
     /// The keyer whose keys [`Tracker::packet_keyed`] accepts.
     pub fn keyer(&self) -> &FlowKeyer {
         &self.keyer
+    }
+
+    /// The step before [`Tracker::prefetch`]: starts loading the index
+    /// bucket its probe for `k` will read (known from the hash alone).
+    #[inline(always)]
+    pub fn prefetch_index(&self, k: &Keyed) {
+        match k.proto {
+            Proto::Tcp => self.tcp.prefetch_index(k.hash),
+            Proto::Udp => self.udp.prefetch_index(k.hash),
+        }
     }
 
     /// Starts bringing the state of the flow `k` names into the cache, in

@@ -9,8 +9,7 @@
 //! the hash table only holds 4-byte slot numbers. A slot number also lets a
 //! timer point straight at its flow.
 
-use hashbrown::HashTable;
-
+use super::index::FlowIndex;
 use super::key::{Endpoint, FlowKey};
 
 /// Slots per chunk (a power of two).
@@ -41,7 +40,7 @@ impl<F> Entry<F> {
 }
 
 pub struct FlowTable<F> {
-    index: HashTable<u32>,
+    index: FlowIndex,
     chunks: Vec<Vec<Option<Entry<F>>>>,
     free: Vec<u32>,
 }
@@ -56,7 +55,7 @@ fn slot<F>(chunks: &[Vec<Option<Entry<F>>>], i: u32) -> Option<&Entry<F>> {
 impl<F> Default for FlowTable<F> {
     fn default() -> Self {
         FlowTable {
-            index: HashTable::new(),
+            index: FlowIndex::default(),
             chunks: Vec::new(),
             free: Vec::new(),
         }
@@ -77,15 +76,14 @@ impl<F> FlowTable<F> {
     pub fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
         let chunks = &self.chunks;
         self.index
-            .find(hash, |&i| slot(chunks, i).is_some_and(|e| e.key == *key))
-            .copied()
+            .find(hash, |i| slot(chunks, i).is_some_and(|e| e.key == *key))
     }
 
     /// The slot of the first flow whose hash tag matches `hash`, without
     /// reading any flow (it may hold another key: check before use).
     #[inline]
     pub fn candidate(&self, hash: u64) -> Option<u32> {
-        self.index.find(hash, |_| true).copied()
+        self.index.candidate(hash)
     }
 
     /// [`FlowTable::find`], trying slot `hint` first (a slot found for the
@@ -130,6 +128,13 @@ impl<F> FlowTable<F> {
         }
     }
 
+    /// Starts loading the index bucket a lookup of `hash` begins at (the
+    /// first of the replay loop's prefetch steps: it needs only the hash).
+    #[inline(always)]
+    pub fn prefetch_index(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
     /// Stores a flow whose key is not in the table yet; returns its slot.
     pub fn insert(&mut self, entry: Entry<F>) -> u32 {
         let hash = entry.hash;
@@ -148,9 +153,7 @@ impl<F> FlowTable<F> {
                 ((n << CHUNK_BITS) + last.len() - 1) as u32
             }
         };
-        let chunks = &self.chunks;
-        self.index
-            .insert_unique(hash, i, |&j| slot(chunks, j).map_or(0, |e| e.hash));
+        self.index.insert(hash, i);
         i
     }
 
@@ -161,9 +164,7 @@ impl<F> FlowTable<F> {
             .get_mut((i >> CHUNK_BITS) as usize)?
             .get_mut(i as usize & (CHUNK - 1))?
             .take()?;
-        if let Ok(o) = self.index.find_entry(e.hash, |&j| j == i) {
-            o.remove();
-        }
+        self.index.remove(e.hash, i);
         self.free.push(i);
         Some(e)
     }
