@@ -490,6 +490,23 @@ impl Tracker {
         }
     }
 
+    /// The second expiry step, once the entry has arrived: the index bucket
+    /// its removal will search.
+    fn prefetch_timer_index(&self, t: &Timer) {
+        match t.proto {
+            Proto::Tcp => {
+                if let Some(e) = self.tcp.get(t.slot).filter(|e| e.gen == t.gen) {
+                    self.tcp.prefetch_index(e.hash);
+                }
+            }
+            Proto::Udp => {
+                if let Some(e) = self.udp.get(t.slot).filter(|e| e.gen == t.gen) {
+                    self.udp.prefetch_index(e.hash);
+                }
+            }
+        }
+    }
+
     fn reschedule(&mut self, t: Timer, deadline: Timestamp) {
         let sec = self.wheel.schedule(self.now, deadline, t);
         match t.proto {
@@ -524,6 +541,9 @@ impl Tracker {
         for i in 0..due.len() {
             if let Some((_, ahead)) = due.get(i + EXPIRY_AHEAD) {
                 self.prefetch_timer(ahead);
+            }
+            if let Some((_, ahead)) = due.get(i + EXPIRY_AHEAD / 2) {
+                self.prefetch_timer_index(ahead);
             }
             let (sec, t) = due[i];
             let Some(deadline) = self.live_deadline(&t, sec) else {
