@@ -670,6 +670,15 @@ impl Record {
 /// know only this trait.
 pub trait RecordSink {
     fn record(&mut self, r: Record);
+
+    /// Whether the per-flow records (`tcp_event`, `udp_event`, `tcp_conn`,
+    /// `udp_flow`) would be kept. False lets the tracker skip building them
+    /// (a quiet run drops them unread); the summary's counts never depend on
+    /// them. Wrappers that forward records must forward this too.
+    #[inline]
+    fn wants_flow_records(&self) -> bool {
+        true
+    }
 }
 
 impl RecordSink for Vec<Record> {

@@ -133,6 +133,11 @@ impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
             self.inner.record(r);
         }
     }
+
+    #[inline]
+    fn wants_flow_records(&self) -> bool {
+        self.wants == Wants::All && self.inner.wants_flow_records()
+    }
 }
 
 /// Capture-health counters kept while packets flow.

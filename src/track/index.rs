@@ -75,7 +75,11 @@ impl FlowIndex {
         let mask = self.mask();
         let want = tag(hash);
         let mut i = self.home(hash);
-        let mut left = if self.buckets.is_empty() { 0 } else { self.buckets.len() };
+        let mut left = if self.buckets.is_empty() {
+            0
+        } else {
+            self.buckets.len()
+        };
         std::iter::from_fn(move || {
             while left > 0 {
                 let b = self.buckets[i];

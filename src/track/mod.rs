@@ -619,11 +619,17 @@ impl Tracker {
 
 fn emit_tcp<S: RecordSink>(mut c: TcpConn, evicted: bool, env: &mut StreamEnv<'_>, sink: &mut S) {
     c.finish_streams(env, sink);
+    if !sink.wants_flow_records() {
+        return;
+    }
     let service = service_for(Proto::Tcp, c.server().port);
     sink.record(Record::TcpConn(Box::new(c.record(evicted, service))));
 }
 
 fn emit_udp<S: RecordSink>(e: &Entry<UdpFlow>, evicted: bool, sink: &mut S) {
+    if !sink.wants_flow_records() {
+        return;
+    }
     let (client, server) = e.endpoints();
     let service = service_for(Proto::Udp, server.port);
     let record = e.flow.record(client, server, evicted, service);
@@ -661,6 +667,101 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Declines per-flow records, and fails if it is handed one anyway.
+    struct NoFlowRecords(Vec<Record>);
+
+    impl RecordSink for NoFlowRecords {
+        fn record(&mut self, r: Record) {
+            assert!(
+                !matches!(
+                    r,
+                    Record::TcpEvent(_)
+                        | Record::UdpEvent(_)
+                        | Record::TcpConn(_)
+                        | Record::UdpFlow(_)
+                ),
+                "built a {} nobody wants",
+                r.type_name()
+            );
+            self.0.push(r);
+        }
+
+        fn wants_flow_records(&self) -> bool {
+            false
+        }
+    }
+
+    /// A sink that declines flow records gets none, and the tracker counts
+    /// what it counts for one that takes them.
+    #[test]
+    fn flow_records_are_not_built_for_a_sink_that_declines_them() {
+        let cfg = TrackConfig {
+            max_flows: 2,
+            ..TrackConfig::default()
+        };
+        let (mut full, mut quiet) = (Tracker::new(cfg), Tracker::new(cfg));
+        let (mut all, mut none) = (Vec::new(), NoFlowRecords(Vec::new()));
+        for (secs, port) in [(0, 1), (1, 2), (2, 1), (3, 3), (100, 4)] {
+            feed_udp(&mut full, &mut all, secs, port);
+            let d = UdpDatagram {
+                src_port: port,
+                dst_port: 53,
+                payload: &[],
+                payload_len: 10,
+            };
+            let p = Packet {
+                ts: Timestamp(secs * 1_000_000_000),
+                vlan: Vlans::default(),
+                src: "10.0.0.1".parse().unwrap(),
+                dst: "10.0.0.2".parse().unwrap(),
+                truncated: false,
+                reassembled: false,
+                transport: Transport::Udp(d),
+            };
+            quiet.packet(&p, &mut none);
+        }
+        for (t, from_client, flags) in [
+            (200, true, TcpFlags::SYN),
+            (201, false, TcpFlags::SYN | TcpFlags::ACK),
+            (202, true, TcpFlags::ACK),
+            (203, true, TcpFlags::FIN | TcpFlags::ACK),
+            (204, false, TcpFlags::RST),
+        ] {
+            let seg = crate::decode::TcpSegment {
+                src_port: if from_client { 40000 } else { 80 },
+                dst_port: if from_client { 80 } else { 40000 },
+                seq: 0,
+                ack: 0,
+                flags: TcpFlags(flags),
+                window: 100,
+                options: &[],
+                payload: &[],
+                payload_len: 0,
+            };
+            let (c, s): (std::net::IpAddr, std::net::IpAddr) =
+                ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+            let p = Packet {
+                ts: Timestamp(t * 1_000_000_000),
+                vlan: Vlans::default(),
+                src: if from_client { c } else { s },
+                dst: if from_client { s } else { c },
+                truncated: false,
+                reassembled: false,
+                transport: Transport::Tcp(seg),
+            };
+            full.packet(&p, &mut all);
+            quiet.packet(&p, &mut none);
+        }
+        full.finish(&mut all);
+        quiet.finish(&mut none);
+        assert!(all.iter().any(|r| matches!(r, Record::TcpEvent(_))));
+        assert!(all.iter().any(|r| matches!(r, Record::UdpFlow(_))));
+        assert!(none.0.is_empty());
+        let s = full.stats();
+        assert_eq!((s.tcp_conns, s.udp_flows, s.evicted), (1, 4, 1));
+        assert_eq!(quiet.stats(), s);
     }
 
     #[test]

@@ -894,12 +894,12 @@ impl TcpConn {
         let dir = Direction::from_is_client(is_orig);
         let dropped = env.stats.dropped_bytes - dropped_before;
         if dropped > 0 {
-            sink.record(self.event(ts, TcpEventKind::ReassemblyLimit, dir, |e| {
+            self.emit(sink, ts, TcpEventKind::ReassemblyLimit, dir, |e| {
                 e.bytes = Some(dropped)
-            }));
+            });
         }
         if env.stats.conflicts > conflicts_before {
-            sink.record(self.event(ts, TcpEventKind::OverlapConflict, dir, |_| {}));
+            self.emit(sink, ts, TcpEventKind::OverlapConflict, dir, |_| {});
         }
     }
 
@@ -1051,23 +1051,23 @@ impl TcpConn {
                         hs.first_syn = Some(ts);
                         hs.syns.push(ts);
                         let opts = self.cold.syn[0].map(syn_info);
-                        sink.record(self.event(ts, TcpEventKind::Syn, dir, |e| e.options = opts));
+                        self.emit(sink, ts, TcpEventKind::Syn, dir, |e| e.options = opts);
                     }
                     Some(isn) if isn == seq => {
                         hs.syn_retransmits += 1;
                         hs.syns.push(ts);
                         let n = hs.syn_retransmits;
                         let opts = self.cold.syn[0].map(syn_info);
-                        sink.record(self.event(ts, TcpEventKind::SynRetransmit, dir, |e| {
+                        self.emit(sink, ts, TcpEventKind::SynRetransmit, dir, |e| {
                             e.options = opts;
                             e.count = Some(n);
-                        }));
+                        });
                     }
                     Some(_) => {}
                 }
             } else if hs.client_isn.is_some() && hs.synack_count == 0 && !hs.simultaneous {
                 hs.simultaneous = true;
-                sink.record(self.event(ts, TcpEventKind::SimultaneousOpen, dir, |_| {}));
+                self.emit(sink, ts, TcpEventKind::SimultaneousOpen, dir, |_| {});
             }
         }
 
@@ -1084,15 +1084,15 @@ impl TcpConn {
                 let opts = self.cold.syn[1].map(syn_info);
                 if first {
                     let answered = self.last_syn_before(ts);
-                    sink.record(self.event(ts, TcpEventKind::Synack, dir, |e| {
+                    self.emit(sink, ts, TcpEventKind::Synack, dir, |e| {
                         e.options = opts;
                         e.syn_to_synack_ms = answered.map(|s| ts.since(s));
-                    }));
+                    });
                 } else {
-                    sink.record(self.event(ts, TcpEventKind::SynackRetransmit, dir, |e| {
+                    self.emit(sink, ts, TcpEventKind::SynackRetransmit, dir, |e| {
                         e.options = opts;
                         e.count = Some(n);
-                    }));
+                    });
                 }
             }
             let hs = &mut self.cold.hs;
@@ -1140,12 +1140,12 @@ impl TcpConn {
                     }
                 }
                 let timings = *t;
-                sink.record(self.event(ts, TcpEventKind::Established, dir, |e| {
+                self.emit(sink, ts, TcpEventKind::Established, dir, |e| {
                     e.rtt_ms = timings.rtt;
                     e.connect_ms = timings.connect;
                     e.syn_to_synack_ms = timings.syn_to_synack;
                     e.synack_to_ack_ms = timings.synack_to_ack;
-                }));
+                });
             }
         }
 
@@ -1168,7 +1168,7 @@ impl TcpConn {
                 } else {
                     TcpEventKind::Reset
                 };
-                sink.record(self.event(ts, kind, dir, |_| {}));
+                self.emit(sink, ts, kind, dir, |_| {});
             }
         }
 
@@ -1180,9 +1180,9 @@ impl TcpConn {
                 if hs.closed_by.is_none() {
                     hs.closed_by = Some(dir);
                 }
-                sink.record(self.event(ts, TcpEventKind::Fin, dir, |_| {}));
+                self.emit(sink, ts, TcpEventKind::Fin, dir, |_| {});
                 if self.orig.sent_fin && self.resp.sent_fin {
-                    sink.record(self.event(ts, TcpEventKind::Closed, dir, |_| {}));
+                    self.emit(sink, ts, TcpEventKind::Closed, dir, |_| {});
                 }
             }
         }
@@ -1190,6 +1190,22 @@ impl TcpConn {
 
     fn last_syn_before(&self, t: Timestamp) -> Option<Timestamp> {
         self.cold.hs.syns.iter().filter(|&s| s <= t).max()
+    }
+
+    /// Reports a `tcp_event`, if the sink wants such records (building one
+    /// reads the cold part and fills ~100 bytes; in quiet runs it would be
+    /// thrown away at once).
+    fn emit<S: RecordSink>(
+        &self,
+        sink: &mut S,
+        ts: Timestamp,
+        kind: TcpEventKind,
+        direction: Direction,
+        f: impl FnOnce(&mut TcpEvent),
+    ) {
+        if sink.wants_flow_records() {
+            sink.record(self.event(ts, kind, direction, f));
+        }
     }
 
     fn event(

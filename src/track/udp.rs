@@ -60,6 +60,9 @@ impl UdpFlow {
         service: Option<&'static str>,
         sink: &mut S,
     ) {
+        if !sink.wants_flow_records() {
+            return;
+        }
         sink.record(Record::UdpEvent(UdpEvent {
             ts: self.first_ts,
             event: "new_flow",
