@@ -412,13 +412,13 @@ impl Tracker {
             restart = self.tcp.remove(slot);
         }
         match restart {
-            Some(old) => {
+            Some(mut old) => {
                 let mut env = StreamEnv {
                     detector: None,
                     limits: &self.cfg.reassembly,
                     stats: &mut self.rstats,
                 };
-                emit_tcp(old.flow, false, &mut env, sink)
+                emit_tcp(&mut old.flow, false, &mut env, sink)
             }
             None => self.make_room(sink),
         }
@@ -579,19 +579,16 @@ impl Tracker {
     fn remove<S: RecordSink>(&mut self, t: &Timer, evicted: bool, sink: &mut S) {
         match t.proto {
             Proto::Tcp => {
-                if let Some(e) = self.tcp.remove(t.slot) {
-                    let mut env = StreamEnv {
-                        detector: None,
-                        limits: &self.cfg.reassembly,
-                        stats: &mut self.rstats,
-                    };
-                    emit_tcp(e.flow, evicted, &mut env, sink);
-                }
+                let mut env = StreamEnv {
+                    detector: None,
+                    limits: &self.cfg.reassembly,
+                    stats: &mut self.rstats,
+                };
+                self.tcp
+                    .remove_with(t.slot, |e| emit_tcp(&mut e.flow, evicted, &mut env, sink));
             }
             Proto::Udp => {
-                if let Some(e) = self.udp.remove(t.slot) {
-                    emit_udp(&e, evicted, sink);
-                }
+                self.udp.remove_with(t.slot, |e| emit_udp(e, evicted, sink));
             }
         }
     }
@@ -617,7 +614,7 @@ impl Tracker {
     }
 }
 
-fn emit_tcp<S: RecordSink>(mut c: TcpConn, evicted: bool, env: &mut StreamEnv<'_>, sink: &mut S) {
+fn emit_tcp<S: RecordSink>(c: &mut TcpConn, evicted: bool, env: &mut StreamEnv<'_>, sink: &mut S) {
     c.finish_streams(env, sink);
     if !sink.wants_flow_records() {
         return;

@@ -169,6 +169,28 @@ impl<F> FlowTable<F> {
         Some(e)
     }
 
+    /// Hands the flow in slot `i` to `f`, then takes it out of the table and
+    /// drops it where it lies (an entry is up to ~300 bytes: moving it out
+    /// to look at it once was a copy per flow). False if the slot is empty.
+    pub fn remove_with(&mut self, i: u32, f: impl FnOnce(&mut Entry<F>)) -> bool {
+        let Some(cell) = self
+            .chunks
+            .get_mut((i >> CHUNK_BITS) as usize)
+            .and_then(|c| c.get_mut(i as usize & (CHUNK - 1)))
+        else {
+            return false;
+        };
+        let Some(e) = cell.as_mut() else {
+            return false;
+        };
+        f(e);
+        let hash = e.hash;
+        *cell = None;
+        self.index.remove(hash, i);
+        self.free.push(i);
+        true
+    }
+
     /// Every flow with its slot.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Entry<F>)> {
         self.chunks.iter().enumerate().flat_map(|(n, c)| {
@@ -231,6 +253,16 @@ mod tests {
             assert_eq!(t.get(i).unwrap().flow, p + 1);
         }
         assert!(t.remove(u32::MAX).is_none());
+        // Removing in place: the flow is seen once, then gone and its slot free.
+        let e = entry(2);
+        let i = t.find(e.hash, &e.key).unwrap();
+        let mut seen = None;
+        assert!(t.remove_with(i, |x| seen = Some(x.flow)));
+        assert_eq!(seen, Some(2));
+        assert!(t.find(e.hash, &e.key).is_none() && t.get(i).is_none());
+        assert!(!t.remove_with(i, |_| panic!("empty slot handed out")));
+        assert!(!t.remove_with(u32::MAX, |_| panic!("no such slot")));
+        assert_eq!(t.insert(entry(61_000)), i);
     }
 
     #[test]
