@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 
 use crate::config::{Input, ReplayConfig};
 use crate::decode::defrag::{DefragLimits, DefragStats};
@@ -378,6 +378,30 @@ const STATE_AHEAD: usize = 3;
 /// The ring of slot hints (more than [`PREFETCH_AHEAD`], a power of two).
 const HINTS: usize = 8;
 
+/// How long the source thread naps when the queue to the tracking thread is
+/// full (the tracking thread takes a batch every few hundred microseconds).
+const FULL_QUEUE_NAP: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Sends a batch, napping while the queue is full instead of blocking in
+/// `send`. The source thread is the faster one and usually finds the queue
+/// full; blocked, it had to be woken by the tracking thread at every batch
+/// taken (a futex wake, on a VM an inter-processor interrupt: 1.5 % of the
+/// run's samples, all on the busier thread). Napping, it wakes on its own
+/// timer. False when the tracking thread has gone.
+fn send_polling(tx: &SyncSender<Batch>, batch: Batch) -> bool {
+    let mut batch = batch;
+    loop {
+        match tx.try_send(batch) {
+            Ok(()) => return true,
+            Err(TrySendError::Full(b)) => {
+                batch = b;
+                std::thread::sleep(FULL_QUEUE_NAP);
+            }
+            Err(TrySendError::Disconnected(_)) => return false,
+        }
+    }
+}
+
 /// The source thread: read, filter, decode, count; ship batches.
 #[allow(clippy::too_many_arguments)]
 fn source_stage(
@@ -432,7 +456,7 @@ fn source_stage(
                 let mut next = fresh(&free);
                 batch.chunk = reader.swap_buffer(std::mem::take(&mut next.chunk));
                 let full = std::mem::replace(&mut batch, next);
-                if tx.send(full).is_err() {
+                if !send_polling(&tx, full) {
                     return SourceEnd {
                         health,
                         defrag: decoder.defrag_stats(),
