@@ -638,23 +638,52 @@ mod tests {
     use super::*;
     use crate::decode::{TcpFlags, UdpDatagram};
 
-    fn feed_udp(t: &mut Tracker, out: &mut Vec<Record>, secs: i64, sport: u16) {
-        let d = UdpDatagram {
-            src_port: sport,
-            dst_port: 53,
-            payload: &[],
-            payload_len: 10,
-        };
-        let p = Packet {
+    /// A 10-byte datagram from 10.0.0.1:`sport` to 10.0.0.2:53.
+    fn udp_packet(secs: i64, sport: u16) -> Packet<'static> {
+        Packet {
             ts: Timestamp(secs * 1_000_000_000),
             vlan: Vlans::default(),
             src: "10.0.0.1".parse().unwrap(),
             dst: "10.0.0.2".parse().unwrap(),
             truncated: false,
             reassembled: false,
-            transport: Transport::Udp(d),
+            transport: Transport::Udp(UdpDatagram {
+                src_port: sport,
+                dst_port: 53,
+                payload: &[],
+                payload_len: 10,
+            }),
+        }
+    }
+
+    /// An empty segment between client 10.0.0.1:40000 and server 10.0.0.2:80.
+    fn tcp_packet(ms: i64, from_client: bool, flags: u8, seq: u32, ack: u32) -> Packet<'static> {
+        let seg = crate::decode::TcpSegment {
+            src_port: if from_client { 40000 } else { 80 },
+            dst_port: if from_client { 80 } else { 40000 },
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 100,
+            options: &[],
+            payload: &[],
+            payload_len: 0,
         };
-        t.packet(&p, out);
+        let (c, s): (std::net::IpAddr, std::net::IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        Packet {
+            ts: Timestamp(ms * 1_000_000),
+            vlan: Vlans::default(),
+            src: if from_client { c } else { s },
+            dst: if from_client { s } else { c },
+            truncated: false,
+            reassembled: false,
+            transport: Transport::Tcp(seg),
+        }
+    }
+
+    fn feed_udp(t: &mut Tracker, out: &mut Vec<Record>, secs: i64, sport: u16) {
+        t.packet(&udp_packet(secs, sport), out);
     }
 
     fn flows(out: &[Record]) -> Vec<(u64, bool)> {
@@ -702,52 +731,16 @@ mod tests {
         let (mut all, mut none) = (Vec::new(), NoFlowRecords(Vec::new()));
         for (secs, port) in [(0, 1), (1, 2), (2, 1), (3, 3), (100, 4)] {
             feed_udp(&mut full, &mut all, secs, port);
-            let d = UdpDatagram {
-                src_port: port,
-                dst_port: 53,
-                payload: &[],
-                payload_len: 10,
-            };
-            let p = Packet {
-                ts: Timestamp(secs * 1_000_000_000),
-                vlan: Vlans::default(),
-                src: "10.0.0.1".parse().unwrap(),
-                dst: "10.0.0.2".parse().unwrap(),
-                truncated: false,
-                reassembled: false,
-                transport: Transport::Udp(d),
-            };
-            quiet.packet(&p, &mut none);
+            quiet.packet(&udp_packet(secs, port), &mut none);
         }
-        for (t, from_client, flags) in [
+        for (s, from_client, flags) in [
             (200, true, TcpFlags::SYN),
             (201, false, TcpFlags::SYN | TcpFlags::ACK),
             (202, true, TcpFlags::ACK),
             (203, true, TcpFlags::FIN | TcpFlags::ACK),
             (204, false, TcpFlags::RST),
         ] {
-            let seg = crate::decode::TcpSegment {
-                src_port: if from_client { 40000 } else { 80 },
-                dst_port: if from_client { 80 } else { 40000 },
-                seq: 0,
-                ack: 0,
-                flags: TcpFlags(flags),
-                window: 100,
-                options: &[],
-                payload: &[],
-                payload_len: 0,
-            };
-            let (c, s): (std::net::IpAddr, std::net::IpAddr) =
-                ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-            let p = Packet {
-                ts: Timestamp(t * 1_000_000_000),
-                vlan: Vlans::default(),
-                src: if from_client { c } else { s },
-                dst: if from_client { s } else { c },
-                truncated: false,
-                reassembled: false,
-                transport: Transport::Tcp(seg),
-            };
+            let p = tcp_packet(s * 1000, from_client, flags, 0, 0);
             full.packet(&p, &mut all);
             quiet.packet(&p, &mut none);
         }
@@ -805,29 +798,7 @@ mod tests {
                     flags: u8,
                     seq: u32,
                     ack: u32| {
-            let seg = crate::decode::TcpSegment {
-                src_port: if from_client { 40000 } else { 80 },
-                dst_port: if from_client { 80 } else { 40000 },
-                seq,
-                ack,
-                flags: TcpFlags(flags),
-                window: 100,
-                options: &[],
-                payload: &[],
-                payload_len: 0,
-            };
-            let (c, s): (std::net::IpAddr, std::net::IpAddr) =
-                ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-            let p = Packet {
-                ts: Timestamp(ms * 1_000_000),
-                vlan: Vlans::default(),
-                src: if from_client { c } else { s },
-                dst: if from_client { s } else { c },
-                truncated: false,
-                reassembled: false,
-                transport: Transport::Tcp(seg),
-            };
-            t.packet(&p, out);
+            t.packet(&tcp_packet(ms, from_client, flags, seq, ack), out);
         };
         send(&mut t, &mut out, 0, true, TcpFlags::SYN, 0, 0);
         send(
