@@ -388,8 +388,7 @@ const FULL_QUEUE_NAP: std::time::Duration = std::time::Duration::from_micros(100
 /// taken (a futex wake, on a VM an inter-processor interrupt: 1.5 % of the
 /// run's samples, all on the busier thread). Napping, it wakes on its own
 /// timer. False when the tracking thread has gone.
-fn send_polling(tx: &SyncSender<Batch>, batch: Batch) -> bool {
-    let mut batch = batch;
+fn send_polling(tx: &SyncSender<Batch>, mut batch: Batch) -> bool {
     loop {
         match tx.try_send(batch) {
             Ok(()) => return true,
