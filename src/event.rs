@@ -674,7 +674,8 @@ pub trait RecordSink {
     /// Whether the per-flow records (`tcp_event`, `udp_event`, `tcp_conn`,
     /// `udp_flow`) would be kept. False lets the tracker skip building them
     /// (a quiet run drops them unread); the summary's counts never depend on
-    /// them. Wrappers that forward records must forward this too.
+    /// them. A wrapper that forwards records should forward this too; not
+    /// doing so (the default, true) is safe, only slower.
     #[inline]
     fn wants_flow_records(&self) -> bool {
         true

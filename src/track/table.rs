@@ -164,9 +164,14 @@ impl<F> FlowTable<F> {
             .get_mut((i >> CHUNK_BITS) as usize)?
             .get_mut(i as usize & (CHUNK - 1))?
             .take()?;
-        self.index.remove(e.hash, i);
-        self.free.push(i);
+        self.forget(i, e.hash);
         Some(e)
+    }
+
+    /// Frees slot `i`, emptied already, whose flow was stored under `hash`.
+    fn forget(&mut self, i: u32, hash: u64) {
+        self.index.remove(hash, i);
+        self.free.push(i);
     }
 
     /// Hands the flow in slot `i` to `f`, then takes it out of the table and
@@ -186,8 +191,7 @@ impl<F> FlowTable<F> {
         f(e);
         let hash = e.hash;
         *cell = None;
-        self.index.remove(hash, i);
-        self.free.push(i);
+        self.forget(i, hash);
         true
     }
 
