@@ -1,4 +1,4 @@
-//! `replay` on the team's public conformance captures (`../shared/conformance`,
+//! `replay` on the team's public conformance captures (`captures/public`,
 //! provenance in its MANIFEST.tsv). Expected values come from tshark and from
 //! reading the packets by hand (Zeek's rules for conn_state and history),
 //! never from sockscope's own output.
@@ -285,7 +285,7 @@ fn websocket_captures_are_complete_tcp_connections() {
 fn every_conformance_capture_replays_deterministically() {
     let dir = crate::util::conformance_dir();
     let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("../shared/conformance")
+        .expect("captures/public")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))

@@ -63,7 +63,7 @@ fn json_output_of_every_conformance_capture() {
         let file = crate::util::conformance(&name);
         check(
             &["replay", &file, "--format", "json"],
-            &format!("captures/expected/conformance/{name}.jsonl"),
+            &format!("captures/expected/public/{name}.jsonl"),
         );
     }
 }
@@ -87,11 +87,11 @@ fn human_view() {
     check(
         &[
             "replay",
-            "../shared/conformance/derived-cut-mid-record.pcap",
+            "captures/public/derived-cut-mid-record.pcap",
             "--summary",
             "--width",
             "200",
         ],
-        "captures/expected/conformance/derived-cut-mid-record.pcap.summary.txt",
+        "captures/expected/public/derived-cut-mid-record.pcap.summary.txt",
     );
 }

@@ -1,5 +1,5 @@
 //! Integration tests: the real binary on committed captures (captures/) and
-//! the team's public conformance captures (../shared/conformance).
+//! the public captures of other projects (captures/public, provenance in its MANIFEST.tsv).
 
 mod capture;
 mod captures;
@@ -12,6 +12,7 @@ mod filter;
 mod fuzz_regressions;
 mod golden;
 mod ls;
+mod repo;
 mod schema;
 mod util;
 mod websocket;

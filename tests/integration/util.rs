@@ -12,13 +12,14 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The team's public conformance captures (`../shared/conformance`).
+/// Public captures from other projects' test suites (`captures/public`,
+/// provenance in its MANIFEST.tsv).
 pub fn conformance(name: &str) -> String {
-    format!("../shared/conformance/{name}")
+    format!("captures/public/{name}")
 }
 
 pub fn conformance_dir() -> PathBuf {
-    root().join("../shared/conformance")
+    root().join("captures/public")
 }
 
 pub fn capture(name: &str) -> String {

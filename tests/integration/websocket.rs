@@ -1,6 +1,6 @@
 //! WebSocket decoding on real sessions: the captures `record.sh` makes with
 //! Debian's python3-websockets client and server (what they send is in
-//! `captures/ws_peer.py`), the public captures in ../shared/conformance, and
+//! `captures/ws_peer.py`), the public captures in captures/public, and
 //! tshark as an independent oracle for every frame.
 
 use std::collections::BTreeMap;
