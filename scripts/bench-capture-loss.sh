@@ -14,6 +14,15 @@
 # channel feeding the same decoder (examples/pnet_loss.rs: no kernel drop
 # counter, so only what it read). Prints a markdown table: sent, and per tool
 # packets read and dropped by the kernel. Root.
+#
+# The README's table: scripts/bench-capture-loss.sh /tmp/bench/mid.pcap \
+#   1000000 50000 100000 300000 top   (mid.pcap from scripts/bench/make-corpus.sh)
+#
+# Needs root and the Debian packages iproute2, tcpreplay, tcpdump, python3,
+# and cargo to build sockscope and examples/pnet_loss (unless SOCKSCOPE= and
+# PNET_LOSS= name built ones). Missing packages are installed with apt-get,
+# unless BENCH_NO_INSTALL=1. Takes PACKETS/RATE + ~4 s per rate: the README's
+# command about a minute and a half.
 set -euo pipefail
 
 PCAP=${1:?usage: $0 CAPTURE.pcap [PACKETS] [RATE ...]}
@@ -22,8 +31,18 @@ shift $(( $# >= 2 ? 2 : 1 ))
 RATES=("$@")
 [[ ${#RATES[@]} -gt 0 ]] || RATES=(50000 100000 200000 400000 top)
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${SOCKSCOPE:-$HERE/target/release/sockscope}
-PNET=${PNET_LOSS:-$HERE/target/release/examples/pnet_loss}
+# shellcheck source=bench/lib.sh
+. "$HERE/scripts/bench/lib.sh"
+[[ -f $PCAP ]] || { echo "no such capture: $PCAP" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "bench-capture-loss.sh: run as root (network namespaces, capture)" >&2; exit 1; }
+bench_need ip tcpreplay tcpdump /usr/bin/python3
+BIN=$(bench_sockscope)
+if [[ -n ${PNET_LOSS:-} ]]; then
+    PNET=$PNET_LOSS
+else
+    cargo build --release --locked --manifest-path "$HERE/Cargo.toml" --example pnet_loss >&2
+    PNET=$HERE/target/release/examples/pnet_loss
+fi
 S=scbench-s-$$ C=scbench-c-$$ IS=scbs$$ IC=scbc$$
 WORK=$(mktemp -d)
 
@@ -60,14 +79,14 @@ for rate in "${RATES[@]}"; do
     kill -INT "$sp" "$sp2" "$tp" "$pp"
     wait "$sp" "$sp2" "$tp" "$pp" || true
     sent=$(grep -oE 'Successful packets: +[0-9]+' "$WORK/r.out" | grep -oE '[0-9]+$' || echo "?")
-    stat() { python3 -c "
+    capture_stats() { /usr/bin/python3 -c "
 import json,sys
 for l in open(sys.argv[1]):
     r=json.loads(l)
     if r['type']=='capture_stats': print(r['captured'], r['kernel_drops'])
 " "$1"; }
-    read -r s_read s_drop < <(stat "$WORK/s.json")
-    read -r s2_read s2_drop < <(stat "$WORK/s2.json")
+    read -r s_read s_drop < <(capture_stats "$WORK/s.json")
+    read -r s2_read s2_drop < <(capture_stats "$WORK/s2.json")
     t_read=$(grep -oE '^[0-9]+ packets captured' "$WORK/t.err" | grep -oE '^[0-9]+')
     t_drop=$(grep -oE '^[0-9]+ packets dropped by kernel' "$WORK/t.err" | grep -oE '^[0-9]+')
     pps=$(grep -oE '[0-9.]+ pps' "$WORK/r.out" | head -1 | grep -oE '^[0-9]+' || echo "?")
