@@ -16,8 +16,9 @@
 # Needs the Debian packages hyperfine, time, tcpdump, wireshark-common,
 # tshark and gcc (installed with apt-get when root, unless BENCH_NO_INSTALL=1),
 # and for the corpus those make-corpus.sh lists.
-# Takes: mid ~2 minutes with SKIP_TSHARK=1, ~6 with tshark; big ~6 minutes
-# with SKIP_TSHARK=1, ~50 with tshark.
+# Takes: mid ~3 minutes with SKIP_TSHARK=1, ~7 with tshark; big ~25 minutes
+# with SKIP_TSHARK=1, ~70 with tshark (plus the corpus and the build if
+# missing).
 #
 # Environment: OUT=/tmp/bench, RES=$OUT/results, RUNS_FAST (default 5; the
 # README's hyperfine line used 11), RUNS_SLOW, SKIP_TSHARK=1 (see

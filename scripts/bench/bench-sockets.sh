@@ -18,7 +18,7 @@
 # when root, unless BENCH_NO_INSTALL=1. Root is not required, but `-p`/lsof
 # only see every process's sockets as root.
 # Takes ~1 minute for 10 000 connections, ~3 minutes for 50 000 (mostly
-# ss -tanp and lsof); ~20 s for 1000.
+# ss -tanp and lsof); ~40 s for 1000.
 #
 # Environment:
 #   OUT=/tmp/bench   RES=$OUT/results

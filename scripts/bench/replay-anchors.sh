@@ -10,8 +10,9 @@
 # time (/usr/bin/time), tcpdump, wireshark-common (capinfos), tshark (unless
 # SKIP_TSHARK=1) and gcc (pcapwalk.c is compiled into $OUT). Missing ones are
 # installed with apt-get when root, unless BENCH_NO_INSTALL=1.
-# Takes: mid, fast group ~1 minute, tshark group ~4 minutes; big, fast group
-# ~5 minutes, tshark group ~45 minutes (SKIP_TSHARK=1 leaves it out).
+# Takes (2 cores, 5 runs): mid, fast group ~3 minutes, tshark group ~4; big,
+# fast group ~25 minutes (tcpdump's printing runs are most of it), tshark
+# group ~45 minutes (SKIP_TSHARK=1 leaves it out).
 #
 # Environment:
 #   OUT=/tmp/bench          where mid.pcap / big.pcap live
