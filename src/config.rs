@@ -44,6 +44,16 @@ pub enum Detail {
     Quiet,
 }
 
+/// How text is drawn on the terminal it goes to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Style {
+    /// ANSI colours for states, violations, failures and drops.
+    pub color: bool,
+    /// ASCII only: `+-|` borders, `->` `<-` arrows, `ok`/`x` marks (for
+    /// terminals whose locale is not UTF-8).
+    pub ascii: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct OutputConfig {
     pub format: OutputFormat,
@@ -52,6 +62,7 @@ pub struct OutputConfig {
     pub width: Option<u16>,
     /// Most rows per table in the human view (the rest are counted).
     pub max_rows: usize,
+    pub style: Style,
 }
 
 impl Default for OutputConfig {
@@ -61,6 +72,7 @@ impl Default for OutputConfig {
             detail: Detail::Full,
             width: None,
             max_rows: 10_000,
+            style: Style::default(),
         }
     }
 }
@@ -69,6 +81,11 @@ impl Default for OutputConfig {
 #[derive(Clone, Debug)]
 pub struct ReplayConfig {
     pub input: Input,
+    /// Further files, read with `input` as one capture in timestamp order
+    /// (e.g. the files `capture -C/-G` rotated).
+    pub more_inputs: Vec<Input>,
+    /// Stop after this many packets (those the filter let through).
+    pub max_packets: Option<u64>,
     /// A BPF filter in tcpdump syntax.
     pub filter: Option<String>,
     pub track: TrackConfig,
@@ -81,6 +98,8 @@ impl ReplayConfig {
     pub fn new(input: Input) -> Self {
         ReplayConfig {
             input,
+            more_inputs: Vec::new(),
+            max_packets: None,
             filter: None,
             track: TrackConfig::default(),
             defrag: DefragLimits::default(),

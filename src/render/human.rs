@@ -9,14 +9,14 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
-
 use crate::config::{Detail, OutputConfig};
 use crate::event::{
     CaptureStats, ConnRef, Direction, ErrorRecord, Record, RecordSink, Summary, SynInfo,
     TcpConnRecord, TcpEvent, TcpEventKind, UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession,
     WsUpgrade, WsViolation,
 };
+use crate::render::layout::{self, Column, Fit, Styled};
+use crate::render::Tone;
 use crate::replay::StoppableSink;
 use crate::time::{DateTime, Nanos, TimeOfDay};
 
@@ -111,10 +111,10 @@ fn options(o: &Option<SynInfo>) -> String {
     let Some(o) = o else { return String::new() };
     let mut parts = Vec::new();
     if let Some(m) = o.mss {
-        parts.push(format!("mss {m}"));
+        parts.push(format!("mss\u{a0}{m}"));
     }
     if let Some(w) = o.wscale {
-        parts.push(format!("wscale {w}"));
+        parts.push(format!("wscale\u{a0}{w}"));
     }
     if o.sack_ok {
         parts.push("sack".to_string());
@@ -228,55 +228,93 @@ impl<W: Write> HumanView<W> {
                 side(e.direction)
             ),
         };
+        let tone = match e.event {
+            TcpEventKind::Refused | TcpEventKind::Reset => Some(Tone::Bad),
+            TcpEventKind::SynRetransmit
+            | TcpEventKind::SynackRetransmit
+            | TcpEventKind::ReassemblyLimit
+            | TcpEventKind::OverlapConflict => Some(Tone::Warn),
+            _ => None,
+        };
+        let what = self.cfg.style.paint(&what, tone);
         self.line.clear();
-        let _ = writeln!(
+        let _ = write!(
             self.line,
             "{}  TCP  {} {arrow} {}  {what}",
             TimeOfDay(e.ts),
             endpoint(&e.client_ip, e.client_port),
             endpoint(&e.server_ip, e.server_port),
         );
+        self.emit_line();
+    }
+
+    /// Writes the event line in `self.line`, fitted to the width: what does
+    /// not fit goes on lines indented under the time, never splitting an
+    /// address.
+    fn emit_line(&mut self) {
         let line = std::mem::take(&mut self.line);
-        self.write(&line);
+        let mut fitted = match self.width() {
+            Some(w) => layout::fit_line(
+                &layout::glue_units(&self.cfg.style.glyphs(&line)),
+                Some(w),
+                EVENT_INDENT,
+            ),
+            None => self.cfg.style.glyphs(&line).replace('\u{a0}', " "),
+        };
+        fitted.push('\n');
+        self.write(&fitted);
         self.line = line;
     }
 
     fn udp_event(&mut self, e: &UdpEvent) {
         self.line.clear();
         let service = e.service.map(|s| format!(" ({s})")).unwrap_or_default();
-        let _ = writeln!(
+        let _ = write!(
             self.line,
             "{}  UDP  {} → {}  new flow{service}",
             TimeOfDay(e.ts),
             endpoint(&e.client_ip, e.client_port),
             endpoint(&e.server_ip, e.server_port),
         );
-        let line = std::mem::take(&mut self.line);
-        self.write(&line);
-        self.line = line;
+        self.emit_line();
     }
 
     /// One WebSocket event line: time, the connection, the arrow from the sender.
     fn ws_line(&mut self, ts: crate::time::Timestamp, c: &ConnRef, dir: Direction, what: &str) {
+        self.ws_line_toned(ts, c, dir, what, None);
+    }
+
+    fn ws_line_toned(
+        &mut self,
+        ts: crate::time::Timestamp,
+        c: &ConnRef,
+        dir: Direction,
+        what: &str,
+        tone: Option<Tone>,
+    ) {
         let arrow = match dir {
             Direction::Client => "→",
             Direction::Server => "←",
         };
+        let what = self.cfg.style.paint(what, tone);
         self.line.clear();
-        let _ = writeln!(
+        let _ = write!(
             self.line,
             "{}  WS   {} {arrow} {}  {what}",
             TimeOfDay(ts),
             endpoint(&c.client_ip, c.client_port),
             endpoint(&c.server_ip, c.server_port),
         );
-        let line = std::mem::take(&mut self.line);
-        self.write(&line);
-        self.line = line;
+        self.emit_line();
     }
 
     fn ws_upgrade(&mut self, u: &WsUpgrade) {
         let mut what = format!("{} {}", u.method, u.target);
+        let tone = match (u.status, u.accept_valid) {
+            (Some(101), Some(true)) => None,
+            (None, _) => Some(Tone::Warn),
+            _ => Some(Tone::Bad),
+        };
         match u.status {
             Some(101) => {
                 let mark = match u.accept_valid {
@@ -304,7 +342,7 @@ impl<W: Write> HumanView<W> {
             }
             None => what.push_str(" → no answer seen"),
         }
-        self.ws_line(u.ts, &u.conn, Direction::Server, &what);
+        self.ws_line_toned(u.ts, &u.conn, Direction::Server, &what, tone);
     }
 
     fn ws_frame(&mut self, f: &WsFrame) {
@@ -354,178 +392,172 @@ impl<W: Write> HumanView<W> {
 
     fn ws_violation(&mut self, v: &WsViolation) {
         let what = format!("✗ {}: {}", v.rule, v.detail);
-        self.ws_line(v.ts, &v.conn, v.direction, &what);
+        self.ws_line_toned(v.ts, &v.conn, v.direction, &what, Some(Tone::Bad));
     }
 
-    fn table(&self) -> Table {
-        let mut t = Table::new();
-        t.load_style(presets::UTF8_FULL_CONDENSED);
-        t.force_no_tty();
-        match self.cfg.width {
-            Some(w) => {
-                t.set_content_arrangement(ContentArrangement::Dynamic);
-                t.set_width(w);
-            }
-            None => {
-                t.set_content_arrangement(ContentArrangement::Disabled);
-            }
+    /// The width tables and event lines are fitted to.
+    fn width(&self) -> Option<usize> {
+        self.cfg.width.map(usize::from)
+    }
+
+    /// A table fitted to the width, with the note on what was left out.
+    fn table(
+        &self,
+        title: String,
+        columns: &[Column],
+        rows: &[Vec<Styled>],
+        hidden: u64,
+    ) -> String {
+        let drawn = layout::boxed(columns, rows, self.width(), self.cfg.style);
+        let mut text = format!("\n{title}\n{}\n", drawn.text);
+        if hidden > 0 {
+            self.note(
+                &mut text,
+                &format!("… and {hidden} more (raise --max-rows, or use --format json)"),
+            );
         }
-        t
+        if let Some(note) = layout::left_out_note(&drawn.left_out, self.width()) {
+            self.note(&mut text, &note);
+        }
+        text
+    }
+
+    /// A line of prose under a table, wrapped to the width.
+    fn note(&self, text: &mut String, line: &str) {
+        let line = self.cfg.style.glyphs(line);
+        match self.width() {
+            Some(w) => text.push_str(&layout::wrap(&line, w)),
+            None => text.push_str(&line),
+        }
+        text.push('\n');
     }
 
     fn tables(&mut self) {
         let mut text = String::new();
         let (tcp_total, tcp_hidden) = (self.tcp.total(), self.tcp.hidden);
+        let num = |x: String| Styled::new(x);
         if tcp_total > 0 {
-            let rows = self.tcp.sorted();
-            let mut t = self.table();
-            t.set_header(vec![
-                "#",
-                "Client",
-                "Server",
-                "State",
-                "Verdict",
-                "History",
-                "RTT ms",
-                "SYN rtx",
-                "Packets c/s",
-                "Bytes c/s",
-                "Duration s",
-            ]);
-            for c in &rows {
-                t.add_row(vec![
-                    Cell::new(c.conn_id),
-                    Cell::new(endpoint(&c.client_ip, c.client_port)),
-                    Cell::new(endpoint(&c.server_ip, c.server_port)),
-                    Cell::new(c.state),
-                    Cell::new(c.verdict),
-                    Cell::new(c.history),
-                    Cell::new(ms(c.rtt_ms)).set_alignment(CellAlignment::Right),
-                    Cell::new(c.syn_retransmits).set_alignment(CellAlignment::Right),
-                    Cell::new(format!("{}/{}", c.client_packets, c.server_packets))
-                        .set_alignment(CellAlignment::Right),
-                    Cell::new(format!("{}/{}", c.client_bytes, c.server_bytes))
-                        .set_alignment(CellAlignment::Right),
-                    Cell::new(format!("{:.3}", c.duration.as_secs_f64()))
-                        .set_alignment(CellAlignment::Right),
-                ]);
-            }
-            let _ = writeln!(text, "\nTCP connections ({tcp_total})");
-            let _ = writeln!(text, "{t}");
-            if tcp_hidden > 0 {
-                let _ = writeln!(
-                    text,
-                    "… and {tcp_hidden} more (raise --max-rows, or use --format json)"
-                );
-            }
+            let rows: Vec<Vec<Styled>> = self
+                .tcp
+                .sorted()
+                .iter()
+                .map(|c| {
+                    let tone = Tone::of_conn_state(c.state);
+                    vec![
+                        num(c.conn_id.to_string()),
+                        endpoint(&c.client_ip, c.client_port).into(),
+                        endpoint(&c.server_ip, c.server_port).into(),
+                        Styled::new(c.state).tone(tone),
+                        Styled::new(c.verdict.to_string()).tone(tone),
+                        c.history.to_string().into(),
+                        num(ms(c.rtt_ms)),
+                        num(c.syn_retransmits.to_string()),
+                        num(format!("{}/{}", c.client_packets, c.server_packets)),
+                        num(format!("{}/{}", c.client_bytes, c.server_bytes)),
+                        num(format!("{:.3}", c.duration.as_secs_f64())),
+                    ]
+                })
+                .collect();
+            text.push_str(&self.table(
+                format!("TCP connections ({tcp_total})"),
+                &TCP_COLUMNS,
+                &rows,
+                tcp_hidden,
+            ));
         }
         let (udp_total, udp_hidden) = (self.udp.total(), self.udp.hidden);
         if udp_total > 0 {
-            let rows = self.udp.sorted();
-            let mut t = self.table();
-            t.set_header(vec![
-                "#",
-                "Client",
-                "Server",
-                "Service",
-                "State",
-                "Datagrams c/s",
-                "Bytes c/s",
-                "Duration s",
-            ]);
-            for f in &rows {
-                t.add_row(vec![
-                    Cell::new(f.conn_id),
-                    Cell::new(endpoint(&f.client_ip, f.client_port)),
-                    Cell::new(endpoint(&f.server_ip, f.server_port)),
-                    Cell::new(f.service.unwrap_or("-")),
-                    Cell::new(f.state),
-                    Cell::new(format!("{}/{}", f.client_packets, f.server_packets))
-                        .set_alignment(CellAlignment::Right),
-                    Cell::new(format!("{}/{}", f.client_bytes, f.server_bytes))
-                        .set_alignment(CellAlignment::Right),
-                    Cell::new(format!("{:.3}", f.duration.as_secs_f64()))
-                        .set_alignment(CellAlignment::Right),
-                ]);
-            }
-            let _ = writeln!(text, "\nUDP flows ({udp_total})");
-            let _ = writeln!(text, "{t}");
-            if udp_hidden > 0 {
-                let _ = writeln!(
-                    text,
-                    "… and {udp_hidden} more (raise --max-rows, or use --format json)"
-                );
-            }
+            let rows: Vec<Vec<Styled>> = self
+                .udp
+                .sorted()
+                .iter()
+                .map(|f| {
+                    vec![
+                        num(f.conn_id.to_string()),
+                        endpoint(&f.client_ip, f.client_port).into(),
+                        endpoint(&f.server_ip, f.server_port).into(),
+                        f.service.unwrap_or("-").into(),
+                        Styled::new(f.state).tone(Tone::of_conn_state(f.state)),
+                        num(format!("{}/{}", f.client_packets, f.server_packets)),
+                        num(format!("{}/{}", f.client_bytes, f.server_bytes)),
+                        num(format!("{:.3}", f.duration.as_secs_f64())),
+                    ]
+                })
+                .collect();
+            text.push_str(&self.table(
+                format!("UDP flows ({udp_total})"),
+                &UDP_COLUMNS,
+                &rows,
+                udp_hidden,
+            ));
         }
         let (ws_total, ws_hidden) = (self.ws.total(), self.ws.hidden);
         if ws_total > 0 {
-            let rows = self.ws.sorted();
-            let mut t = self.table();
-            t.set_header(vec![
-                "#",
-                "Client",
-                "Server",
-                "Path",
-                "Status",
-                "Subprotocol",
-                "Extensions",
-                "Frames c/s",
-                "Messages c/s",
-                "Wire bytes c/s",
-                "Message bytes c/s",
-                "Close",
-                "Violations",
-            ]);
-            for w in &rows {
-                let status = match (w.status, w.accept_valid) {
-                    (Some(101), Some(true)) => "101 ✓".to_string(),
-                    (Some(101), _) => "101 ✗accept".to_string(),
-                    (Some(s), _) => s.to_string(),
-                    (None, _) => "-".to_string(),
-                };
-                let close = match (w.close_code, w.closed_by) {
-                    (Some(c), Some(by)) => format!("{c} by {}", side(by)),
-                    (None, Some(by)) => format!("by {}", side(by)),
-                    _ => "-".to_string(),
-                };
-                let num = |c: u64, s: u64| {
-                    Cell::new(format!("{c}/{s}")).set_alignment(CellAlignment::Right)
-                };
-                t.add_row(vec![
-                    Cell::new(w.conn.conn_id),
-                    Cell::new(endpoint(&w.conn.client_ip, w.conn.client_port)),
-                    Cell::new(endpoint(&w.conn.server_ip, w.conn.server_port)),
-                    Cell::new(&w.target),
-                    Cell::new(status),
-                    Cell::new(w.subprotocol.as_deref().unwrap_or("-")),
-                    Cell::new(w.extensions.as_deref().unwrap_or("-")),
-                    num(w.client.frames, w.server.frames),
-                    num(w.client.messages, w.server.messages),
-                    num(w.client.wire_bytes, w.server.wire_bytes),
-                    num(w.client.message_bytes, w.server.message_bytes),
-                    Cell::new(close),
-                    Cell::new(w.violations).set_alignment(CellAlignment::Right),
-                ]);
-            }
-            let _ = writeln!(text, "\nWebSocket sessions ({ws_total})");
-            let _ = writeln!(text, "{t}");
-            if ws_hidden > 0 {
-                let _ = writeln!(
-                    text,
-                    "… and {ws_hidden} more (raise --max-rows, or use --format json)"
-                );
-            }
+            let rows: Vec<Vec<Styled>> = self
+                .ws
+                .sorted()
+                .iter()
+                .map(|w| {
+                    let status = match (w.status, w.accept_valid) {
+                        (Some(101), Some(true)) => Styled::new("101 ✓"),
+                        (Some(101), _) => Styled::new("101 ✗accept").tone(Some(Tone::Bad)),
+                        (Some(s), _) => Styled::new(s.to_string()).tone(Some(Tone::Bad)),
+                        (None, _) => Styled::new("-").tone(Some(Tone::Warn)),
+                    };
+                    let close = match (w.close_code, w.closed_by) {
+                        (Some(c), Some(by)) => format!("{c} by {}", side(by)),
+                        (None, Some(by)) => format!("by {}", side(by)),
+                        _ => "-".to_string(),
+                    };
+                    let pair = |c: u64, s: u64| num(format!("{c}/{s}"));
+                    vec![
+                        num(w.conn.conn_id.to_string()),
+                        endpoint(&w.conn.client_ip, w.conn.client_port).into(),
+                        endpoint(&w.conn.server_ip, w.conn.server_port).into(),
+                        w.target.as_str().into(),
+                        status,
+                        w.subprotocol.as_deref().unwrap_or("-").into(),
+                        w.extensions.as_deref().unwrap_or("-").into(),
+                        pair(w.client.frames, w.server.frames),
+                        pair(w.client.messages, w.server.messages),
+                        pair(w.client.wire_bytes, w.server.wire_bytes),
+                        pair(w.client.message_bytes, w.server.message_bytes),
+                        close.into(),
+                        num(w.violations.to_string()).tone((w.violations > 0).then_some(Tone::Bad)),
+                    ]
+                })
+                .collect();
+            text.push_str(&self.table(
+                format!("WebSocket sessions ({ws_total})"),
+                &WS_COLUMNS,
+                &rows,
+                ws_hidden,
+            ));
+        }
+        if !text.is_empty() {
+            self.note(&mut text, LEGEND);
         }
         self.write(&text);
     }
 
     fn health(&mut self, s: &Summary) {
-        let mut t = self.table();
-        let mut row = |k: &str, v: String| {
-            t.add_row(vec![Cell::new(k), Cell::new(v)]);
+        let mut rows: Vec<Vec<Styled>> = Vec::new();
+        // Lists of counts break after their commas only: "0 incomplete"
+        // stays on one line.
+        let mut row = |k: &str, v: String, tone: Option<Tone>| {
+            let counts = k != "read error" && v.contains(", ");
+            let v = if counts {
+                v.split(", ")
+                    .map(|item| item.replace(' ', "\u{a0}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                v
+            };
+            rows.push(vec![k.into(), Styled::new(v).tone(tone)]);
         };
         if let Some(f) = &s.format {
-            row("format", f.clone());
+            row("format", f.clone(), None);
         }
         if let Some(c) = &self.capture {
             row(
@@ -534,6 +566,7 @@ impl<W: Write> HumanView<W> {
                     "{} ({} socket, {}, snaplen {}), {:.1} s",
                     c.interface, c.socket, c.link_type, c.snaplen, c.duration
                 ),
+                None,
             );
             row(
                 "kernel",
@@ -541,6 +574,7 @@ impl<W: Write> HumanView<W> {
                     "{} received, {} dropped by the kernel, {} by the interface; {} read",
                     c.received, c.kernel_drops, c.interface_drops, c.captured
                 ),
+                (c.kernel_drops + c.interface_drops > 0).then_some(Tone::Bad),
             );
         }
         let filtered = if s.filtered_out > 0 {
@@ -554,16 +588,18 @@ impl<W: Write> HumanView<W> {
                 "{} ({} bytes on the wire, {} captured){filtered}",
                 s.packets, s.bytes, s.captured_bytes
             ),
+            None,
         );
         if let (Some(a), Some(b)) = (s.first_ts, s.last_ts) {
             row(
                 "time span",
                 format!(
-                    "{} → {} ({:.6} s)",
-                    DateTime(a),
-                    DateTime(b),
+                    "{} → {} ({:.6}\u{a0}s)",
+                    unbroken(&DateTime(a).to_string()),
+                    unbroken(&DateTime(b).to_string()),
                     b.since(a).as_secs_f64()
                 ),
+                None,
             );
         }
         let links: Vec<String> = s
@@ -578,17 +614,29 @@ impl<W: Write> HumanView<W> {
             } else {
                 links.join(", ")
             },
+            None,
         );
-        row("TCP connections", s.tcp_conns.to_string());
-        row("UDP flows", s.udp_flows.to_string());
-        row("truncated (snaplen)", s.truncated.to_string());
-        row("decode errors", s.decode_errors.to_string());
+        let bad = |n: u64| (n > 0).then_some(Tone::Bad);
+        let warn = |n: u64| (n > 0).then_some(Tone::Warn);
+        row("TCP connections", s.tcp_conns.to_string(), None);
+        row("UDP flows", s.udp_flows.to_string(), None);
+        row(
+            "truncated (snaplen)",
+            s.truncated.to_string(),
+            warn(s.truncated),
+        );
+        row(
+            "decode errors",
+            s.decode_errors.to_string(),
+            bad(s.decode_errors),
+        );
         row(
             "not decoded",
             format!(
                 "{} non-IP, {} other IP protocols, {} unsupported link type",
                 s.non_ip, s.other_ip, s.unsupported_link
             ),
+            None,
         );
         row(
             "IP fragments",
@@ -599,8 +647,13 @@ impl<W: Write> HumanView<W> {
                 s.fragments_incomplete,
                 s.fragment_conflicts
             ),
+            warn(s.fragments_incomplete + s.fragment_conflicts),
         );
-        row("flows evicted (table full)", s.evicted.to_string());
+        row(
+            "flows evicted (table full)",
+            s.evicted.to_string(),
+            warn(s.evicted),
+        );
         if s.ws_sessions > 0
             || s.reassembly_gaps > 0
             || s.reassembly_dropped_bytes > 0
@@ -612,6 +665,7 @@ impl<W: Write> HumanView<W> {
                     "{} sessions, {} frames, {} messages, {} violations",
                     s.ws_sessions, s.ws_frames, s.ws_messages, s.ws_violations
                 ),
+                bad(s.ws_violations),
             );
             row(
                 "stream reassembly",
@@ -619,6 +673,7 @@ impl<W: Write> HumanView<W> {
                     "{} gaps, {} held bytes given up (limits), {} conflicting overlaps",
                     s.reassembly_gaps, s.reassembly_dropped_bytes, s.reassembly_conflicts
                 ),
+                warn(s.reassembly_gaps + s.reassembly_dropped_bytes + s.reassembly_conflicts),
             );
         }
         if let Some(e) = &self.error {
@@ -628,12 +683,84 @@ impl<W: Write> HumanView<W> {
                     "{}: stopped at byte offset {}: {}",
                     e.file, e.offset, e.message
                 ),
+                Some(Tone::Bad),
             );
         }
-        let text = format!("\nCapture health\n{t}\n");
+        let drawn = layout::boxed(&HEALTH_COLUMNS, &rows, self.width(), self.cfg.style);
+        let text = format!("\nCapture health\n{}\n", drawn.text);
         self.write(&text);
     }
 }
+
+/// Spaces made no-break spaces, so that a date and its time stay on one line.
+fn unbroken(s: &str) -> String {
+    s.replace(' ', "\u{a0}")
+}
+
+/// Continuation lines of an event start under the text after the time.
+const EVENT_INDENT: usize = "00:00:00.000000  ".len();
+
+/// Under the tables: what the abbreviations in their headers mean.
+const LEGEND: &str = "c/s = client/server (the client's count first); rtx = retransmissions";
+
+const TCP_COLUMNS: [Column; 11] = [
+    Column::optional("#", Fit::Atom, 20).right(),
+    Column::kept("Client", Fit::Atom),
+    Column::kept("Server", Fit::Atom),
+    Column::kept("State", Fit::Atom),
+    Column::kept("Verdict", Fit::Text),
+    Column::optional("History", Fit::Atom, 5),
+    Column::optional("RTT ms", Fit::Atom, 6).right(),
+    Column::optional("SYN rtx", Fit::Atom, 1)
+        .right()
+        .short("rtx"),
+    Column::optional("Packets c/s", Fit::Atom, 3)
+        .right()
+        .short("Pkts c/s"),
+    Column::optional("Bytes c/s", Fit::Atom, 4).right(),
+    Column::optional("Duration s", Fit::Atom, 2)
+        .right()
+        .short("Dur s"),
+];
+
+const UDP_COLUMNS: [Column; 8] = [
+    Column::optional("#", Fit::Atom, 20).right(),
+    Column::kept("Client", Fit::Atom),
+    Column::kept("Server", Fit::Atom),
+    Column::optional("Service", Fit::Atom, 3),
+    Column::kept("State", Fit::Atom),
+    Column::optional("Datagrams c/s", Fit::Atom, 2)
+        .right()
+        .short("Dgrams c/s"),
+    Column::optional("Bytes c/s", Fit::Atom, 4).right(),
+    Column::optional("Duration s", Fit::Atom, 1)
+        .right()
+        .short("Dur s"),
+];
+
+const WS_COLUMNS: [Column; 13] = [
+    Column::optional("#", Fit::Atom, 20).right(),
+    Column::kept("Client", Fit::Atom),
+    Column::kept("Server", Fit::Atom),
+    Column::optional("Path", Fit::Atom, 8),
+    Column::kept("Status", Fit::Atom),
+    Column::optional("Subprotocol", Fit::Atom, 3).short("Subproto"),
+    Column::optional("Extensions", Fit::Text, 1).short("Ext"),
+    Column::optional("Frames c/s", Fit::Atom, 2).right(),
+    Column::optional("Messages c/s", Fit::Atom, 7)
+        .right()
+        .short("Msgs c/s"),
+    Column::optional("Wire bytes c/s", Fit::Atom, 4)
+        .right()
+        .short("Wire B c/s"),
+    Column::optional("Message bytes c/s", Fit::Atom, 5)
+        .right()
+        .short("Msg B c/s"),
+    Column::optional("Close", Fit::Text, 6),
+    Column::kept("Violations", Fit::Atom).right().short("Viol"),
+];
+
+const HEALTH_COLUMNS: [Column; 2] = [Column::kept("", Fit::Text), Column::kept("", Fit::Text)];
 
 /// At most `chars` characters of `s`, with an ellipsis when cut.
 fn shorten(s: &str, chars: usize) -> String {

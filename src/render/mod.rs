@@ -6,6 +6,7 @@
 pub mod check;
 pub mod human;
 pub mod json;
+pub mod layout;
 pub mod sockets;
 
 use std::io::{self, Write};
@@ -78,6 +79,77 @@ impl<W: Write> crate::event::FlushSink for Renderer<W> {
             Renderer::Json(j) => j.flush_now(),
             Renderer::Human(h) => h.flush_now(),
         }
+    }
+}
+
+/// What a piece of text says, for colouring it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Refused, reset, unanswered, violated, failed, dropped: red.
+    Bad,
+    /// Incomplete or doubtful: yellow.
+    Warn,
+    /// Held, valid: green.
+    Good,
+}
+
+impl Tone {
+    fn sgr(self) -> &'static str {
+        match self {
+            Tone::Bad => "\x1b[31m",
+            Tone::Warn => "\x1b[33m",
+            Tone::Good => "\x1b[32m",
+        }
+    }
+
+    /// comfy-table's colour for it.
+    pub fn color(self) -> comfy_table::Color {
+        match self {
+            Tone::Bad => comfy_table::Color::Red,
+            Tone::Warn => comfy_table::Color::Yellow,
+            Tone::Good => comfy_table::Color::Green,
+        }
+    }
+
+    /// The tone of a Zeek `conn_state`: no connection made or one torn
+    /// down by a reset is bad; half-open or mid-stream is doubtful.
+    pub fn of_conn_state(state: &str) -> Option<Tone> {
+        match state {
+            "REJ" | "S0" | "RSTO" | "RSTR" | "RSTOS0" | "RSTRH" | "SH" | "SHR" => Some(Tone::Bad),
+            "S1" | "S2" | "S3" | "OTH" => Some(Tone::Warn),
+            _ => None,
+        }
+    }
+}
+
+impl crate::config::Style {
+    /// `s` in `tone`'s colour, when colours are on.
+    pub fn paint(&self, s: &str, tone: Option<Tone>) -> String {
+        match tone {
+            Some(t) if self.color => format!("{}{s}\x1b[0m", t.sgr()),
+            _ => s.to_string(),
+        }
+    }
+
+    /// Text for a terminal that may not show UTF-8: arrows, marks and
+    /// ellipses spelt in ASCII when `ascii` is set.
+    pub fn glyphs<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
+        if !self.ascii || s.is_ascii() {
+            return s.into();
+        }
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '→' => out.push_str("->"),
+                '←' => out.push_str("<-"),
+                '✓' => out.push_str("ok"),
+                '✗' => out.push('x'),
+                '…' => out.push_str("..."),
+                '—' => out.push_str("--"),
+                c => out.push(c),
+            }
+        }
+        out.into()
     }
 }
 

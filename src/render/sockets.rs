@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use crate::config::Style;
+use crate::render::layout::{self, Column, Fit, Styled};
+use crate::render::Tone;
 
 use crate::render::json::escape_into;
 use crate::sockets::tree::{ListenerGroup, Tree};
 use crate::sockets::watch::{Change, Changes};
 use crate::sockets::{Family, Listing, SocketRow, TableSource};
 
-/// Which optional columns to show.
+/// Which optional columns to show, and how.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LsView {
     pub processes: bool,
@@ -21,6 +23,9 @@ pub struct LsView {
     pub netns: bool,
     pub resolve: bool,
     pub width: Option<u16>,
+    /// The header line (`-H` turns it off, as in ss).
+    pub header: bool,
+    pub style: Style,
 }
 
 /// `ADDR:PORT` as ss writes it: IPv6 in brackets, port 0 as `*`; names
@@ -81,153 +86,148 @@ fn owners(r: &SocketRow) -> String {
         .join(", ")
 }
 
-fn table(width: Option<u16>) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING);
-    t.force_no_tty();
-    match width {
-        Some(w) => {
-            t.set_content_arrangement(ContentArrangement::Dynamic);
-            t.set_width(w);
-        }
-        None => {
-            t.set_content_arrangement(ContentArrangement::Disabled);
-        }
-    }
-    t
-}
+type Cells = Vec<Styled>;
 
-type Cells = Vec<(String, bool)>;
-
-fn header(v: &LsView) -> Vec<&'static str> {
-    let mut header = vec!["Proto", "State", "Recv-Q", "Send-Q", "Local", "Peer"];
+/// The columns shown, in order. Proto, State and the two endpoints are
+/// kept at every width; the others are left out, least useful first, when
+/// the terminal is narrow (ss keeps one socket per line, and so does this).
+fn columns(v: &LsView) -> Vec<Column> {
+    let mut c = vec![
+        Column::kept("Proto", Fit::Atom),
+        Column::kept("State", Fit::Atom),
+        Column::optional("Recv-Q", Fit::Atom, 10).right(),
+        Column::optional("Send-Q", Fit::Atom, 11).right(),
+        Column::kept("Local", Fit::Atom),
+        Column::kept("Peer", Fit::Atom),
+    ];
     if v.processes {
-        header.push("Process");
+        c.push(Column::optional("Process", Fit::Text, 12));
     }
     if v.info {
-        header.extend([
-            "RTT ms",
-            "RTTvar ms",
-            "Cwnd",
-            "Ssthresh",
-            "Retrans",
-            "Acked",
-            "Received",
+        c.extend([
+            Column::optional("RTT ms", Fit::Atom, 9).right(),
+            Column::optional("RTTvar ms", Fit::Atom, 3)
+                .right()
+                .short("RTTvar"),
+            Column::optional("Cwnd", Fit::Atom, 7).right(),
+            Column::optional("Ssthresh", Fit::Atom, 2)
+                .right()
+                .short("Ssthr"),
+            Column::optional("Retrans", Fit::Atom, 8)
+                .right()
+                .short("Rtx"),
+            Column::optional("Acked", Fit::Atom, 5).right(),
+            Column::optional("Received", Fit::Atom, 4)
+                .right()
+                .short("Rcvd"),
         ]);
     }
     if v.mem {
-        header.extend(["Rmem", "Rcvbuf", "Wmem", "Sndbuf", "Drops"]);
+        c.extend([
+            Column::optional("Rmem", Fit::Atom, 4).right(),
+            Column::optional("Rcvbuf", Fit::Atom, 1).right(),
+            Column::optional("Wmem", Fit::Atom, 3).right(),
+            Column::optional("Sndbuf", Fit::Atom, 0).right(),
+            Column::optional("Drops", Fit::Atom, 6).right(),
+        ]);
     }
     if v.netns {
-        header.push("Netns");
+        c.push(Column::optional("Netns", Fit::Atom, 13));
     }
-    header
+    c
 }
 
-/// One row's cells, each with whether it is right-aligned.
+/// One row's cells, in the order of [`columns`].
 fn row_cells(r: &SocketRow, v: &LsView) -> Cells {
-    let right = |x: String| (x, true);
-    let left = |x: String| (x, false);
-    let mut row = vec![
-        left(r.proto.name().to_string()),
-        left(r.state.name().to_string()),
-        right(r.recv_q.to_string()),
-        right(r.send_q.to_string()),
-        left(local(r)),
-        left(peer(r)),
+    let mut row: Cells = vec![
+        r.proto.name().into(),
+        r.state.name().into(),
+        r.recv_q.to_string().into(),
+        r.send_q.to_string().into(),
+        local(r).into(),
+        peer(r).into(),
     ];
     if v.processes {
-        row.push(left(owners(r)));
+        row.push(owners(r).into());
     }
     if v.info {
         match &r.tcp_info {
             Some(i) => {
                 let opt = |x: Option<u64>| x.map_or("-".to_string(), |x| x.to_string());
                 row.extend([
-                    right(format!("{:.3}", f64::from(i.rtt_us) / 1000.0)),
-                    right(format!("{:.3}", f64::from(i.rttvar_us) / 1000.0)),
-                    right(i.snd_cwnd.to_string()),
-                    right(i.snd_ssthresh.to_string()),
-                    right(i.total_retrans.to_string()),
-                    right(opt(i.bytes_acked)),
-                    right(opt(i.bytes_received)),
+                    format!("{:.3}", f64::from(i.rtt_us) / 1000.0).into(),
+                    format!("{:.3}", f64::from(i.rttvar_us) / 1000.0).into(),
+                    i.snd_cwnd.to_string().into(),
+                    i.snd_ssthresh.to_string().into(),
+                    Styled::new(i.total_retrans.to_string())
+                        .tone((i.total_retrans > 0).then_some(Tone::Warn)),
+                    opt(i.bytes_acked).into(),
+                    opt(i.bytes_received).into(),
                 ]);
             }
-            None => row.extend((0..7).map(|_| left(String::new()))),
+            None => row.extend((0..7).map(|_| Styled::default())),
         }
     }
     if v.mem {
         match &r.mem {
             Some(m) => row.extend([
-                right(m.rmem_alloc.to_string()),
-                right(m.rcvbuf.to_string()),
-                right(m.wmem_alloc.to_string()),
-                right(m.sndbuf.to_string()),
-                right(m.drops.to_string()),
+                m.rmem_alloc.to_string().into(),
+                m.rcvbuf.to_string().into(),
+                m.wmem_alloc.to_string().into(),
+                m.sndbuf.to_string().into(),
+                Styled::new(m.drops.to_string()).tone((m.drops > 0).then_some(Tone::Bad)),
             ]),
-            None => row.extend((0..5).map(|_| left(String::new()))),
+            None => row.extend((0..5).map(|_| Styled::default())),
         }
     }
     if v.netns {
-        row.push(left(r.netns.clone().unwrap_or_default()));
+        row.push(r.netns.clone().unwrap_or_default().into());
     }
     row
 }
 
-/// Rows laid out: by comfy-table on a terminal (which wraps cells to fit
-/// `v.width`), else by the plain aligner.
+/// Rows laid out in ss's look, fitted to the width (nothing left out or
+/// wrapped when the output is not a terminal). What was left out is
+/// returned for the footer.
 fn write_cells<W: Write>(
     out: &mut W,
-    header: &[&str],
-    cells: Vec<Cells>,
+    columns: &[Column],
+    cells: &[Cells],
     v: &LsView,
-) -> io::Result<()> {
+) -> io::Result<Vec<&'static str>> {
     if cells.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    match v.width {
-        Some(w) => {
-            let mut t = table(Some(w));
-            t.set_header(header.to_vec());
-            for row in cells {
-                t.add_row(row.into_iter().map(|(x, r)| {
-                    let c = Cell::new(x);
-                    if r {
-                        c.set_alignment(CellAlignment::Right)
-                    } else {
-                        c
-                    }
-                }));
-            }
-            writeln!(out, "{t}")
-        }
-        // Not a terminal: nothing to wrap, and 100 000 rows must not
-        // cost more than the listing (comfy-table's layout did).
-        None => write_aligned(out, header, &cells),
-    }
+    let drawn = layout::plain(columns, cells, v.width.map(usize::from), v.style, v.header);
+    out.write_all(drawn.text.as_bytes())?;
+    Ok(drawn.left_out)
 }
 
-/// The table of sockets, then a footer: how many, where they came from,
-/// and what could not be attributed.
-pub fn write_table<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Result<()> {
-    let cells = l.rows.iter().map(|r| row_cells(r, v)).collect();
-    write_cells(out, &header(v), cells, v)?;
-    writeln!(out, "{}", footer(l))
+/// The table of sockets. The footer (how many, where they came from, what
+/// could not be attributed: [`footer`]) is the caller's to write, on
+/// standard error. Returns the columns left out to fit the width.
+pub fn write_table<W: Write>(
+    out: &mut W,
+    l: &Listing,
+    v: &LsView,
+) -> io::Result<Vec<&'static str>> {
+    let cells: Vec<Cells> = l.rows.iter().map(|r| row_cells(r, v)).collect();
+    write_cells(out, &columns(v), &cells, v)
 }
 
 /// `--watch`: the table with a first column saying what changed since the
 /// previous listing (`+` appeared, `~` changed state, `-` vanished: listed
-/// last, as they were), then the footer.
+/// last, as they were), then a line counting the changes.
 pub fn write_table_changes<W: Write>(
     out: &mut W,
     l: &Listing,
     changes: &Changes,
     v: &LsView,
-) -> io::Result<()> {
-    let mut h = vec![" "];
-    h.extend(header(v));
+) -> io::Result<Vec<&'static str>> {
+    let mut cols = vec![Column::kept(" ", Fit::Atom)];
+    cols.extend(columns(v));
     let mark = |m: &str, mut c: Cells| {
-        c.insert(0, (m.to_string(), false));
+        c.insert(0, m.into());
         c
     };
     let mut cells: Vec<Cells> = l
@@ -242,31 +242,43 @@ pub fn write_table_changes<W: Write>(
             };
             let mut cells = row_cells(r, v);
             if let Change::StateChanged(before) = c {
-                cells[1].0 = format!("{}→{}", before.name(), r.state.name());
+                cells[1] = format!("{}→{}", before.name(), r.state.name()).into();
             }
             mark(m, cells)
         })
         .collect();
     cells.extend(changes.vanished.iter().map(|r| mark("-", row_cells(r, v))));
-    write_cells(out, &h, cells, v)?;
+    let left_out = write_cells(out, &cols, &cells, v)?;
     writeln!(
         out,
-        "{}; {} appeared, {} vanished, {} changed state",
-        footer(l),
+        "{} socket{}; {} appeared, {} vanished, {} changed state",
+        l.rows.len(),
+        if l.rows.len() == 1 { "" } else { "s" },
         changes.appeared(),
         changes.vanished.len(),
         changes.state_changed()
-    )
+    )?;
+    Ok(left_out)
 }
 
 /// `--tree`: per listening socket a line — address, owner, backlog, its
 /// connections by state — then those connections, indented; then the
-/// sockets accepted from no listener, as a table.
-pub fn write_tree<W: Write>(out: &mut W, l: &Listing, tree: &Tree, v: &LsView) -> io::Result<()> {
+/// sockets accepted from no listener, as a table. Returns the count line
+/// for the footer.
+pub fn write_tree<W: Write>(
+    out: &mut W,
+    l: &Listing,
+    tree: &Tree,
+    v: &LsView,
+) -> io::Result<String> {
     let rows = &l.rows;
-    let child_view = LsView { width: None, ..*v };
+    let child_view = LsView {
+        width: None,
+        header: false,
+        ..*v
+    };
     for g in &tree.groups {
-        writeln!(out, "{}", listener_line(rows, g, v))?;
+        writeln!(out, "{}", v.style.glyphs(&listener_line(rows, g, v)))?;
         if g.conns.is_empty() {
             continue;
         }
@@ -281,9 +293,11 @@ pub fn write_tree<W: Write>(out: &mut W, l: &Listing, tree: &Tree, v: &LsView) -
                 c
             })
             .collect();
-        let mut text = Vec::new();
-        write_aligned_rows(&mut text, None, &cells)?;
-        for line in String::from_utf8_lossy(&text).lines() {
+        let mut cols = columns(&child_view);
+        cols.remove(4);
+        cols.remove(0);
+        let drawn = layout::plain(&cols, &cells, None, v.style, false);
+        for line in drawn.text.lines() {
             writeln!(out, "   {}", line.trim_end())?;
         }
     }
@@ -294,20 +308,18 @@ pub fn write_tree<W: Write>(out: &mut W, l: &Listing, tree: &Tree, v: &LsView) -
             tree.others.len(),
             if tree.others.len() == 1 { "" } else { "s" }
         )?;
-        let cells = tree
+        let cells: Vec<Cells> = tree
             .others
             .iter()
             .map(|&i| row_cells(&rows[i], v))
             .collect();
-        write_cells(out, &header(v), cells, v)?;
+        write_cells(out, &columns(v), &cells, v)?;
     }
-    writeln!(
-        out,
-        "{} listening socket{}; {}",
+    Ok(format!(
+        "{} listening socket{}; ",
         tree.groups.len(),
         if tree.groups.len() == 1 { "" } else { "s" },
-        footer(l)
-    )
+    ))
 }
 
 /// "0.0.0.0:8080 python3(1234): listening, backlog 3/128, 42 established, 5 time-wait"
@@ -337,53 +349,9 @@ fn listener_line(rows: &[SocketRow], g: &ListenerGroup, v: &LsView) -> String {
     s
 }
 
-/// Columns padded to their widest cell, laid out as comfy-table's
-/// `NOTHING` preset lays them out (one space each side of every cell).
-fn write_aligned<W: Write>(out: &mut W, header: &[&str], cells: &[Cells]) -> io::Result<()> {
-    let header: Cells = header.iter().map(|h| (h.to_string(), false)).collect();
-    write_aligned_rows(out, Some(&header), cells)
-}
-
-/// Rows (after an optional header) padded to the widest cell of each column.
-fn write_aligned_rows<W: Write>(
-    out: &mut W,
-    header: Option<&Cells>,
-    cells: &[Cells],
-) -> io::Result<()> {
-    let mut widths: Vec<usize> = Vec::new();
-    for row in header.into_iter().chain(cells) {
-        if widths.len() < row.len() {
-            widths.resize(row.len(), 0);
-        }
-        for (w, (x, _)) in widths.iter_mut().zip(row) {
-            *w = (*w).max(x.chars().count());
-        }
-    }
-    let mut line = String::new();
-    let put = |line: &mut String, x: &str, w: usize, right: bool| {
-        let pad = w - x.chars().count();
-        line.push(' ');
-        if right {
-            line.extend(std::iter::repeat(' ').take(pad));
-            line.push_str(x);
-        } else {
-            line.push_str(x);
-            line.extend(std::iter::repeat(' ').take(pad));
-        }
-        line.push(' ');
-    };
-    for row in header.into_iter().chain(cells) {
-        line.clear();
-        for ((x, right), &w) in row.iter().zip(&widths) {
-            put(&mut line, x, w, *right);
-        }
-        line.push('\n');
-        out.write_all(line.as_bytes())?;
-    }
-    Ok(())
-}
-
-fn footer(l: &Listing) -> String {
+/// How many sockets, where they came from, and what could not be
+/// attributed: written by the caller on standard error.
+pub fn footer(l: &Listing) -> String {
     let mut s = format!(
         "{} socket{} (from {})",
         l.rows.len(),
@@ -416,17 +384,16 @@ pub fn write_summary<W: Write>(out: &mut W, l: &Listing, v: &LsView) -> io::Resu
     for r in &l.rows {
         *counts.entry((r.proto.name(), r.state.name())).or_default() += 1;
     }
-    let mut t = table(v.width);
-    t.set_header(vec!["Proto", "State", "Sockets"]);
-    for ((p, s), n) in &counts {
-        t.add_row(vec![
-            Cell::new(p),
-            Cell::new(s),
-            Cell::new(n).set_alignment(CellAlignment::Right),
-        ]);
-    }
-    writeln!(out, "{t}")?;
-    writeln!(out, "{}", footer(l))
+    let cols = [
+        Column::kept("Proto", Fit::Atom),
+        Column::kept("State", Fit::Atom),
+        Column::kept("Sockets", Fit::Atom).right(),
+    ];
+    let cells: Vec<Cells> = counts
+        .iter()
+        .map(|((p, s), n)| vec![(*p).into(), (*s).into(), n.to_string().into()])
+        .collect();
+    write_cells(out, &cols, &cells, v).map(|_| ())
 }
 
 struct Obj<'a> {
