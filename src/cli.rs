@@ -49,8 +49,11 @@ pub enum Command {
     /// Check expectations over recorded captures, for CI: exit 0 when all
     /// hold, 1 when one does not, 2 on a usage or input error
     Check(CheckArgs),
-    /// Generate the man page or shell completions
-    #[command(hide = true)]
+    /// Print the JSON Schema of every record the JSON lines hold (replay,
+    /// capture, ls, check): one definition per record type
+    Schema,
+    /// Generate man pages or shell completions (`generate man --dir DIR`,
+    /// `generate completions bash|zsh|fish|elvish|powershell`)
     Generate {
         #[command(subcommand)]
         what: Generate,
@@ -59,8 +62,17 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum Generate {
-    /// The man page (roff) on standard output
-    Man,
+    /// Man pages (roff): sockscope(1) on standard output, or one
+    /// subcommand's page (sockscope-replay(1)…), or with --dir every page
+    /// written into DIR
+    Man {
+        /// A subcommand: its page instead of sockscope(1)
+        #[arg(value_name = "SUBCOMMAND")]
+        page: Option<String>,
+        /// Write every page (sockscope.1, sockscope-replay.1, …) into DIR
+        #[arg(long, value_name = "DIR", conflicts_with = "page")]
+        dir: Option<PathBuf>,
+    },
     /// Shell completions on standard output
     Completions {
         #[arg(value_enum)]
@@ -70,17 +82,88 @@ pub enum Generate {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
-    /// Event lines, tables and a capture-health block
+    /// For people: lines and tables
     Human,
-    /// JSON lines, one record per line (schema in the README)
+    /// JSON lines, one object per line (`sockscope schema` prints their
+    /// JSON Schema)
     Json,
+}
+
+/// When to colour the output.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When the output is a terminal and NO_COLOR is not set
+    Auto,
+    Always,
+    Never,
+}
+
+/// How text is drawn (shared by every subcommand that prints tables).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct StyleArgs {
+    /// Colour states, violations, failures and drops: auto (a terminal,
+    /// unless NO_COLOR is set), always or never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
+    /// ASCII only: +-| table borders, -> and <- arrows (the default when
+    /// the locale's character set is not UTF-8)
+    #[arg(long)]
+    pub ascii: bool,
+}
+
+impl StyleArgs {
+    /// The style for output going to a stream that is (or is not) a
+    /// terminal.
+    pub fn resolve(&self, terminal: bool) -> sockscope::config::Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        sockscope::config::Style {
+            color: match self.color {
+                ColorWhen::Always => true,
+                ColorWhen::Never => false,
+                ColorWhen::Auto => terminal && !no_color && !dumb,
+            },
+            ascii: self.ascii || !locale_is_utf8(),
+        }
+    }
+
+    /// The style for standard output.
+    pub fn for_stdout(&self) -> sockscope::config::Style {
+        self.resolve(std::io::stdout().is_terminal())
+    }
+}
+
+/// Whether the locale's character set is UTF-8: the first of LC_ALL,
+/// LC_CTYPE and LANG that is set decides; with none set, UTF-8 is assumed
+/// (as most terminals are, and a cleared environment should not turn a
+/// UTF-8 terminal's tables into ASCII).
+fn locale_is_utf8() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty())
+        .map_or(true, |v| {
+            let v = v.to_ascii_lowercase();
+            v.contains("utf-8") || v.contains("utf8")
+        })
 }
 
 /// How records are shown (shared by replay and capture).
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    /// Output format
-    #[arg(long, short = 'F', value_enum, default_value_t = FormatArg::Human)]
+    /// Output format: `human`, one line per event as it happens, then a
+    /// table of TCP connections, UDP flows and WebSocket sessions and the
+    /// capture-health block; or `json`, JSON lines: meta, the events and
+    /// flow records in capture order, then summary (`sockscope schema`
+    /// prints their JSON Schema)
+    #[arg(
+        long,
+        short = 'F',
+        value_enum,
+        default_value_t = FormatArg::Human,
+        hide_possible_values = true
+    )]
     pub format: FormatArg,
 
     /// Only the summary tables and the health block (JSON: no per-packet events)
@@ -95,10 +178,15 @@ pub struct OutputArgs {
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_rows: usize,
 
-    /// Table width in columns (default: the terminal's width; no wrapping when
-    /// the output is not a terminal)
+    /// Width in columns that tables and event lines are fitted to (default:
+    /// the terminal's; none when the output is not a terminal). Addresses,
+    /// ports, numbers and states are never split: when a table does not fit,
+    /// its headers are abbreviated, then its least useful columns left out
     #[arg(long, value_name = "COLUMNS")]
     pub width: Option<u16>,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 /// Flow-table limits and timeouts (shared by replay and capture).
@@ -160,17 +248,36 @@ pub struct DecodeArgs {
 Examples:
   sockscope replay capture.pcap
   sockscope replay capture.pcapng 'tcp port 443'
+  sockscope replay -r capture.pcap -c 1000 tcp port 80
+  sockscope replay lo.pcapng lo-1.pcapng lo-2.pcapng     (read as one capture)
   sockscope replay --format json capture.pcap | jq 'select(.type == \"tcp_conn\")'
-  tcpdump -w - -i eth0 | sockscope replay -")]
-pub struct ReplayArgs {
-    /// The capture file (.pcap or .pcapng); - reads standard input
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+  tcpdump -w - -i eth0 | sockscope replay -
 
-    /// A BPF filter in tcpdump syntax, applied exactly as tcpdump -r would
-    /// (several words are joined with spaces, as tcpdump does)
-    #[arg(value_name = "FILTER", num_args = 0..)]
-    pub filter: Vec<String>,
+Tables: c/s = client/server (the client's count first); rtx = retransmitted
+SYNs. At a narrow width, headers are abbreviated and the least useful columns
+left out (named under the table); --width brings them back.")]
+pub struct ReplayArgs {
+    /// Capture files (.pcap or .pcapng; - reads standard input), then a BPF
+    /// filter in tcpdump syntax applied exactly as tcpdump -r would (several
+    /// words are joined with spaces). Names after the first are files as long
+    /// as they name existing files; several files are read as one capture,
+    /// in timestamp order
+    #[arg(value_name = "FILE [FILE…] [FILTER]", num_args = 0..)]
+    pub args: Vec<String>,
+
+    /// The capture file, as tcpdump -r (repeatable; then every word after
+    /// the options is the filter)
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// Stop after N packets (those the filter lets through), as tcpdump -c
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Numeric addresses and ports (always so: accepted for tcpdump's -n
+    /// and -nn)
+    #[arg(short = 'n', action = clap::ArgAction::Count)]
+    pub numeric: u8,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -188,13 +295,26 @@ Examples:
   sudo sockscope capture -i eth0 'tcp port 443'
   sudo sockscope capture -i any --format json -c 1000 | jq 'select(.type == \"tcp_conn\")'
   sudo sockscope capture -i lo --duration 30s -w lo.pcapng --expect 'count(tcp_conn where state == \"REJ\") == 0'
-  sockscope capture --list-interfaces
+  sockscope capture -D
+  sudo sockscope capture -ni lo -q -w lo.pcapng -C 100
+
+The status line (packets captured and dropped, every second) is drawn on
+standard error only where it cannot mix into data: when standard output is
+the same terminal (it is redrawn below the events), when the decoded view
+goes to standard error (-w -), or with -q (nothing is written to standard
+output until the end). --status and --no-status decide instead.
 
 Privileges: opening the socket needs CAP_NET_RAW (promiscuous mode also
 CAP_NET_ADMIN): run as root, or once `sudo setcap cap_net_raw,cap_net_admin=eip
 $(which sockscope)`. Once the socket (and the -w file) is open, sockscope
 drops every capability and, when root, becomes --user (nobody) before it reads
 a packet.")]
+#[command(mut_arg("format", |a| a.help(
+    "Output format: `human`, one line per event as it happens, then the tables \
+     and the capture-health block (kernel drops included) when the capture stops; \
+     or `json`, JSON lines: meta, events and flow records as they happen, then \
+     capture_stats and summary (`sockscope schema` prints their JSON Schema)"
+)))]
 pub struct CaptureArgs {
     /// The interface to capture on, or `any` (every interface, cooked)
     #[arg(
@@ -210,9 +330,15 @@ pub struct CaptureArgs {
     #[arg(value_name = "FILTER", num_args = 0..)]
     pub filter: Vec<String>,
 
-    /// List the interfaces with their addresses, flags and link type
-    #[arg(long)]
+    /// List the interfaces with their addresses, flags and link type (as
+    /// tcpdump -D)
+    #[arg(short = 'D', long)]
     pub list_interfaces: bool,
+
+    /// Numeric addresses and ports (always so: accepted for tcpdump's -n
+    /// and -nn, as in `-ni eth0`)
+    #[arg(short = 'n', action = clap::ArgAction::Count)]
+    pub numeric: u8,
 
     /// Open a datagram (SOCK_DGRAM, cooked) socket: packets without their
     /// link-layer header (always so for `any`)
@@ -267,6 +393,15 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub no_drop_privileges: bool,
 
+    /// Draw the status line on standard error even where it could mix with
+    /// the output
+    #[arg(long, conflicts_with = "no_status")]
+    pub status: bool,
+
+    /// Never draw the status line
+    #[arg(long)]
+    pub no_status: bool,
+
     /// Expectations checked when the capture stops (as `sockscope check`;
     /// exit 1 when one fails)
     #[command(flatten)]
@@ -285,8 +420,9 @@ pub struct CaptureArgs {
 /// Expectations, for `check` and for `capture` (checked when it stops).
 #[derive(Args, Debug)]
 pub struct ExpectArgs {
-    /// An expectation (repeatable)
-    #[arg(long = "expect", short = 'e', value_name = "EXPR")]
+    /// An expectation (repeatable). Long form only: -e is tcpdump's
+    /// "print the link-level header", and fingers know it as that
+    #[arg(long = "expect", value_name = "EXPR")]
     pub expect: Vec<String>,
 
     /// A TOML file of named expectations ([[expect]] name, expr)
@@ -423,8 +559,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILTER")]
     pub filter: Option<String>,
 
-    /// Output format: the report, or one JSON result per expectation
-    #[arg(long, short = 'F', value_enum, default_value_t = FormatArg::Human)]
+    /// Output format: `human`, the report (each file, each expectation ✓ or
+    /// ✗ with its value and the records that broke it); or `json`, one
+    /// check_result line per expectation per file, then check_summary
+    #[arg(
+        long,
+        short = 'F',
+        value_enum,
+        default_value_t = FormatArg::Human,
+        hide_possible_values = true
+    )]
     pub format: FormatArg,
 
     /// Offending records shown per failed expectation
@@ -480,6 +624,7 @@ impl OutputArgs {
             },
             width,
             max_rows: self.max_rows,
+            style: self.style.for_stdout(),
         }
     }
 }
@@ -514,9 +659,35 @@ impl DecodeArgs {
 }
 
 impl ReplayArgs {
-    pub fn to_config(&self) -> ReplayConfig {
-        let mut cfg = ReplayConfig::new(input_of(&self.file));
-        let filter = self.filter.join(" ");
+    /// The files and the filter words: `-r` files, else the leading
+    /// positional words that name files (the first always does).
+    pub fn files_and_filter(&self) -> Result<(Vec<PathBuf>, &[String]), String> {
+        if !self.read.is_empty() {
+            return Ok((self.read.clone(), &self.args));
+        }
+        let Some(first) = self.args.first() else {
+            return Err("no capture file: give FILE (or -r FILE; - reads standard input)".into());
+        };
+        let more = self.args[1..]
+            .iter()
+            .take_while(|a| std::path::Path::new(a.as_str()).is_file())
+            .count();
+        let files = std::iter::once(first)
+            .chain(&self.args[1..=more])
+            .map(PathBuf::from)
+            .collect();
+        Ok((files, &self.args[1 + more..]))
+    }
+
+    pub fn to_config(&self) -> Result<ReplayConfig, String> {
+        let (files, filter) = self.files_and_filter()?;
+        if files.len() > 1 && files.iter().any(|f| f.as_os_str() == "-") {
+            return Err("standard input (-) cannot be read with other files".into());
+        }
+        let mut cfg = ReplayConfig::new(input_of(&files[0]));
+        cfg.more_inputs = files[1..].iter().map(|f| input_of(f)).collect();
+        cfg.max_packets = self.count;
+        let filter = filter.join(" ");
         cfg.filter = if filter.trim().is_empty() {
             None
         } else {
@@ -527,41 +698,19 @@ impl ReplayArgs {
         // make them.
         let events = !(self.output.summary || self.output.quiet);
         cfg.ws = self.decode.apply(&mut cfg.track, events);
-        cfg
+        Ok(cfg)
     }
 }
 
-/// The man page: the top-level page, then one section per subcommand with
-/// its synopsis and options, then the exit status.
-pub fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let man = clap_mangen::Man::new(cmd.clone()).date("");
-    man.render_title(&mut out)?;
-    man.render_name_section(&mut out)?;
-    man.render_synopsis_section(&mut out)?;
-    man.render_description_section(&mut out)?;
-    man.render_subcommands_section(&mut out)?;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = sub.get_name().to_string();
-        let sub = sub.clone().bin_name(format!("sockscope {name}"));
-        let mut part = Vec::new();
-        let m = clap_mangen::Man::new(sub.clone());
-        m.render_synopsis_section(&mut part)?;
-        m.render_description_section(&mut part)?;
-        if sub.get_arguments().any(|a| !a.is_hide_set()) {
-            m.render_options_section(&mut part)?;
-        }
-        if sub.get_after_help().is_some() || sub.get_after_long_help().is_some() {
-            m.render_extra_section(&mut part)?;
-        }
-        let part = String::from_utf8_lossy(&part)
-            .replace(".SH SYNOPSIS", ".SS Synopsis")
-            .replace(".SH DESCRIPTION", ".SS Description")
-            .replace(".SH OPTIONS", ".SS Options")
-            .replace(".SH EXTRA", ".SS Notes");
-        out.extend_from_slice(format!(".SH \"SOCKSCOPE {}\"\n", name.to_uppercase()).as_bytes());
-        out.extend_from_slice(part.as_bytes());
-    }
+/// The subcommands that have a man page of their own.
+pub fn man_subcommands(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_subcommands()
+        .filter(|s| !s.is_hide_set() && !["generate", "schema", "help"].contains(&s.get_name()))
+        .map(|s| s.get_name().to_string())
+        .collect()
+}
+
+fn exit_status_section(out: &mut Vec<u8>) {
     out.extend_from_slice(b".SH \"EXIT STATUS\"\n");
     for line in EXIT_CODES.lines().skip(1) {
         let line = line.trim_start();
@@ -571,17 +720,72 @@ pub fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
             out.extend_from_slice(format!("{line}\n").as_bytes());
         }
     }
+}
+
+fn see_also(out: &mut Vec<u8>, pages: &[String]) {
+    out.extend_from_slice(b".SH \"SEE ALSO\"\n");
+    let refs: Vec<String> = pages.iter().map(|p| format!("{p}(1)")).collect();
+    out.extend_from_slice(refs.join(", ").replace('-', "\\-").as_bytes());
+    out.extend_from_slice(b"\n");
+}
+
+/// sockscope(1): what the tool is, its subcommands (each with a page of its
+/// own), the exit status.
+pub fn man_page(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let man = clap_mangen::Man::new(cmd.clone()).date("");
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_subcommands_section(&mut out)?;
+    exit_status_section(&mut out);
+    let pages: Vec<String> = man_subcommands(&cmd)
+        .iter()
+        .map(|n| format!("sockscope-{n}"))
+        .chain(["tcpdump".to_string(), "ss".to_string()])
+        .collect();
+    see_also(&mut out, &pages);
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// sockscope-NAME(1): one subcommand's synopsis, description, options,
+/// examples and notes, and the exit status.
+pub fn subcommand_man_page(cmd: &clap::Command, name: &str) -> Option<std::io::Result<Vec<u8>>> {
+    let sub = cmd.find_subcommand(name)?.clone();
+    let version = cmd.get_version().unwrap_or_default().to_string();
+    let sub = sub
+        .name(format!("sockscope-{name}"))
+        .bin_name(format!("sockscope {name}"))
+        .version(version);
+    let mut out = Vec::new();
+    let run = || -> std::io::Result<Vec<u8>> {
+        let man = clap_mangen::Man::new(sub.clone()).date("");
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        man.render_options_section(&mut out)?;
+        if sub.get_after_help().is_some() || sub.get_after_long_help().is_some() {
+            man.render_extra_section(&mut out)?;
+        }
+        exit_status_section(&mut out);
+        see_also(&mut out, &["sockscope".to_string()]);
+        man.render_version_section(&mut out)?;
+        Ok(out)
+    };
+    Some(run())
 }
 
 /// `sockscope ls`.
 #[derive(Args, Debug)]
 pub struct LsArgs {
-    /// An ss filter expression over ports and addresses, e.g.
-    /// '( dport = :443 or sport = :443 )', 'dst 10.0.0.0/8 and not sport < :1024'
-    /// (sport, dport with = != < <= > >=; src, dst with ADDR[/LEN][:PORT]; and, or,
-    /// not, parentheses)
+    /// An ss filter: first `state STATE` / `exclude STATE` (ss's names and
+    /// groups, repeatable), then an expression over ports and addresses, e.g.
+    /// state established '( dport = :443 or sport = :443 )', 'dst
+    /// 10.0.0.0/8 and not sport < :1024' (sport, dport with = != < <= > >=;
+    /// src, dst with ADDR[/LEN][:PORT]; and, or, not, parentheses)
     #[arg(value_name = "FILTER", num_args = 0..)]
     pub filter: Vec<String>,
 
@@ -670,12 +874,30 @@ pub struct LsArgs {
     /// Read /proc/net instead of netlink (as when netlink is unavailable)
     #[arg(long, hide = true)]
     pub proc: bool,
-    /// Output format
-    #[arg(long, short = 'F', value_enum, default_value_t = FormatArg::Human)]
+    /// Numeric addresses and ports (the default: accepted for ss's -n)
+    #[arg(short = 'n', long)]
+    pub numeric: bool,
+    /// No header line (as ss -H)
+    #[arg(short = 'H', long)]
+    pub no_header: bool,
+    /// Output format: `human`, a table like ss's (the count of sockets and
+    /// where they came from on standard error); or `json`, one socket object
+    /// per line, then ls_summary
+    #[arg(
+        long,
+        short = 'F',
+        value_enum,
+        default_value_t = FormatArg::Human,
+        hide_possible_values = true
+    )]
     pub format: FormatArg,
-    /// Table width in columns (default: the terminal's width)
+    /// Table width in columns (default: the terminal's width). Addresses
+    /// and ports are never split: when the table does not fit, the least
+    /// useful columns are left out (and named on standard error)
     #[arg(long, value_name = "COLUMNS")]
     pub width: Option<u16>,
+    #[command(flatten)]
+    pub style: StyleArgs,
 }
 
 /// `--watch`'s interval: positive seconds, fractions allowed.
@@ -690,8 +912,35 @@ impl LsArgs {
     /// The listing these options ask for; `Err` names a bad option value.
     pub fn to_config(&self) -> Result<LsConfig, String> {
         let any_proto = self.tcp || self.udp || self.raw || self.unix;
-        let states = if let Some(list) = &self.state {
-            StateSet::parse(list).map_err(|e| format!("--state: {e}"))?
+        // ss's state filter leads the expression: `state established
+        // state fin-wait-1 exclude time-wait '( dport = :443 )'`.
+        let mut words: Vec<&str> = self
+            .filter
+            .iter()
+            .flat_map(|w| w.split_whitespace())
+            .collect();
+        let (mut named, mut excluded) = (0u32, 0u32);
+        while let [kw @ ("state" | "exclude"), ..] = words.as_slice() {
+            let Some(name) = words.get(1) else {
+                return Err(format!("`{kw}` needs a state name after it"));
+            };
+            let set = StateSet::parse(name).map_err(|e| format!("{kw}: {e}"))?;
+            if *kw == "state" {
+                named |= set.0;
+            } else {
+                excluded |= set.0;
+            }
+            words.drain(..2);
+        }
+        let mut states = if let Some(list) = &self.state {
+            StateSet(
+                StateSet::parse(list)
+                    .map_err(|e| format!("--state: {e}"))?
+                    .0
+                    | named,
+            )
+        } else if named != 0 {
+            StateSet(named)
         } else if self.all || (self.tree && !self.listening) {
             StateSet::ALL
         } else if self.listening {
@@ -699,7 +948,11 @@ impl LsArgs {
         } else {
             StateSet::CONNECTED
         };
-        let filter = self.filter.join(" ");
+        states.0 &= !excluded;
+        if states.0 == 0 {
+            return Err("the state filter excludes every state".to_string());
+        }
+        let filter = words.join(" ");
         let filter = if filter.trim().is_empty() {
             None
         } else {

@@ -50,6 +50,12 @@ use crate::time::{Nanos, Timestamp};
 /// Bumped whenever a record type or field changes meaning or name.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The JSON Schema (draft 2020-12) of every record sockscope writes as a
+/// JSON line, one definition per record type; `sockscope schema` prints
+/// it, and a test validates every record of every bundled capture against
+/// it.
+pub const JSON_SCHEMA: &str = include_str!("schema.json");
+
 /// Who sent a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -241,6 +247,9 @@ pub struct Meta {
     pub version: &'static str,
     pub command: &'static str,
     pub file: Option<String>,
+    /// Every file, when several were read as one capture (`file` is the
+    /// first); empty otherwise, and then not written.
+    pub files: Vec<String>,
     pub filter: Option<String>,
 }
 

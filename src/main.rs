@@ -79,10 +79,49 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Capture(args) => capture(&args),
         Command::Ls(args) => ls(&args),
         Command::Check(args) => check(&args),
+        Command::Schema => {
+            let mut out = io::stdout().lock();
+            out.write_all(sockscope::event::JSON_SCHEMA.as_bytes())?;
+            Ok(Exit::Ok)
+        }
         Command::Generate { what } => {
             let mut out = io::stdout().lock();
+            let cmd = Cli::command();
             match what {
-                Generate::Man => out.write_all(&cli::man_page(Cli::command())?)?,
+                Generate::Man {
+                    page: None,
+                    dir: None,
+                } => out.write_all(&cli::man_page(cmd)?)?,
+                Generate::Man {
+                    page: Some(name), ..
+                } => match cli::subcommand_man_page(&cmd, &name) {
+                    Some(page) => out.write_all(&page?)?,
+                    None => {
+                        eprintln!(
+                            "sockscope: error: no man page `{name}`: one of {}",
+                            cli::man_subcommands(&cmd).join(", ")
+                        );
+                        return Ok(Exit::Error);
+                    }
+                },
+                Generate::Man {
+                    page: None,
+                    dir: Some(dir),
+                } => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                    let mut pages = vec![("sockscope.1".to_string(), cli::man_page(cmd.clone())?)];
+                    for name in cli::man_subcommands(&cmd) {
+                        if let Some(page) = cli::subcommand_man_page(&cmd, &name) {
+                            pages.push((format!("sockscope-{name}.1"), page?));
+                        }
+                    }
+                    for (file, page) in pages {
+                        let path = dir.join(file);
+                        std::fs::write(&path, page)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                    }
+                }
                 Generate::Completions { shell } => {
                     clap_complete::generate(shell, &mut Cli::command(), "sockscope", &mut out)
                 }
@@ -110,6 +149,8 @@ fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
         netns: cfg.netns != sockscope::sockets::NetnsChoice::Current,
         resolve: cfg.resolve,
         width,
+        header: !args.no_header,
+        style: args.style.for_stdout(),
     };
     let json = args.format == cli::FormatArg::Json;
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
@@ -155,31 +196,62 @@ fn ls(args: &cli::LsArgs) -> anyhow::Result<Exit> {
             },
             (_, None) => watch::Changes::default(),
         };
-        let written = if args.tree {
-            let t = tree::group(&listing.rows);
-            if json {
-                out_ls::write_tree_json(&mut out, &listing, &t, snap, &view)
-            } else {
-                out_ls::write_tree(&mut out, &listing, &t, &view)
+        // The table goes to standard output; the footer (how many, from
+        // where, what could not be attributed) to standard error, so that a
+        // pipe gets rows only. The source's notice is said once.
+        let mut footer = String::new();
+        let written = (|| -> io::Result<()> {
+            if args.tree {
+                let t = tree::group(&listing.rows);
+                if json {
+                    out_ls::write_tree_json(&mut out, &listing, &t, snap, &view)?;
+                } else {
+                    footer = out_ls::write_tree(&mut out, &listing, &t, &view)?;
+                    footer.push_str(&out_ls::footer(&listing));
+                }
+                return Ok(());
             }
-        } else {
-            match (json, args.summary, snap) {
+            let left_out = match (json, args.summary, snap) {
                 (true, _, Some(s)) => {
-                    out_ls::write_json_changes(&mut out, &listing, &changes, s, &view)
+                    out_ls::write_json_changes(&mut out, &listing, &changes, s, &view)?;
+                    Vec::new()
                 }
-                (true, _, None) => out_ls::write_json(&mut out, &listing, &view),
-                (false, true, _) => out_ls::write_summary(&mut out, &listing, &view),
+                (true, _, None) => {
+                    out_ls::write_json(&mut out, &listing, &view)?;
+                    Vec::new()
+                }
+                (false, true, _) => {
+                    out_ls::write_summary(&mut out, &listing, &view)?;
+                    Vec::new()
+                }
                 (false, false, Some(_)) => {
-                    out_ls::write_table_changes(&mut out, &listing, &changes, &view)
+                    out_ls::write_table_changes(&mut out, &listing, &changes, &view)?
                 }
-                (false, false, None) => out_ls::write_table(&mut out, &listing, &view),
+                (false, false, None) => out_ls::write_table(&mut out, &listing, &view)?,
+            };
+            if !json && (seq == 1 || args.watch.is_none()) {
+                footer = out_ls::footer(&listing);
             }
-        }
+            if let Some(note) =
+                sockscope::render::layout::left_out_note(&left_out, width.map(usize::from))
+            {
+                footer.push_str(if footer.is_empty() { "" } else { "\n" });
+                footer.push_str(&note);
+            }
+            Ok(())
+        })()
         .and_then(|()| out.flush());
         match written {
             Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
             Err(e) => return Err(e).context("writing output"),
             Ok(()) => {}
+        }
+        if !footer.is_empty() {
+            let footer = view.style.glyphs(&footer);
+            match width {
+                Some(w) => eprintln!("{}", sockscope::render::layout::wrap(&footer, w.into())),
+                None => eprintln!("{footer}"),
+            }
         }
         let Some(every) = args.watch else {
             return Ok(Exit::Ok);
@@ -246,7 +318,10 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
     let mut seconds = Vec::new();
     for file in &args.files {
         if file.as_os_str() != "-" && !file.exists() {
-            eprintln!("sockscope: error: {}: no such file", file.display());
+            eprintln!(
+                "sockscope: error: {}: No such file or directory",
+                file.display()
+            );
             return Ok(Exit::Error);
         }
         let cfg = args.replay_config(file, needs.ws_events());
@@ -347,6 +422,32 @@ impl<S: sockscope::event::FlushSink> sockscope::event::FlushSink for StatusAware
     }
 }
 
+/// Whether the status line can be drawn on standard error without mixing
+/// into what the capture writes: standard error must be a terminal, and
+/// either the decoded view goes there too (`-w -`), or standard output is
+/// that same terminal (the line is redrawn below the events), or nothing
+/// goes to standard output until the capture stops (`-q`), by when the line
+/// is gone. `capture -F json | jq .` gets no status text in jq's output.
+use std::io::IsTerminal;
+
+fn status_line_fits(view_on_stderr: bool, quiet: bool) -> bool {
+    if !io::stderr().is_terminal() {
+        return false;
+    }
+    view_on_stderr || quiet || (io::stdout().is_terminal() && same_terminal(1, 2))
+}
+
+/// Whether two descriptors are the same terminal device.
+#[allow(unsafe_code)]
+fn same_terminal(a: i32, b: i32) -> bool {
+    let dev = |fd: i32| {
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat writes into the struct it is given.
+        (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_rdev)
+    };
+    matches!((dev(a), dev(b)), (Some(x), Some(y)) if x == y)
+}
+
 fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     use sockscope::check::{self, Collector, Tee};
     use sockscope::live;
@@ -394,17 +495,32 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             .map(|p| format!("; {p}"))
             .unwrap_or_default()
     );
-    let out_cfg = args.output.to_config();
+    let mut out_cfg = args.output.to_config();
+    if cfg.write == Some(live::WriteTo::Stdout) {
+        // The decoded view goes to standard error.
+        out_cfg.style = args.output.style.resolve(io::stderr().is_terminal());
+    }
     // With -w -, standard output carries the packets.
     let to: Box<dyn Write> = if cfg.write == Some(live::WriteTo::Stdout) {
         Box::new(io::stderr())
     } else {
         Box::new(io::stdout())
     };
-    // On a terminal, a status line on standard error (packets, drops),
-    // cleared before events are written and drawn again after them.
+    // A status line on standard error (packets, drops), cleared before
+    // events are written and drawn again after them — only where it cannot
+    // end up inside data (see `status_line_fits`).
     let status = std::cell::RefCell::new(String::new());
-    let status_on = io::stderr().is_terminal();
+    let view_on_stderr = cfg.write == Some(live::WriteTo::Stdout);
+    let status_on = if args.status {
+        true
+    } else if args.no_status {
+        false
+    } else {
+        status_line_fits(
+            view_on_stderr,
+            out_cfg.detail == sockscope::config::Detail::Quiet,
+        )
+    };
     let mut sink = Tee {
         inner: StatusAware {
             inner: Renderer::new(BufWriter::with_capacity(1 << 16, to), &out_cfg),
@@ -484,10 +600,23 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
 }
 
 fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
-    let cfg = args.to_config();
+    let cfg = match args.to_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sockscope: error: {e}");
+            return Ok(Exit::Error);
+        }
+    };
     let out_cfg = args.output.to_config();
     let renderer = Renderer::new(BufWriter::with_capacity(1 << 16, io::stdout()), &out_cfg);
-    let (outcome, renderer) = sockscope::replay::replay(&cfg, renderer)?;
+    let (outcome, renderer) = match sockscope::replay::replay(&cfg, renderer) {
+        Ok(r) => r,
+        Err(e @ sockscope::replay::ReplayError::Open { .. }) => {
+            eprintln!("sockscope: error: {e}");
+            return Ok(Exit::Error);
+        }
+        Err(e) => return Err(e.into()),
+    };
     match renderer.finish() {
         Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
         Err(e) => return Err(e).context("writing output"),

@@ -85,6 +85,53 @@ pub struct ReplayOutcome {
 pub enum ReplayError {
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// A file could not be opened: nothing was read or written.
+    #[error("{file}: {message}")]
+    Open { file: String, message: String },
+}
+
+/// An I/O error's message without the "(os error N)" that std adds: the
+/// one line a user reads names the file and what is wrong with it.
+fn plain_io_message(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// A file's name and its opened bytes.
+type Opened = (String, Box<dyn Read + Send>);
+
+/// Opens every input before anything is written, so a missing or
+/// unreadable file is one error line and nothing else.
+fn open_inputs(cfg: &ReplayConfig) -> Result<Vec<Opened>, ReplayError> {
+    std::iter::once(&cfg.input)
+        .chain(&cfg.more_inputs)
+        .map(|input| {
+            let name = input.display();
+            let reader: Box<dyn Read + Send> = match input {
+                Input::Stdin => Box::new(io::stdin()),
+                Input::Path(p) => match File::open(p) {
+                    // A directory opens but cannot be read.
+                    Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {
+                        return Err(ReplayError::Open {
+                            file: name,
+                            message: "Is a directory".to_string(),
+                        })
+                    }
+                    Ok(f) => Box::new(f),
+                    Err(e) => {
+                        return Err(ReplayError::Open {
+                            file: name,
+                            message: plain_io_message(&e),
+                        })
+                    }
+                },
+            };
+            Ok((name, reader))
+        })
+        .collect()
 }
 
 /// Adds up the WebSocket sessions on their way to the renderer, for the
@@ -224,6 +271,7 @@ pub fn meta(command: &'static str, file: Option<String>, filter: Option<String>)
         version: env!("CARGO_PKG_VERSION"),
         command,
         file,
+        files: Vec::new(),
         filter,
     }
 }
@@ -252,48 +300,35 @@ pub fn replay<S: StoppableSink + Send>(
     sink: S,
 ) -> Result<(ReplayOutcome, S), ReplayError> {
     let filter = cfg.filter.as_deref().map(BpfFilter::new).transpose()?;
+    let mut inputs = open_inputs(cfg)?;
     let name = cfg.input.display();
     let wants = sink.wants();
     let (outcome, sink) = with_render_thread(sink, |out| {
-        out.record(Record::Meta(meta(
-            "replay",
-            Some(name.clone()),
-            cfg.filter.clone(),
-        )));
-        let input: Box<dyn Read + Send> = match &cfg.input {
-            Input::Stdin => Box::new(io::stdin()),
-            Input::Path(p) => match File::open(p) {
-                Ok(f) => Box::new(f),
+        let mut meta = meta("replay", Some(name.clone()), cfg.filter.clone());
+        if inputs.len() > 1 {
+            meta.files = inputs.iter().map(|(n, _)| n.clone()).collect();
+        }
+        out.record(Record::Meta(meta));
+        // Each file's header, in order; the first that is not a capture
+        // ends the run (after `meta`, as any damage does).
+        let mut readers = Vec::with_capacity(inputs.len());
+        for (file, input) in inputs.drain(..) {
+            match CaptureReader::new(input) {
+                Ok(r) => readers.push((file, r)),
                 Err(e) => {
-                    let error = ErrorRecord {
-                        file: name.clone(),
-                        offset: 0,
-                        message: format!("cannot open: {e}"),
-                    };
                     let end = SourceEnd {
                         health: Health::default(),
                         defrag: DefragStats::default(),
-                        error: Some(error),
+                        error: Some(ErrorRecord {
+                            file,
+                            offset: e.offset,
+                            message: e.kind.to_string(),
+                        }),
                     };
                     return finish_run(out, end, TrackStats::default(), false);
                 }
-            },
-        };
-        let reader = match CaptureReader::new(input) {
-            Ok(r) => r,
-            Err(e) => {
-                let end = SourceEnd {
-                    health: Health::default(),
-                    defrag: DefragStats::default(),
-                    error: Some(ErrorRecord {
-                        file: name.clone(),
-                        offset: e.offset,
-                        message: e.kind.to_string(),
-                    }),
-                };
-                return finish_run(out, end, TrackStats::default(), false);
             }
-        };
+        }
 
         let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
         let note = cfg.ws.as_ref().and_then(payload_note);
@@ -307,9 +342,20 @@ pub fn replay<S: StoppableSink + Send>(
         let (free_tx, free_rx) = sync_channel::<Batch>(BATCH_QUEUE + 2);
         let (end, interrupted) = std::thread::scope(|scope| {
             let source = scope.spawn(|| {
-                source_stage(
-                    reader, filter, cfg.defrag, keyer, note, &name, batch_tx, free_rx, &stop,
-                )
+                let state = SourceState::new(cfg.defrag, keyer, note, cfg.max_packets);
+                if readers.len() == 1 {
+                    let (file, reader) = readers.pop().expect("one reader");
+                    source_stage(reader, filter, state, &file, batch_tx, free_rx, &stop)
+                } else {
+                    merged_source_stage(
+                        readers,
+                        cfg.filter.as_deref(),
+                        state,
+                        batch_tx,
+                        free_rx,
+                        &stop,
+                    )
+                }
             });
             let mut interrupted = false;
             for mut batch in batch_rx.iter() {
@@ -401,38 +447,108 @@ fn send_polling(tx: &SyncSender<Batch>, mut batch: Batch) -> bool {
     }
 }
 
+/// What the source thread keeps while it reads: the decoder, the
+/// capture-health counters, and how to key and note packets.
+struct SourceState {
+    decoder: Decoder,
+    health: Health,
+    last_expiry: Timestamp,
+    keyer: FlowKeyer,
+    note: Option<fn(&[u8]) -> u64>,
+    /// `-c N`: stop once this many packets passed the filter.
+    max_packets: u64,
+}
+
+impl SourceState {
+    fn new(
+        defrag: DefragLimits,
+        keyer: FlowKeyer,
+        note: Option<fn(&[u8]) -> u64>,
+        max_packets: Option<u64>,
+    ) -> Self {
+        SourceState {
+            decoder: Decoder::new(defrag),
+            health: Health::default(),
+            last_expiry: Timestamp(i64::MIN),
+            keyer,
+            note,
+            max_packets: max_packets.unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Counts, decodes and keys one packet that passed the filter, adding it
+    /// to `batch` (whose chunk holds its bytes at `raw_offset`). False once
+    /// the packet limit is reached.
+    #[inline(always)]
+    fn take(&mut self, raw: &RawPacket<'_>, raw_offset: usize, batch: &mut Batch) -> bool {
+        self.health.packet(raw);
+        // Fragment timeouts run on capture time, once a second of it.
+        if raw.ts.0 > self.last_expiry.0.saturating_add(1_000_000_000) {
+            self.decoder.expire(raw.ts);
+            self.last_expiry = raw.ts;
+        }
+        let decoded = self.decoder.decode(raw);
+        self.health.decoded(raw, &decoded);
+        if let Decoded::Packet(p) = decoded {
+            let at = Locator {
+                raw: raw.data,
+                raw_offset,
+            };
+            batch.keys.push(self.keyer.key(&p));
+            if let Some(note) = self.note {
+                batch.notes.push(match &p.transport {
+                    // The bytes the reassembler will be given.
+                    Transport::Tcp(seg) if !seg.payload.is_empty() => note(seg.stream_bytes()),
+                    _ => 0,
+                });
+            }
+            batch
+                .packets
+                .push(PacketMeta::new(&p, &at, &mut batch.extra));
+        }
+        self.health.summary.packets < self.max_packets
+    }
+
+    fn end(mut self, error: Option<ErrorRecord>) -> SourceEnd {
+        self.decoder.finish();
+        SourceEnd {
+            health: self.health,
+            defrag: self.decoder.defrag_stats(),
+            error,
+        }
+    }
+}
+
+/// A batch with a fresh (or returned) chunk and room for its packets.
+fn fresh_batch(free: Option<&Receiver<Batch>>, notes: bool) -> Batch {
+    free.and_then(|f| f.try_recv().ok())
+        .unwrap_or_else(|| Batch {
+            chunk: vec![0; CHUNK],
+            packets: Vec::with_capacity(PACKETS_PER_CHUNK),
+            keys: Vec::with_capacity(PACKETS_PER_CHUNK),
+            notes: Vec::with_capacity(if notes { PACKETS_PER_CHUNK } else { 0 }),
+            ..Batch::default()
+        })
+}
+
 /// The source thread: read, filter, decode, count; ship batches.
-#[allow(clippy::too_many_arguments)]
 fn source_stage(
     mut reader: CaptureReader<Box<dyn Read + Send>>,
     mut filter: Option<BpfFilter>,
-    defrag: DefragLimits,
-    keyer: FlowKeyer,
-    note: Option<fn(&[u8]) -> u64>,
+    mut state: SourceState,
     name: &str,
     tx: SyncSender<Batch>,
     free: Receiver<Batch>,
     stop: &AtomicBool,
 ) -> SourceEnd {
-    let mut decoder = Decoder::new(defrag);
-    let mut health = Health::default();
-    health.summary.format = Some(reader.format().name().to_string());
+    state.health.summary.format = Some(reader.format().name().to_string());
     if let Some(f) = filter.as_mut() {
         f.set_file_big_endian(reader.big_endian());
     }
     let mut error = None;
     let mut batch = Batch::default();
-    let mut last_expiry = Timestamp(i64::MIN);
     reader.set_chunked(true);
-    let fresh = |free: &Receiver<Batch>| {
-        free.try_recv().unwrap_or_else(|_| Batch {
-            chunk: vec![0; CHUNK],
-            packets: Vec::with_capacity(PACKETS_PER_CHUNK),
-            keys: Vec::with_capacity(PACKETS_PER_CHUNK),
-            notes: Vec::with_capacity(if note.is_some() { PACKETS_PER_CHUNK } else { 0 }),
-            ..Batch::default()
-        })
-    };
+    let notes = state.note.is_some();
     let err_at = |offset: u64, message: String| ErrorRecord {
         file: name.to_string(),
         offset,
@@ -452,15 +568,11 @@ fn source_stage(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let mut next = fresh(&free);
+                let mut next = fresh_batch(Some(&free), notes);
                 batch.chunk = reader.swap_buffer(std::mem::take(&mut next.chunk));
                 let full = std::mem::replace(&mut batch, next);
                 if !send_polling(&tx, full) {
-                    return SourceEnd {
-                        health,
-                        defrag: decoder.defrag_stats(),
-                        error,
-                    };
+                    return state.end(error);
                 }
             }
             Ok(Next::Packet(raw, raw_offset)) => {
@@ -468,7 +580,7 @@ fn source_stage(
                     match f.matches(&raw) {
                         Ok(true) => {}
                         Ok(false) => {
-                            health.summary.filtered_out += 1;
+                            state.health.summary.filtered_out += 1;
                             continue;
                         }
                         Err(e) => {
@@ -477,44 +589,180 @@ fn source_stage(
                         }
                     }
                 }
-                health.packet(&raw);
-                // Fragment timeouts run on capture time, once a second of it.
-                if raw.ts.0 > last_expiry.0.saturating_add(1_000_000_000) {
-                    decoder.expire(raw.ts);
-                    last_expiry = raw.ts;
-                }
-                let decoded = decoder.decode(&raw);
-                health.decoded(&raw, &decoded);
-                if let Decoded::Packet(p) = decoded {
-                    let at = Locator {
-                        raw: raw.data,
-                        raw_offset,
-                    };
-                    batch.keys.push(keyer.key(&p));
-                    if let Some(note) = note {
-                        batch.notes.push(match &p.transport {
-                            // The bytes the reassembler will be given.
-                            Transport::Tcp(seg) if !seg.payload.is_empty() => {
-                                note(seg.stream_bytes())
-                            }
-                            _ => 0,
-                        });
-                    }
-                    batch
-                        .packets
-                        .push(PacketMeta::new(&p, &at, &mut batch.extra));
+                if !state.take(&raw, raw_offset, &mut batch) {
+                    break;
                 }
             }
         }
     }
     batch.chunk = reader.swap_buffer(Vec::new());
     let _ = tx.send(batch);
-    decoder.finish();
-    SourceEnd {
-        health,
-        defrag: decoder.defrag_stats(),
-        error,
+    state.end(error)
+}
+
+/// One file of a merged read: its reader, its own filter (compiled for its
+/// byte order and link types) and its next packet, copied out.
+struct MergeInput {
+    name: String,
+    reader: CaptureReader<Box<dyn Read + Send>>,
+    filter: Option<BpfFilter>,
+    next: Option<HeldPacket>,
+}
+
+/// A packet taken out of its reader's buffer, waiting for its turn.
+struct HeldPacket {
+    ts: Timestamp,
+    link: crate::source::LinkType,
+    interface: u32,
+    wire_len: u32,
+    offset: u64,
+    data: Vec<u8>,
+}
+
+impl MergeInput {
+    /// Reads the next packet this file's filter lets through into `next`.
+    fn advance(&mut self, health: &mut Health) -> Result<(), ErrorRecord> {
+        let mut spare = self.next.take().map(|h| h.data).unwrap_or_default();
+        loop {
+            let raw = match self.reader.next_packet() {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    return Err(ErrorRecord {
+                        file: self.name.clone(),
+                        offset: e.offset,
+                        message: e.kind.to_string(),
+                    })
+                }
+            };
+            if let Some(f) = self.filter.as_mut() {
+                match f.matches(&raw) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        health.summary.filtered_out += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(ErrorRecord {
+                            file: self.name.clone(),
+                            offset: raw.offset,
+                            message: e.to_string(),
+                        })
+                    }
+                }
+            }
+            spare.clear();
+            spare.extend_from_slice(raw.data);
+            self.next = Some(HeldPacket {
+                ts: raw.ts,
+                link: raw.link,
+                interface: raw.interface,
+                wire_len: raw.wire_len,
+                offset: raw.offset,
+                data: spare,
+            });
+            return Ok(());
+        }
     }
+}
+
+/// The source thread for several files read as one capture: packets are
+/// taken in timestamp order (ties: the earlier file first) and copied into
+/// the batch's chunk, where the rest of the pipeline finds them as if one
+/// file had held them. The copy is this path's only cost; a single file
+/// never takes it.
+fn merged_source_stage(
+    readers: Vec<(String, CaptureReader<Box<dyn Read + Send>>)>,
+    filter: Option<&str>,
+    mut state: SourceState,
+    tx: SyncSender<Batch>,
+    free: Receiver<Batch>,
+    stop: &AtomicBool,
+) -> SourceEnd {
+    let mut formats: Vec<&'static str> = Vec::new();
+    for (_, r) in &readers {
+        if !formats.contains(&r.format().name()) {
+            formats.push(r.format().name());
+        }
+    }
+    state.health.summary.format = Some(formats.join("+"));
+    let mut inputs: Vec<MergeInput> = readers
+        .into_iter()
+        .map(|(name, reader)| {
+            // Compiled once already (its syntax checked): cannot fail now.
+            let filter = filter
+                .and_then(|expr| BpfFilter::new(expr).ok())
+                .map(|mut f| {
+                    f.set_file_big_endian(reader.big_endian());
+                    f
+                });
+            MergeInput {
+                name,
+                reader,
+                filter,
+                next: None,
+            }
+        })
+        .collect();
+    let notes = state.note.is_some();
+    let mut error = None;
+    for input in &mut inputs {
+        if let Err(e) = input.advance(&mut state.health) {
+            error = Some(e);
+            break;
+        }
+    }
+    let mut batch = fresh_batch(None, notes);
+    let mut used = 0;
+    while error.is_none() {
+        let Some(i) = inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.next.as_ref().map(|h| (h.ts, i)))
+            .min()
+            .map(|(_, i)| i)
+        else {
+            break;
+        };
+        let held = inputs[i].next.as_ref().expect("chosen input has a packet");
+        if used + held.data.len() > batch.chunk.len() {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let mut next = fresh_batch(Some(&free), notes);
+            if next.chunk.len() < held.data.len() {
+                next.chunk.resize(held.data.len(), 0);
+            }
+            let full = std::mem::replace(&mut batch, next);
+            if !send_polling(&tx, full) {
+                return state.end(None);
+            }
+            used = 0;
+        }
+        let len = held.data.len();
+        // The batch's vectors grow while its chunk is borrowed by `raw`.
+        let mut chunk = std::mem::take(&mut batch.chunk);
+        chunk[used..used + len].copy_from_slice(&held.data);
+        let raw = RawPacket {
+            ts: held.ts,
+            link: held.link,
+            interface: held.interface,
+            wire_len: held.wire_len,
+            data: &chunk[used..used + len],
+            offset: held.offset,
+        };
+        let more = state.take(&raw, used, &mut batch);
+        batch.chunk = chunk;
+        used += len;
+        if !more {
+            break;
+        }
+        if let Err(e) = inputs[i].advance(&mut state.health) {
+            error = Some(e);
+        }
+    }
+    let _ = tx.send(batch);
+    state.end(error)
 }
 
 fn finish_run<S: RecordSink>(

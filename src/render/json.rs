@@ -341,6 +341,17 @@ fn meta(out: &mut Vec<u8>, m: &Meta) {
     o.word(k!("version"), m.version);
     o.word(k!("command"), m.command);
     o.opt_str(k!("file"), m.file.as_deref());
+    if !m.files.is_empty() {
+        o.key(k!("files"));
+        o.out.push(b'[');
+        for (i, f) in m.files.iter().enumerate() {
+            if i > 0 {
+                o.out.push(b',');
+            }
+            escape_into(o.out, f);
+        }
+        o.out.push(b']');
+    }
     o.opt_str(k!("filter"), m.filter.as_deref());
     o.end();
 }

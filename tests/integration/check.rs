@@ -294,10 +294,15 @@ fn a_damaged_capture_is_exit_2_unless_allowed() {
         run.stderr
     );
     assert_eq!(results(&run)[0]["status"], "pass");
-    let missing = sockscope(&["check", "captures/no-such.pcap", "-e", "count(tcp) == 0"]);
+    let missing = sockscope(&[
+        "check",
+        "captures/no-such.pcap",
+        "--expect",
+        "count(tcp) == 0",
+    ]);
     assert_eq!(missing.status, 2);
     assert!(
-        missing.stderr.contains("no such file"),
+        missing.stderr.contains("No such file or directory"),
         "{}",
         missing.stderr
     );

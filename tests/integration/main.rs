@@ -14,5 +14,6 @@ mod golden;
 mod ls;
 mod repo;
 mod schema;
+mod terminal;
 mod util;
 mod websocket;

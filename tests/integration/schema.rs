@@ -33,6 +33,8 @@ pub struct Meta {
     pub version: String,
     pub command: String,
     pub file: Option<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
     pub filter: Option<String>,
 }
 
