@@ -439,7 +439,7 @@ impl Tracker {
             (dst, src)
         };
         tp.from_client = src_is_client;
-        let mut conn = TcpConn::new(id, client, server, pkt.ts);
+        let mut conn = TcpConn::new(id, client, server, pkt.ts, !src_is_client);
         let mut env = StreamEnv {
             detector: self.detector.as_ref(),
             limits: &self.cfg.reassembly,

@@ -25,8 +25,16 @@
 //! - A connection first seen at its SYN-ACK has the SYN-ACK's *receiver* as
 //!   client (Zeek guesses from port numbers); a SYN that arrives after its
 //!   SYN-ACK (capture reordering) completes the pair instead of leaving the
-//!   client stuck in SYN_SENT.
+//!   client stuck in SYN_SENT. A connection picked up mid-stream gets Zeek's
+//!   guess from the ports ([`first_packet_from_client`]); either way a
+//!   client that did not send the first packet is marked `^` in the history,
+//!   as Zeek marks a flipped connection.
 //! - A lone RST is recorded (state OTH, history `R`) but never as an attempt.
+//! - SH, SHR and RSTRH say a SYN or SYN-ACK was sent; Zeek derives them from
+//!   the endpoint states alone, so a FIN or RST on a connection picked up
+//!   mid-stream would claim one. Here they need that SYN (SYN-ACK) in the
+//!   history, else the state is OTH — what Zeek did for RSTOS0 (its regular
+//!   expression on the history).
 //! - Checksums are not verified (offloading makes them wrong in most local
 //!   captures), so history never has `c`.
 
@@ -40,6 +48,7 @@ use crate::time::{Nanos, Timestamp};
 use super::key::Endpoint as Addr;
 use super::reassembly::{ReassemblyLimits, ReassemblyStats};
 use super::seq::{unwrap_near, SeqNum, UNWRAP_BASE};
+use super::service::likely_server_port;
 use super::stream::{StreamCtx, StreamDetector, Streams};
 use super::Vlans;
 
@@ -457,16 +466,28 @@ pub struct TcpPacket<'a> {
     pub note: u64,
 }
 
-/// Which end of a connection the first packet makes the client: the SYN-ACK's
-/// sender is the server even when its SYN was not seen; otherwise the sender
-/// of the first packet is the client.
+/// Which end of a connection the first packet makes the client: a SYN's
+/// sender; a SYN-ACK's receiver (the SYN-ACK's sender is the server even when
+/// its SYN was not seen); for a connection picked up mid-stream, Zeek's guess
+/// (`WantConnection`): the receiver when the sender's port is a likely server
+/// port and the receiver's is not, or both are and the sender's is the lower;
+/// else the sender.
 pub fn first_packet_from_client(seg: &TcpSegment<'_>) -> bool {
-    !(seg.flags.syn() && seg.flags.ack())
+    if seg.flags.syn() {
+        return !seg.flags.ack();
+    }
+    let (src, dst) = (seg.src_port, seg.dst_port);
+    !(likely_server_port(src) && (!likely_server_port(dst) || src < dst))
 }
 
 impl TcpConn {
-    /// A connection between `client` and `server`.
-    pub fn new(id: u64, client: Addr, server: Addr, ts: Timestamp) -> TcpConn {
+    /// A connection between `client` and `server`; `flipped` when the client
+    /// is not the sender of its first packet (history `^`).
+    pub fn new(id: u64, client: Addr, server: Addr, ts: Timestamp, flipped: bool) -> TcpConn {
+        let mut history = History::new();
+        if flipped {
+            history.push(b'^');
+        }
         TcpConn {
             id,
             orig: Side::new(),
@@ -481,7 +502,7 @@ impl TcpConn {
                 client,
                 server,
                 vlans: VlanList::default(),
-                history: History::new(),
+                history,
                 holes: [Holes::new(), Holes::new()],
                 missed: [0; 2],
                 syn: [None; 2],
@@ -1247,6 +1268,10 @@ impl TcpConn {
         let (os, rs) = (self.orig.state, self.resp.state);
         let o_inactive = self.orig.inactive();
         let r_inactive = self.resp.inactive();
+        // SH, SHR and RSTRH claim a SYN (SYN-ACK); without one in the
+        // history the connection was picked up mid-stream.
+        let orig_syn = self.hist_seen & hist::SYN != 0;
+        let resp_syn = self.hist_seen & (hist::SYN << 16) != 0;
         if rs == Reset {
             if matches!(os, SynSent | SynAckSent)
                 || (os == Reset
@@ -1255,7 +1280,11 @@ impl TcpConn {
             {
                 "REJ"
             } else if o_inactive {
-                "RSTRH"
+                if resp_syn {
+                    "RSTRH"
+                } else {
+                    "OTH"
+                }
             } else {
                 "RSTR"
             }
@@ -1272,16 +1301,20 @@ impl TcpConn {
         } else if rs == Closed && os == Closed {
             "SF"
         } else if os == Closed {
-            if r_inactive {
+            if !r_inactive {
+                "S2"
+            } else if orig_syn {
                 "SH"
             } else {
-                "S2"
+                "OTH"
             }
         } else if rs == Closed {
-            if o_inactive {
+            if !o_inactive {
+                "S3"
+            } else if resp_syn {
                 "SHR"
             } else {
-                "S3"
+                "OTH"
             }
         } else if os == SynSent && rs == Inactive {
             "S0"
@@ -1321,7 +1354,7 @@ impl TcpConn {
             "SH" => Verdict::SynThenFin,
             "SHR" => Verdict::SynAckThenFin,
             _ => {
-                let h = self.history();
+                let h = self.history().trim_start_matches('^');
                 if !h.is_empty() && h.bytes().all(|c| c == b'R' || c == b'r') {
                     Verdict::StrayRst
                 } else if hs.client_isn.is_none() && hs.synack_count == 0 {
@@ -1532,7 +1565,7 @@ mod tests {
                     (dst, src)
                 };
                 pkt.from_client = src == client;
-                self.conn = Some(TcpConn::new(0, client, server, pkt.ts));
+                self.conn = Some(TcpConn::new(0, client, server, pkt.ts, src != client));
             }
             let limits = ReassemblyLimits::default();
             let mut stats = ReassemblyStats::default();
@@ -1785,13 +1818,99 @@ mod tests {
         s.send(true, 0, PSH, 1000, 5000, 10);
         s.send(false, 1, ACK, 5000, 1010, 0);
         assert_eq!(s.rec().state, "OTH");
-        assert_eq!(s.rec().verdict.to_string(), "mid-stream, no handshake seen");
+        assert_eq!(s.rec().history.as_str(), "Da");
+        assert_eq!(
+            s.rec().verdict.to_string(),
+            "picked up mid-stream (no handshake seen)"
+        );
         s.send(true, 2, FIN, 1010, 5000, 0);
         s.send(false, 3, FIN, 5000, 1011, 0);
         let r = s.rec();
         assert_eq!(r.state, "SF");
         assert_eq!(r.client_bytes, 10);
         assert_eq!(r.verdict.to_string(), "no handshake seen, closed by client");
+    }
+
+    #[test]
+    fn the_client_of_a_connection_picked_up_mid_stream() {
+        fn seg(src_port: u16, dst_port: u16, flags: u8) -> bool {
+            let s = TcpSegment {
+                src_port,
+                dst_port,
+                seq: 1,
+                ack: 1,
+                flags: TcpFlags(flags),
+                window: 100,
+                options: &[],
+                payload: &[],
+                payload_len: 0,
+            };
+            first_packet_from_client(&s)
+        }
+        // A SYN's sender, a SYN-ACK's receiver, whatever the ports.
+        assert!(seg(80, 40000, SYN));
+        assert!(!seg(40000, 80, SYNACK));
+        // Zeek's guess: the end on a likely server port is the server.
+        assert!(!seg(80, 40000, PSH), "sent by the server");
+        assert!(seg(40000, 80, PSH));
+        assert!(seg(40000, 50000, PSH), "no guess: the sender");
+        assert!(seg(50000, 40000, FIN));
+        // Both likely: the lower port is the server.
+        assert!(!seg(80, 443, ACK));
+        assert!(seg(443, 80, ACK));
+    }
+
+    #[test]
+    fn picked_up_mid_stream_never_claims_a_syn() {
+        // The server (port 80) speaks first: flipped, `^`.
+        let mut s = Sim::new();
+        s.send(false, 0, PSH, 5000, 1000, 10);
+        s.send(true, 1, ACK, 1000, 5010, 0);
+        let c = s.conn.as_ref().unwrap();
+        assert_eq!(c.client().port, 40000);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "^dA"));
+        assert_eq!((r.client_packets, r.server_packets), (1, 1));
+        assert_eq!(r.server_bytes, 10);
+        // The client half-closes: Zeek's states would say SH ("SYN then
+        // FIN"); no SYN was seen.
+        s.send(true, 2, FIN, 1000, 5010, 0);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "^dAF"));
+        assert_eq!(
+            r.verdict.to_string(),
+            "picked up mid-stream (no handshake seen)"
+        );
+        // A lone FIN from either side, a RST after mid-stream data.
+        let mut s = Sim::new();
+        s.send(true, 0, FIN, 1000, 5000, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("OTH", "F"));
+        let mut s = Sim::new();
+        s.send(false, 0, FIN, 5000, 1000, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("OTH", "^f"));
+        let mut s = Sim::new();
+        s.send(true, 0, PSH, 1000, 5000, 10);
+        s.send(false, 1, RST, 5000, 0, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("OTH", "Dr"));
+        // A lone RST from the server is still a stray RST.
+        let mut s = Sim::new();
+        s.send(false, 0, RSTACK, 5000, 1000, 0);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "^r"));
+        assert_eq!(r.verdict.to_string(), "stray RST, no connection seen");
+        // With the handshake packet they name, SH, SHR and RSTRH stay.
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 1000, 0, 0);
+        s.send(true, 1, FIN, 1001, 0, 0);
+        assert_eq!(s.rec().state, "SH");
+        let mut s = Sim::new();
+        s.send(false, 0, SYNACK, 5000, 1001, 0);
+        s.send(false, 1, FIN, 5001, 1001, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("SHR", "^hf"));
+        let mut s = Sim::new();
+        s.send(false, 0, SYNACK, 5000, 1001, 0);
+        s.send(false, 1, RST, 5001, 0, 0);
+        assert_eq!(s.rec().state, "RSTRH");
     }
 
     #[test]

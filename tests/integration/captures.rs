@@ -278,6 +278,24 @@ fn vlan_key_option_splits_directions_on_different_vlans() {
     // Each half of each connection is now a flow of its own.
     assert_eq!(tcp.len(), 4);
     assert!(tcp.iter().all(|c| !c.handshake_complete));
+    // The server's half starts with its SYN-ACK, whose receiver is the
+    // client: the direction was turned round (`^`).
+    let halves: Vec<(&str, &str)> = tcp
+        .iter()
+        .map(|c| (c.state.as_str(), c.history.as_str()))
+        .collect();
+    assert_eq!(
+        halves,
+        [
+            ("SH", "SADF"),
+            ("SHR", "^hadf"),
+            ("SH", "SADF"),
+            ("SHR", "^hadf")
+        ]
+    );
+    assert!(tcp
+        .iter()
+        .all(|c| c.client_ip.ends_with(":2") || c.client_ip.ends_with(".2")));
 }
 
 #[test]
