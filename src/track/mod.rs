@@ -861,10 +861,11 @@ mod tests {
         let mut t = Tracker::new(TrackConfig::default());
         let mut out = Vec::new();
         closed_by_the_server_first(&mut t, &mut out);
+        // 2 s after the close: even Zeek's 5 s linger would still hold it.
         send(
             &mut t,
             &mut out,
-            10_000,
+            2_000,
             true,
             TcpFlags::ACK,
             90_000_000,
