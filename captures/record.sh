@@ -4,7 +4,9 @@
 # Usage:  sudo captures/record.sh [OUT_DIR [GROUP...]]
 #
 #   OUT_DIR  default: the script's directory
-#   GROUP    base (TCP, UDP, link types), ws (WebSocket); default: both.
+#   GROUP    base (TCP, UDP, link types), ws (WebSocket), tcp-late (a last FIN
+#            retransmitted after its ACK was dropped; connections picked up
+#            mid-stream); default: all three.
 #            bench: two large WebSocket captures for scripts/bench-ws.sh (not
 #            committed; WS_BENCH_MESSAGES messages each way, default 200000)
 #
@@ -19,18 +21,23 @@
 # address nobody owns (its neighbour entry points at the server, whose kernel
 # discards them), and SYN-ACKs sent to a wrong MAC address (the client's
 # kernel drops them; tcpdump, promiscuous, still records them) until the entry
-# is fixed. The kernel here has no 802.1Q module, so the VLAN captures are
-# derived from a recorded one with tcprewrite; their provenance says so.
+# is fixed. A lost final ACK is the one firewall rule: nftables in the
+# server's namespace drops its pure ACKs on one port (the kernel has no netem),
+# so the client's kernel really retransmits its FIN. The kernel here has no
+# 802.1Q module, so the VLAN captures are derived from a recorded one with
+# tcprewrite; their provenance says so.
 #
 # Needs root, iproute2, tcpdump, dumpcap, tcprewrite, mergecap, python3,
-# curl, socat, dig, dnsmasq, and Debian's python3-websockets (the WebSocket
-# peers run under /usr/bin/python3, see ws_peer.py). About a minute.
+# curl, socat, dig, dnsmasq, nft (tcp-late), and Debian's python3-websockets
+# (the WebSocket peers run under /usr/bin/python3, see ws_peer.py). About a
+# minute for base and ws, 90 s more for tcp-late (it waits for the
+# retransmissions).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(cd "${1:-$HERE}" && pwd)
 shift || true
-WANT=("${@:-base ws}")
+WANT=("${@:-base ws tcp-late}")
 WANT=(${WANT[*]})
 wants() { [[ " ${WANT[*]} " == *" $1 "* ]]; }
 NS_S=ssc-srv NS_C=ssc-cli IF_S=ssc-s IF_C=ssc-c
@@ -309,8 +316,74 @@ record_bench() {
     stop_capture ws-bench-deflate.pcap
 }
 
+# wait_listen PORT: until a server listens on PORT in the server's namespace.
+wait_listen() {
+    for _ in $(seq 100); do
+        [[ -n $(ip netns exec "$NS_S" ss -Hltn "sport = :$1") ]] && return
+        sleep 0.05
+    done
+    echo "record.sh: nothing listens on :$1" >&2
+    exit 1
+}
+
+record_tcp_late() {
+    command -v nft >/dev/null || { echo "record.sh: missing nft (apt-get install nftables)" >&2; exit 1; }
+
+    log "tcp-fin-retransmit.pcap: the server closes first; its ACKs of the client's FIN are dropped, so the client's kernel retransmits the FIN (rto_min 24 s) until 3 retransmissions are recorded (~100 s)"
+    ip netns exec "$NS_S" "$PY" "$HERE/tcp_peer.py" fin-server "$SRV4" 8010 &
+    PIDS+=($!)
+    wait_listen 8010
+    # The client sends no payload, so the server's only pure ACKs on :8010
+    # are those of the client's FIN (and of its retransmissions).
+    ip netns exec "$NS_S" nft -f - <<EOF
+table ip ssc_late {
+    chain out {
+        type filter hook output priority 0; policy accept;
+        ip saddr $SRV4 tcp sport 8010 tcp flags & (fin | syn | rst | psh | ack) == ack ip length < 60 drop
+    }
+}
+EOF
+    # Retransmission timeouts of at least 24 s. Recorded on this kernel
+    # (6.18): the FIN again 24.8, 49.4 and 98.5 s after the close (gaps of
+    # 25, 25 and 49 s: the first is likely a tail-loss probe, whose timer
+    # also floors at rto_min, then the timeout doubling), the last more than
+    # 60 s after the close.
+    ip -n "$NS_C" route replace 10.99.0.0/24 dev "$IF_C" proto kernel scope link src "$CLI4" rto_min 24s
+    start_capture tcp-fin-retransmit.pcap "tcp port 8010"
+    in_cli socat -u "TCP:$SRV4:8010" - >/dev/null
+    local fins=0
+    for _ in $(seq 160); do
+        sleep 1
+        fins=$(tcpdump -r "$OUT/tcp-fin-retransmit.pcap" -n "src host $CLI4 and tcp[tcpflags] & tcp-fin != 0" 2>/dev/null | wc -l)
+        ((fins >= 4)) && break
+    done
+    ((fins >= 4)) || { echo "record.sh: only $fins client FINs in tcp-fin-retransmit.pcap" >&2; exit 1; }
+    stop_capture tcp-fin-retransmit.pcap
+    ip -n "$NS_C" route replace 10.99.0.0/24 dev "$IF_C" proto kernel scope link src "$CLI4"
+    ip netns exec "$NS_S" nft delete table ip ssc_late
+
+    log "tcp-midstream.pcap: two open connections to :8080 captured after their handshakes; on one the server speaks first and the client half-closes, on the other the client speaks first"
+    rm -f "$WORK/go"
+    ip netns exec "$NS_S" "$PY" "$HERE/tcp_peer.py" push-server "$SRV4" 8080 "$WORK/go" &
+    PIDS+=($!)
+    wait_listen 8080
+    # (ip netns exec itself, not in_cli, so that $! is the peer's PID.)
+    ip netns exec "$NS_C" "$PY" "$HERE/tcp_peer.py" push-client "$SRV4" 8080 "$WORK/go" &
+    PIDS+=($!)
+    sleep 0.2
+    ip netns exec "$NS_C" "$PY" "$HERE/tcp_peer.py" echo-client "$SRV4" 8080 "$WORK/go" &
+    PIDS+=($!)
+    # Handshakes, the first ticks and their (delayed) ACKs end before tcpdump starts.
+    sleep 2
+    start_capture tcp-midstream.pcap "tcp port 8080"
+    touch "$WORK/go"
+    sleep 3
+    stop_capture tcp-midstream.pcap
+}
+
 wants base && record_base
 wants ws && record_ws
+wants tcp-late && record_tcp_late
 wants bench && record_bench
 
 log "done: $(ls "$OUT"/*.pcap* | wc -l) files in $OUT"

@@ -201,8 +201,10 @@ pub struct TrackArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub tcp_timeout: u32,
 
-    /// Seconds a closed or reset TCP connection waits for late packets
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    /// Seconds a closed or reset TCP connection waits for late packets (a
+    /// FIN retransmitted because its ACK was lost); each one inside the
+    /// connection's old window restarts the wait, as it restarts TIME-WAIT
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub tcp_linger: u32,
 
     /// Seconds of silence after which a UDP flow is reported

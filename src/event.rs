@@ -233,7 +233,7 @@ impl std::fmt::Display for Verdict {
             Verdict::SynThenFin => f.write_str("client sent SYN then FIN, no answer"),
             Verdict::SynAckThenFin => f.write_str("server sent SYN-ACK then FIN, no SYN seen"),
             Verdict::StrayRst => f.write_str("stray RST, no connection seen"),
-            Verdict::MidStream => f.write_str("mid-stream, no handshake seen"),
+            Verdict::MidStream => f.write_str("picked up mid-stream (no handshake seen)"),
             Verdict::Other(o) => write!(f, "{o}"),
         }
     }

@@ -5,7 +5,8 @@
 //! compact [`FlowKey`] to the flow itself — stored inline, so a packet costs
 //! one hash lookup and touches one small connection — and a [`timer::TimerWheel`]
 //! of deadlines. Every flow has a deadline computed from capture time (TCP:
-//! 5 s after it closed or was reset, 5 min after its last packet otherwise;
+//! 60 s after its last packet once it closed or was reset — TIME-WAIT, see
+//! [`TrackConfig::tcp_linger`] —, 5 min after its last packet otherwise;
 //! UDP: 1 min after its last packet). Wheel entries are refreshed lazily: a
 //! packet schedules nothing unless it brings the deadline forward (a close).
 //! When the tables hold `max_flows` flows, the flow nearest to its deadline
@@ -51,7 +52,13 @@ pub struct TrackConfig {
     pub max_flows: usize,
     /// Idle time after which a TCP connection is considered over.
     pub tcp_idle: Nanos,
-    /// Time a closed or reset TCP connection is kept for late packets.
+    /// Time a closed or reset TCP connection is kept for late packets after
+    /// its last one: segments inside its old window (a FIN retransmitted
+    /// because its ACK was lost) join it and start the time again, as they
+    /// restart a TCP stack's TIME-WAIT; anything else on the tuple starts a
+    /// new connection. 60 s by default: Linux's TIME-WAIT (RFC 9293's
+    /// 2×MSL is 4 min). Zeek's `tcp_close_delay` is 5 s, too short for a
+    /// FIN whose retransmission timeout has backed off.
     pub tcp_linger: Nanos,
     /// Idle time after which a UDP flow is considered over.
     pub udp_idle: Nanos,
@@ -66,10 +73,10 @@ impl Default for TrackConfig {
         TrackConfig {
             // About 1.5 KB per TCP connection at worst: ~300 MB.
             max_flows: 200_000,
-            // Zeek's tcp_inactivity_timeout, tcp_close_delay and
-            // udp_inactivity_timeout.
+            // Zeek's tcp_inactivity_timeout and udp_inactivity_timeout;
+            // Linux's TIME-WAIT (TCP_TIMEWAIT_LEN).
             tcp_idle: Nanos::from_secs(300),
-            tcp_linger: Nanos::from_secs(5),
+            tcp_linger: Nanos::from_secs(60),
             udp_idle: Nanos::from_secs(60),
             key_by_vlan: false,
             reassembly: ReassemblyLimits::default(),
@@ -439,7 +446,7 @@ impl Tracker {
             (dst, src)
         };
         tp.from_client = src_is_client;
-        let mut conn = TcpConn::new(id, client, server, pkt.ts);
+        let mut conn = TcpConn::new(id, client, server, pkt.ts, !src_is_client);
         let mut env = StreamEnv {
             detector: self.detector.as_ref(),
             limits: &self.cfg.reassembly,
@@ -787,19 +794,96 @@ mod tests {
         assert_eq!(t.stats().udp_flows, 3);
     }
 
+    fn send(
+        t: &mut Tracker,
+        out: &mut Vec<Record>,
+        ms: i64,
+        c: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+    ) {
+        t.packet(&tcp_packet(ms, c, flags, seq, ack), out);
+    }
+
+    fn conn_states(out: &[Record]) -> Vec<&'static str> {
+        out.iter()
+            .filter_map(|r| match r {
+                Record::TcpConn(c) => Some(c.state),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A handshake and a close, the server's FIN first; the client's FIN
+    /// (the last) at 4 ms. Client ISN 1000, server ISN 7000.
+    fn closed_by_the_server_first(t: &mut Tracker, out: &mut Vec<Record>) {
+        const FIN: u8 = TcpFlags::FIN | TcpFlags::ACK;
+        send(t, out, 0, true, TcpFlags::SYN, 1000, 0);
+        send(t, out, 1, false, TcpFlags::SYN | TcpFlags::ACK, 7000, 1001);
+        send(t, out, 2, true, TcpFlags::ACK, 1001, 7001);
+        send(t, out, 3, false, FIN, 7001, 1001);
+        send(t, out, 4, true, FIN, 1001, 7002);
+    }
+
     #[test]
-    fn closed_connections_leave_after_the_linger_time() {
+    fn late_fins_restart_the_linger_of_a_closed_connection() {
+        // The default linger: 60 s.
         let mut t = Tracker::new(TrackConfig::default());
         let mut out = Vec::new();
-        let send = |t: &mut Tracker,
-                    out: &mut Vec<Record>,
-                    ms: i64,
-                    from_client: bool,
-                    flags: u8,
-                    seq: u32,
-                    ack: u32| {
-            t.packet(&tcp_packet(ms, from_client, flags, seq, ack), out);
+        closed_by_the_server_first(&mut t, &mut out);
+        // The server's ACK is lost; the client retransmits its FIN 24 s
+        // and 72 s later: 48 s apart, the last more than 60 s after the
+        // close. One connection.
+        let fin = TcpFlags::FIN | TcpFlags::ACK;
+        send(&mut t, &mut out, 24_000, true, fin, 1001, 7002);
+        send(&mut t, &mut out, 72_000, true, fin, 1001, 7002);
+        assert!(conn_states(&out).is_empty());
+        assert_eq!((t.active(), t.stats().tcp_conns), (1, 1));
+        // 62 s after the last (60 s linger, at most 1 s late) the
+        // connection was written: the same FIN is now a new connection.
+        send(&mut t, &mut out, 134_000, true, fin, 1001, 7002);
+        assert_eq!(conn_states(&out), vec!["SF"]);
+        assert_eq!((t.active(), t.stats().tcp_conns), (1, 2));
+        let Record::TcpConn(c) = out
+            .iter()
+            .find(|r| matches!(r, Record::TcpConn(_)))
+            .unwrap()
+        else {
+            unreachable!()
         };
+        assert_eq!(c.client_packets, 5);
+        assert_eq!(c.last_ts, Timestamp(72_000 * 1_000_000));
+    }
+
+    #[test]
+    fn a_segment_outside_the_old_window_starts_a_new_connection_at_once() {
+        let mut t = Tracker::new(TrackConfig::default());
+        let mut out = Vec::new();
+        closed_by_the_server_first(&mut t, &mut out);
+        // 2 s after the close: even Zeek's 5 s linger would still hold it.
+        send(
+            &mut t,
+            &mut out,
+            2_000,
+            true,
+            TcpFlags::ACK,
+            90_000_000,
+            7002,
+        );
+        assert_eq!(conn_states(&out), vec!["SF"]);
+        assert_eq!((t.active(), t.stats().tcp_conns), (1, 2));
+    }
+
+    #[test]
+    fn the_linger_is_an_option() {
+        // `--tcp-linger 5`, Zeek's tcp_close_delay: a late ACK 7 s after a
+        // refusal (5 s, at most 1 s late) starts a new connection.
+        let mut t = Tracker::new(TrackConfig {
+            tcp_linger: Nanos::from_secs(5),
+            ..TrackConfig::default()
+        });
+        let mut out = Vec::new();
         send(&mut t, &mut out, 0, true, TcpFlags::SYN, 0, 0);
         send(
             &mut t,
@@ -811,20 +895,28 @@ mod tests {
             1,
         );
         assert_eq!(t.active(), 1);
-        // 7 s later (5 s linger, at most 1 s late), a late ACK on the tuple.
-        send(&mut t, &mut out, 7_000, true, TcpFlags::ACK, 5, 5);
-        let conns: Vec<_> = out
-            .iter()
-            .filter_map(|r| match r {
-                Record::TcpConn(c) => Some(c.state),
-                _ => None,
-            })
-            .collect();
+        send(&mut t, &mut out, 7_000, true, TcpFlags::ACK, 1, 1);
         // Expiry runs before the new packet is tracked: the refused
         // connection was written, and the late ACK starts a new
         // (mid-stream) flow.
-        assert_eq!(conns, vec!["REJ"]);
+        assert_eq!(conn_states(&out), vec!["REJ"]);
         assert_eq!(t.active(), 1);
         assert_eq!(t.stats().tcp_conns, 2);
+        // With the default it would have joined the refused connection.
+        let mut t = Tracker::new(TrackConfig::default());
+        let mut out = Vec::new();
+        send(&mut t, &mut out, 0, true, TcpFlags::SYN, 0, 0);
+        send(
+            &mut t,
+            &mut out,
+            1,
+            false,
+            TcpFlags::RST | TcpFlags::ACK,
+            0,
+            1,
+        );
+        send(&mut t, &mut out, 7_000, true, TcpFlags::ACK, 1, 1);
+        assert!(conn_states(&out).is_empty());
+        assert_eq!(t.stats().tcp_conns, 1);
     }
 }

@@ -1,5 +1,7 @@
-//! Well-known services by port: a label for the tables, never a decision —
-//! sockscope decodes by content, not by port number.
+//! Well-known services by port: a label for the tables — sockscope decodes
+//! by content, not by port number. The one decision the ports make is Zeek's:
+//! which end of a connection picked up mid-stream is the server
+//! ([`likely_server_port`], Zeek's `likely_server_ports`).
 
 use super::key::Proto;
 
@@ -51,6 +53,12 @@ pub fn service_for(proto: Proto, port: u16) -> Option<&'static str> {
     })
 }
 
+/// Whether a TCP port is one a server usually listens on (it has a service
+/// label): the guess of who is the server when no handshake was seen.
+pub fn likely_server_port(port: u16) -> bool {
+    service_for(Proto::Tcp, port).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +69,7 @@ mod tests {
         assert_eq!(service_for(Proto::Udp, 443), Some("quic"));
         assert_eq!(service_for(Proto::Tcp, 443), Some("https"));
         assert_eq!(service_for(Proto::Udp, 40000), None);
+        assert!(likely_server_port(443) && likely_server_port(8080));
+        assert!(!likely_server_port(40000) && !likely_server_port(8010));
     }
 }

@@ -25,8 +25,20 @@
 //! - A connection first seen at its SYN-ACK has the SYN-ACK's *receiver* as
 //!   client (Zeek guesses from port numbers); a SYN that arrives after its
 //!   SYN-ACK (capture reordering) completes the pair instead of leaving the
-//!   client stuck in SYN_SENT.
+//!   client stuck in SYN_SENT. A connection picked up mid-stream gets Zeek's
+//!   guess from the ports ([`first_packet_from_client`]); either way a
+//!   client that did not send the first packet is marked `^` in the history,
+//!   as Zeek marks a flipped connection.
 //! - A lone RST is recorded (state OTH, history `R`) but never as an attempt.
+//! - SH, SHR and RSTRH say a SYN or SYN-ACK was sent; Zeek derives them from
+//!   the endpoint states alone, so a FIN or RST on a connection picked up
+//!   mid-stream would claim one. Here they need that SYN (SYN-ACK) in the
+//!   history, else the state is OTH — what Zeek did for RSTOS0 (its regular
+//!   expression on the history).
+//! - A closed or reset connection keeps the late segments that fall inside
+//!   the sequence spaces it used ([`TcpConn::starts_new_connection`]) for as
+//!   long as it is kept, like a TCP stack's TIME-WAIT: Zeek forgets it
+//!   5 s after the close and makes a new connection of every late FIN.
 //! - Checksums are not verified (offloading makes them wrong in most local
 //!   captures), so history never has `c`.
 
@@ -40,6 +52,7 @@ use crate::time::{Nanos, Timestamp};
 use super::key::Endpoint as Addr;
 use super::reassembly::{ReassemblyLimits, ReassemblyStats};
 use super::seq::{unwrap_near, SeqNum, UNWRAP_BASE};
+use super::service::likely_server_port;
 use super::stream::{StreamCtx, StreamDetector, Streams};
 use super::Vlans;
 
@@ -336,6 +349,19 @@ impl Side {
     fn inactive(&self) -> bool {
         matches!(self.state, EpState::Inactive | EpState::Partial)
     }
+
+    /// Whether `v` lies in the sequence space this side used: from its
+    /// first sequence number up to [`TOO_LARGE_SEQ_DELTA`] past the highest
+    /// it sent (data in flight when the peer reset, or sent but not
+    /// captured). A side whose numbers were never seen holds everything.
+    /// Past 2 GiB of traffic numbers repeat and every earlier one is held.
+    fn holds(&self, v: SeqNum) -> bool {
+        if self.last == 0 {
+            return true;
+        }
+        let at = self.unwrap(v);
+        at >= self.start && at <= self.last + TOO_LARGE_SEQ_DELTA as u64
+    }
 }
 
 /// A small ring of recent handshake packets.
@@ -457,16 +483,28 @@ pub struct TcpPacket<'a> {
     pub note: u64,
 }
 
-/// Which end of a connection the first packet makes the client: the SYN-ACK's
-/// sender is the server even when its SYN was not seen; otherwise the sender
-/// of the first packet is the client.
+/// Which end of a connection the first packet makes the client: a SYN's
+/// sender; a SYN-ACK's receiver (the SYN-ACK's sender is the server even when
+/// its SYN was not seen); for a connection picked up mid-stream, Zeek's guess
+/// (`WantConnection`): the receiver when the sender's port is a likely server
+/// port and the receiver's is not, or both are and the sender's is the lower;
+/// else the sender.
 pub fn first_packet_from_client(seg: &TcpSegment<'_>) -> bool {
-    !(seg.flags.syn() && seg.flags.ack())
+    if seg.flags.syn() {
+        return !seg.flags.ack();
+    }
+    let (src, dst) = (seg.src_port, seg.dst_port);
+    !(likely_server_port(src) && (!likely_server_port(dst) || src < dst))
 }
 
 impl TcpConn {
-    /// A connection between `client` and `server`.
-    pub fn new(id: u64, client: Addr, server: Addr, ts: Timestamp) -> TcpConn {
+    /// A connection between `client` and `server`; `flipped` when the client
+    /// is not the sender of its first packet (history `^`).
+    pub fn new(id: u64, client: Addr, server: Addr, ts: Timestamp, flipped: bool) -> TcpConn {
+        let mut history = History::new();
+        if flipped {
+            history.push(b'^');
+        }
         TcpConn {
             id,
             orig: Side::new(),
@@ -481,7 +519,7 @@ impl TcpConn {
                 client,
                 server,
                 vlans: VlanList::default(),
-                history: History::new(),
+                history,
                 holes: [Holes::new(), Holes::new()],
                 missed: [0; 2],
                 syn: [None; 2],
@@ -503,11 +541,18 @@ impl TcpConn {
     }
 
     /// Whether this packet belongs to a new connection on the same 5-tuple
-    /// (identity = 5-tuple + ISN). Only a SYN without ACK starts one.
+    /// (identity = 5-tuple + ISN). A SYN without ACK starts one when it has
+    /// another ISN, or when the connection had closed. Any other segment
+    /// joins an open connection; once the connection is over (closed both
+    /// ways or reset) it joins only if it lies in the old window (both
+    /// directions' sequence spaces): a retransmitted FIN, RST or ACK whose
+    /// acknowledgement was lost. A segment outside it is a connection whose
+    /// handshake was not captured; joining it would count its bytes (and
+    /// its lifetime) against the closed one.
     pub fn starts_new_connection(&self, pkt: &TcpPacket<'_>) -> bool {
         let f = pkt.seg.flags;
         if !f.syn() || f.ack() || f.rst() {
-            return false;
+            return self.is_over() && !self.in_old_window(pkt);
         }
         let hs = &self.cold.hs;
         match hs.client_isn {
@@ -524,13 +569,34 @@ impl TcpConn {
         }
     }
 
-    /// When the flow table may forget this connection: after `linger` once it
-    /// is closed or reset, after `idle` of silence otherwise.
-    pub fn deadline(&self, linger: Nanos, idle: Nanos) -> Timestamp {
-        let done = (self.orig.did_close && self.resp.did_close)
+    /// Closed both ways, or reset: what is left to come are late segments.
+    fn is_over(&self) -> bool {
+        (self.orig.did_close && self.resp.did_close)
             || self.orig.state == EpState::Reset
-            || self.resp.state == EpState::Reset;
-        self.last_ts + if done { linger } else { idle }
+            || self.resp.state == EpState::Reset
+    }
+
+    /// Whether a segment falls inside the sequence spaces this connection
+    /// used, as a TCP stack in TIME-WAIT or LAST-ACK judges what it still
+    /// answers: its sequence number in the sender's space and, when it
+    /// carries an ACK, its acknowledgement in the peer's ([`Side::holds`]).
+    fn in_old_window(&self, pkt: &TcpPacket<'_>) -> bool {
+        let seg = pkt.seg;
+        let (ep, peer) = if pkt.from_client {
+            (&self.orig, &self.resp)
+        } else {
+            (&self.resp, &self.orig)
+        };
+        ep.holds(SeqNum(seg.seq)) && (!seg.flags.ack() || peer.holds(SeqNum(seg.ack)))
+    }
+
+    /// When the flow table may forget this connection: `linger` after its
+    /// last packet once it is over (closed both ways or reset; every late
+    /// segment it takes lies in its old window, so each one restarts the
+    /// linger as a retransmitted FIN restarts TIME-WAIT), after `idle` of
+    /// silence otherwise.
+    pub fn deadline(&self, linger: Nanos, idle: Nanos) -> Timestamp {
+        self.last_ts + if self.is_over() { linger } else { idle }
     }
 
     fn add_history(&mut self, c: u8) {
@@ -1247,6 +1313,10 @@ impl TcpConn {
         let (os, rs) = (self.orig.state, self.resp.state);
         let o_inactive = self.orig.inactive();
         let r_inactive = self.resp.inactive();
+        // SH, SHR and RSTRH claim a SYN (SYN-ACK); without one in the
+        // history the connection was picked up mid-stream.
+        let orig_syn = self.hist_seen & hist::SYN != 0;
+        let resp_syn = self.hist_seen & (hist::SYN << 16) != 0;
         if rs == Reset {
             if matches!(os, SynSent | SynAckSent)
                 || (os == Reset
@@ -1255,7 +1325,11 @@ impl TcpConn {
             {
                 "REJ"
             } else if o_inactive {
-                "RSTRH"
+                if resp_syn {
+                    "RSTRH"
+                } else {
+                    "OTH"
+                }
             } else {
                 "RSTR"
             }
@@ -1272,16 +1346,20 @@ impl TcpConn {
         } else if rs == Closed && os == Closed {
             "SF"
         } else if os == Closed {
-            if r_inactive {
+            if !r_inactive {
+                "S2"
+            } else if orig_syn {
                 "SH"
             } else {
-                "S2"
+                "OTH"
             }
         } else if rs == Closed {
-            if o_inactive {
+            if !o_inactive {
+                "S3"
+            } else if resp_syn {
                 "SHR"
             } else {
-                "S3"
+                "OTH"
             }
         } else if os == SynSent && rs == Inactive {
             "S0"
@@ -1321,7 +1399,7 @@ impl TcpConn {
             "SH" => Verdict::SynThenFin,
             "SHR" => Verdict::SynAckThenFin,
             _ => {
-                let h = self.history();
+                let h = self.history().trim_start_matches('^');
                 if !h.is_empty() && h.bytes().all(|c| c == b'R' || c == b'r') {
                     Verdict::StrayRst
                 } else if hs.client_isn.is_none() && hs.synack_count == 0 {
@@ -1532,7 +1610,7 @@ mod tests {
                     (dst, src)
                 };
                 pkt.from_client = src == client;
-                self.conn = Some(TcpConn::new(0, client, server, pkt.ts));
+                self.conn = Some(TcpConn::new(0, client, server, pkt.ts, src != client));
             }
             let limits = ReassemblyLimits::default();
             let mut stats = ReassemblyStats::default();
@@ -1785,13 +1863,197 @@ mod tests {
         s.send(true, 0, PSH, 1000, 5000, 10);
         s.send(false, 1, ACK, 5000, 1010, 0);
         assert_eq!(s.rec().state, "OTH");
-        assert_eq!(s.rec().verdict.to_string(), "mid-stream, no handshake seen");
+        assert_eq!(s.rec().history.as_str(), "Da");
+        assert_eq!(
+            s.rec().verdict.to_string(),
+            "picked up mid-stream (no handshake seen)"
+        );
         s.send(true, 2, FIN, 1010, 5000, 0);
         s.send(false, 3, FIN, 5000, 1011, 0);
         let r = s.rec();
         assert_eq!(r.state, "SF");
         assert_eq!(r.client_bytes, 10);
         assert_eq!(r.verdict.to_string(), "no handshake seen, closed by client");
+    }
+
+    /// The handshake and a close where the server sends its FIN first; the
+    /// client's FIN (the last) at 5 ms. Client ISN 1000, server ISN 7000.
+    fn closed_by_the_server_first(s: &mut Sim) {
+        s.send(true, 0, SYN, 1000, 0, 0);
+        s.send(false, 1, SYNACK, 7000, 1001, 0);
+        s.send(true, 2, ACK, 1001, 7001, 0);
+        s.send(false, 3, PSH, 7001, 1001, 8);
+        s.send(false, 4, FIN, 7009, 1001, 0);
+        s.send(true, 5, ACK, 1001, 7010, 0);
+        s.send(true, 5, FIN, 1001, 7010, 0);
+        assert_eq!(s.rec().state, "SF");
+    }
+
+    #[test]
+    fn late_fin_rst_and_ack_inside_the_old_window_join_the_closed_connection() {
+        let mut s = Sim::new();
+        closed_by_the_server_first(&mut s);
+        // The server's last ACK was lost: the client retransmits its FIN.
+        assert!(!s.send(true, 24_000, FIN, 1001, 7010, 0));
+        assert!(!s.send(true, 72_000, FIN, 1001, 7010, 0));
+        // The server's ACK of it, then a RST from each side (the server's
+        // TIME-WAIT gone, the client's socket given up).
+        assert!(!s.send(false, 72_001, ACK, 7010, 1002, 0));
+        assert!(!s.send(false, 72_002, RSTACK, 7010, 1002, 0));
+        assert!(!s.send(true, 72_003, RST, 1002, 0, 0));
+        let r = s.rec();
+        assert_eq!(r.state, "SF");
+        // Retransmitted FINs (same sequence number) add no letter.
+        assert_eq!(r.history.as_str(), "ShAdfFarR");
+        assert_eq!((r.client_packets, r.server_packets), (7, 5));
+        assert_eq!((r.client_bytes, r.server_bytes), (0, 8));
+        assert_eq!(r.verdict.to_string(), "established, closed by server");
+        assert_eq!(r.last_ts, Timestamp(72_003 * 1_000_000));
+    }
+
+    #[test]
+    fn a_syn_or_a_segment_outside_the_old_window_starts_a_new_connection() {
+        // Data far past what the client ever sent.
+        let mut s = Sim::new();
+        closed_by_the_server_first(&mut s);
+        assert!(s.send(true, 10, PSH, 1002 + 2_000_000, 7010, 100));
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "D"));
+        assert_eq!(r.client_bytes, 100);
+        // Before the client's ISN.
+        let mut s = Sim::new();
+        closed_by_the_server_first(&mut s);
+        assert!(s.send(true, 10, ACK, 900, 7010, 0));
+        // In the client's space, but acknowledging what the server never
+        // sent.
+        let mut s = Sim::new();
+        closed_by_the_server_first(&mut s);
+        assert!(s.send(true, 10, ACK, 1002, 7010 + 5_000_000, 0));
+        // A SYN-ACK with another ISN (answering a SYN not captured).
+        let mut s = Sim::new();
+        closed_by_the_server_first(&mut s);
+        assert!(s.send(false, 10, SYNACK, 123_456_789, 1, 0));
+        assert_eq!(s.rec().history.as_str(), "^h");
+        // A SYN with a new ISN.
+        let mut s = Sim::new();
+        closed_by_the_server_first(&mut s);
+        assert!(s.send(true, 10, SYN, 1_000_000_000, 0, 0));
+        // Up to 1 MiB past the highest sequence number sent is still the
+        // old window (data in flight when the peer reset).
+        let mut s = Sim::new();
+        closed_by_the_server_first(&mut s);
+        assert!(!s.send(true, 10, ACK, 1002 + 1_048_576, 7010, 0));
+    }
+
+    #[test]
+    fn after_a_reset_data_in_flight_still_joins() {
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 1000, 0, 0);
+        s.send(false, 1, SYNACK, 7000, 1001, 0);
+        s.send(true, 2, ACK, 1001, 7001, 0);
+        s.send(true, 3, PSH, 1001, 7001, 1000);
+        s.send(false, 4, RSTACK, 7001, 2001, 0);
+        // The client's next segments were on the way.
+        assert!(!s.send(true, 5, PSH, 2001, 7001, 1000));
+        assert!(!s.send(true, 5, PSH, 3001, 7001, 1000));
+        let r = s.rec();
+        assert_eq!(r.state, "RSTR");
+        assert_eq!(r.client_packets, 5);
+        assert_eq!(r.client_bytes, 3000);
+    }
+
+    #[test]
+    fn no_window_judgement_while_the_connection_is_open() {
+        // Half-closed: everything on the tuple is still this connection.
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 1000, 0, 0);
+        s.send(false, 1, SYNACK, 7000, 1001, 0);
+        s.send(true, 2, ACK, 1001, 7001, 0);
+        s.send(true, 3, FIN, 1001, 7001, 0);
+        assert!(!s.send(true, 4, PSH, 1002 + 2_000_000, 7001, 10));
+        assert_eq!(s.rec().state, "S2");
+    }
+
+    #[test]
+    fn the_client_of_a_connection_picked_up_mid_stream() {
+        fn seg(src_port: u16, dst_port: u16, flags: u8) -> bool {
+            let s = TcpSegment {
+                src_port,
+                dst_port,
+                seq: 1,
+                ack: 1,
+                flags: TcpFlags(flags),
+                window: 100,
+                options: &[],
+                payload: &[],
+                payload_len: 0,
+            };
+            first_packet_from_client(&s)
+        }
+        // A SYN's sender, a SYN-ACK's receiver, whatever the ports.
+        assert!(seg(80, 40000, SYN));
+        assert!(!seg(40000, 80, SYNACK));
+        // Zeek's guess: the end on a likely server port is the server.
+        assert!(!seg(80, 40000, PSH), "sent by the server");
+        assert!(seg(40000, 80, PSH));
+        assert!(seg(40000, 50000, PSH), "no guess: the sender");
+        assert!(seg(50000, 40000, FIN));
+        // Both likely: the lower port is the server.
+        assert!(!seg(80, 443, ACK));
+        assert!(seg(443, 80, ACK));
+    }
+
+    #[test]
+    fn picked_up_mid_stream_never_claims_a_syn() {
+        // The server (port 80) speaks first: flipped, `^`.
+        let mut s = Sim::new();
+        s.send(false, 0, PSH, 5000, 1000, 10);
+        s.send(true, 1, ACK, 1000, 5010, 0);
+        let c = s.conn.as_ref().unwrap();
+        assert_eq!(c.client().port, 40000);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "^dA"));
+        assert_eq!((r.client_packets, r.server_packets), (1, 1));
+        assert_eq!(r.server_bytes, 10);
+        // The client half-closes: Zeek's states would say SH ("SYN then
+        // FIN"); no SYN was seen.
+        s.send(true, 2, FIN, 1000, 5010, 0);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "^dAF"));
+        assert_eq!(
+            r.verdict.to_string(),
+            "picked up mid-stream (no handshake seen)"
+        );
+        // A lone FIN from either side, a RST after mid-stream data.
+        let mut s = Sim::new();
+        s.send(true, 0, FIN, 1000, 5000, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("OTH", "F"));
+        let mut s = Sim::new();
+        s.send(false, 0, FIN, 5000, 1000, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("OTH", "^f"));
+        let mut s = Sim::new();
+        s.send(true, 0, PSH, 1000, 5000, 10);
+        s.send(false, 1, RST, 5000, 0, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("OTH", "Dr"));
+        // A lone RST from the server is still a stray RST.
+        let mut s = Sim::new();
+        s.send(false, 0, RSTACK, 5000, 1000, 0);
+        let r = s.rec();
+        assert_eq!((r.state, r.history.as_str()), ("OTH", "^r"));
+        assert_eq!(r.verdict.to_string(), "stray RST, no connection seen");
+        // With the handshake packet they name, SH, SHR and RSTRH stay.
+        let mut s = Sim::new();
+        s.send(true, 0, SYN, 1000, 0, 0);
+        s.send(true, 1, FIN, 1001, 0, 0);
+        assert_eq!(s.rec().state, "SH");
+        let mut s = Sim::new();
+        s.send(false, 0, SYNACK, 5000, 1001, 0);
+        s.send(false, 1, FIN, 5001, 1001, 0);
+        assert_eq!((s.rec().state, s.rec().history.as_str()), ("SHR", "^hf"));
+        let mut s = Sim::new();
+        s.send(false, 0, SYNACK, 5000, 1001, 0);
+        s.send(false, 1, RST, 5001, 0, 0);
+        assert_eq!(s.rec().state, "RSTRH");
     }
 
     #[test]

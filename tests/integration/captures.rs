@@ -278,6 +278,24 @@ fn vlan_key_option_splits_directions_on_different_vlans() {
     // Each half of each connection is now a flow of its own.
     assert_eq!(tcp.len(), 4);
     assert!(tcp.iter().all(|c| !c.handshake_complete));
+    // The server's half starts with its SYN-ACK, whose receiver is the
+    // client: the direction was turned round (`^`).
+    let halves: Vec<(&str, &str)> = tcp
+        .iter()
+        .map(|c| (c.state.as_str(), c.history.as_str()))
+        .collect();
+    assert_eq!(
+        halves,
+        [
+            ("SH", "SADF"),
+            ("SHR", "^hadf"),
+            ("SH", "SADF"),
+            ("SHR", "^hadf")
+        ]
+    );
+    assert!(tcp
+        .iter()
+        .all(|c| c.client_ip.ends_with(":2") || c.client_ip.ends_with(".2")));
 }
 
 #[test]
@@ -306,4 +324,95 @@ fn meta_and_udp_events() {
     assert!(new_flows.iter().all(|e| e.event == "new_flow"
         && e.direction == "client"
         && e.service.as_deref() == Some("dns")));
+}
+
+#[test]
+fn fin_retransmitted_after_the_close_stays_in_its_connection() {
+    // The server closed first; its ACKs of the client's FIN were dropped, so
+    // the client's kernel retransmitted the FIN 24.8, 49.4 and 98.5 s after
+    // the close: the last more than the 60 s linger after it, each within
+    // 60 s of the one before (a late FIN restarts the linger).
+    let (recs, status) = conns("tcp-fin-retransmit.pcap");
+    assert_eq!(status, 0);
+    let tcp = recs.tcp();
+    assert_eq!(
+        tcp.len(),
+        1,
+        "the late FINs belong to the closed connection"
+    );
+    let c = tcp[0];
+    assert_eq!((c.state.as_str(), c.history.as_str()), ("SF", "ShAdfF"));
+    assert_eq!(c.verdict, "established, closed by server");
+    assert_eq!(c.closed_by.as_deref(), Some("server"));
+    assert!(c.handshake_complete);
+    // tshark: one TCP stream; the client sent 7 packets (4 FINs), no
+    // payload; the server 3, 8 bytes ("goodbye\n").
+    assert_eq!((c.client_packets, c.server_packets), (7, 3));
+    assert_eq!((c.client_bytes, c.server_bytes), (0, 8));
+    assert!(c.duration > 98.0 && c.duration < 99.0, "{}", c.duration);
+    let s = recs.summary();
+    assert_eq!((s.tcp_conns, s.packets), (1, 10));
+    // Events: the close is reported once, not again per retransmission.
+    let kinds: Vec<&str> = recs.events().iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["syn", "synack", "established", "fin", "fin", "closed"]
+    );
+}
+
+#[test]
+fn a_late_fin_after_the_linger_is_a_connection_picked_up_mid_stream() {
+    // With a linger shorter than the first retransmission timeout, the
+    // closed connection is gone when its FIN comes again: the FINs make a
+    // second connection, which must not claim a SYN (Zeek: SH, "F").
+    let (recs, _) = replay_json(&capture("tcp-fin-retransmit.pcap"), &["--tcp-linger", "20"]);
+    let tcp = recs.tcp();
+    assert_eq!(tcp.len(), 2);
+    assert_eq!((tcp[0].state.as_str(), tcp[0].client_packets), ("SF", 4));
+    let late = tcp[1];
+    assert_eq!((late.state.as_str(), late.history.as_str()), ("OTH", "F"));
+    assert_eq!(late.verdict, "picked up mid-stream (no handshake seen)");
+    assert_eq!((late.client_packets, late.server_packets), (3, 0));
+    assert_eq!(late.client_port, tcp[0].client_port);
+}
+
+#[test]
+fn connections_picked_up_mid_stream() {
+    // Two open connections to :8080, recorded after their handshakes.
+    let (recs, status) = conns("tcp-midstream.pcap");
+    assert_eq!(status, 0);
+    let tcp = recs.tcp();
+    assert_eq!(tcp.len(), 2);
+    for c in &tcp {
+        assert_eq!(c.state, "OTH", "{c:?}");
+        assert!(!c.history.contains(['S', 's', 'H', 'h']), "{c:?}");
+        assert_eq!(c.verdict, "picked up mid-stream (no handshake seen)");
+        assert_eq!(
+            (c.client_ip.as_str(), c.server_ip.as_str()),
+            ("10.99.0.2", "10.99.0.1")
+        );
+        assert_eq!(c.server_port, 8080);
+        assert!(!c.handshake_complete);
+        assert_eq!((c.rtt_ms, c.syn_retransmits, c.mss), (None, 0, None));
+    }
+    // The server speaks first: its port (8080, a likely server port) makes
+    // it the server, and the history says the direction was flipped. The
+    // client then half-closes while the server goes on (Zeek: SH).
+    // tshark: client 9 packets (one FIN), no payload; server 8, 58 bytes.
+    let a = tcp[0];
+    assert_eq!(a.history, "^dAF");
+    assert_eq!((a.client_packets, a.server_packets), (9, 8));
+    assert_eq!((a.client_bytes, a.server_bytes), (0, 58));
+    assert_eq!(a.closed_by.as_deref(), Some("client"));
+    // The client speaks first: not flipped. tshark: 8 and 5 packets, 28
+    // bytes each way.
+    let b = tcp[1];
+    assert_eq!(b.history, "DadA");
+    assert_eq!((b.client_packets, b.server_packets), (8, 5));
+    assert_eq!((b.client_bytes, b.server_bytes), (28, 28));
+    // No handshake events for either.
+    assert!(recs
+        .events()
+        .iter()
+        .all(|e| !matches!(e.event.as_str(), "syn" | "synack" | "established")));
 }
