@@ -264,21 +264,24 @@ pub enum TcpEventKind {
 }
 
 impl TcpEventKind {
+    /// Every kind's name, in declaration order (`as_str` reads it).
+    pub const NAMES: &'static [&'static str] = &[
+        "syn",
+        "syn_retransmit",
+        "synack",
+        "synack_retransmit",
+        "simultaneous_open",
+        "established",
+        "refused",
+        "reset",
+        "fin",
+        "closed",
+        "reassembly_limit",
+        "overlap_conflict",
+    ];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            TcpEventKind::Syn => "syn",
-            TcpEventKind::SynRetransmit => "syn_retransmit",
-            TcpEventKind::Synack => "synack",
-            TcpEventKind::SynackRetransmit => "synack_retransmit",
-            TcpEventKind::SimultaneousOpen => "simultaneous_open",
-            TcpEventKind::Established => "established",
-            TcpEventKind::Refused => "refused",
-            TcpEventKind::Reset => "reset",
-            TcpEventKind::Fin => "fin",
-            TcpEventKind::Closed => "closed",
-            TcpEventKind::ReassemblyLimit => "reassembly_limit",
-            TcpEventKind::OverlapConflict => "overlap_conflict",
-        }
+        Self::NAMES[self as usize]
     }
 }
 
