@@ -15,7 +15,7 @@ pub mod value;
 use std::path::Path;
 
 use crate::config::ReplayConfig;
-use crate::event::{Record, RecordSink};
+use crate::event::{Record, RecordSink, RecordTypes};
 use crate::replay::{StoppableSink, Wants};
 
 pub use eval::{Offenders, Outcome, Row, Shown, View};
@@ -159,19 +159,15 @@ impl Needs {
             .any(|t| self.has(t))
     }
 
-    /// What the replay has to send: only the run's own records when no
-    /// expectation reads another.
+    /// What the replay has to make and send: the types read (and the
+    /// run's own); per-flow records of other types are not even built.
     pub fn wants(&self) -> Wants {
-        let run_only = ["summary", "capture_stats", "meta", "error"];
-        if schema::RECORDS
+        let types = schema::RECORDS
             .iter()
             .zip(self.types)
-            .all(|(r, needed)| !needed || run_only.contains(&r.name))
-        {
-            Wants::RunOnly
-        } else {
-            Wants::All
-        }
+            .filter(|(_, needed)| *needed)
+            .fold(RecordTypes::default(), |t, (r, _)| t.with(r.name));
+        Wants::Types(types)
     }
 }
 

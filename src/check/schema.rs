@@ -821,6 +821,11 @@ mod tests {
 
     #[test]
     fn types_and_aliases() {
+        let mut names: Vec<&str> = RECORDS.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        let mut event = Record::TYPE_NAMES.to_vec();
+        event.sort_unstable();
+        assert_eq!(names, event, "every record type, once");
         assert_eq!(record_type("tcp"), record_type("tcp_conn"));
         assert_eq!(RECORDS.len(), TYPES);
         assert_eq!(record_type("nope"), None);

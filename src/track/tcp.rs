@@ -1208,7 +1208,7 @@ impl TcpConn {
         direction: Direction,
         f: impl FnOnce(&mut TcpEvent),
     ) {
-        if sink.wants_flow_records() {
+        if sink.flow_records().tcp_event {
             sink.record(self.event(ts, kind, direction, f));
         }
     }

@@ -63,7 +63,7 @@ impl UdpFlow {
         service: Option<&'static str>,
         sink: &mut S,
     ) {
-        if !sink.wants_flow_records() {
+        if !sink.flow_records().udp_event {
             return;
         }
         sink.record(Record::UdpEvent(UdpEvent {
