@@ -62,6 +62,9 @@ pub const COMPARED: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The most fields a compared type has.
+const MOST_COMPARED: usize = 12;
+
 /// Differences listed before "and N more".
 const SHOWN: usize = 20;
 
@@ -362,23 +365,37 @@ fn parse_slots(line: &[u8]) -> Result<Slots<'_>, serde_json::Error> {
 /// (then serde reads it, or says why it is not JSON).
 fn scan_slots(b: &[u8]) -> Option<Slots<'_>> {
     let mut out: Slots<'_> = Default::default();
+    scan_into(b, &mut out).then_some(out)
+}
+
+/// [`scan_slots`] into `out` (left partly filled when it says false).
+fn scan_into<'a>(b: &'a [u8], out: &mut Slots<'a>) -> bool {
+    scan(b, out).is_some()
+}
+
+fn scan<'a>(b: &'a [u8], out: &mut Slots<'a>) -> Option<()> {
     let mut i = ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
-        return (ws(b, i + 1) == b.len()).then_some(out);
+        return (ws(b, i + 1) == b.len()).then_some(());
     }
     loop {
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let (end, escaped) = string_end(b, i)?;
-        if escaped {
-            return None;
+        // Keys are short: a plain loop to the closing quote.
+        let mut end = i + 1;
+        while *b.get(end)? != b'"' {
+            if b[end] == b'\\' {
+                return None;
+            }
+            end += 1;
         }
-        let key = &b[i + 1..end - 1];
+        let key = &b[i + 1..end];
+        let end = end + 1;
         i = ws(b, end);
         if b.get(i) != Some(&b':') {
             return None;
@@ -391,7 +408,7 @@ fn scan_slots(b: &[u8]) -> Option<Slots<'_>> {
         i = ws(b, vend);
         match b.get(i) {
             Some(b',') => i = ws(b, i + 1),
-            Some(b'}') => return (ws(b, i + 1) == b.len()).then_some(out),
+            Some(b'}') => return (ws(b, i + 1) == b.len()).then_some(()),
             _ => return None,
         }
     }
@@ -592,7 +609,7 @@ fn read_side(path: &Path) -> Result<Side, String> {
     let cannot = |what: String| format!("cannot read baseline {}: {what}", path.display());
     let mut file = std::fs::File::open(path).map_err(|e| cannot(e.to_string()))?;
     let mut side = Side::default();
-    let slots = compared_slots();
+    let reader = LineReader::new();
     let mut buf = vec![0u8; CHUNK];
     let (mut start, mut end, mut line_no) = (0usize, 0usize, 0u64);
     let mut eof = false;
@@ -600,13 +617,17 @@ fn read_side(path: &Path) -> Result<Side, String> {
         // Every whole line in the buffer, read in place.
         while let Some(nl) = memchr::memchr(b'\n', &buf[start..end]) {
             line_no += 1;
-            stored_line(&mut side, &buf[start..start + nl], line_no, &slots).map_err(cannot)?;
+            reader
+                .line(&mut side, &buf[start..start + nl], line_no)
+                .map_err(cannot)?;
             start += nl + 1;
         }
         if eof {
             if start < end {
                 line_no += 1;
-                stored_line(&mut side, &buf[start..end], line_no, &slots).map_err(cannot)?;
+                reader
+                    .line(&mut side, &buf[start..end], line_no)
+                    .map_err(cannot)?;
             }
             break;
         }
@@ -635,45 +656,108 @@ fn read_side(path: &Path) -> Result<Side, String> {
     Ok(side)
 }
 
-/// One stored line: a compared record becomes an entry.
-fn stored_line(side: &mut Side, line: &[u8], n: u64, slots: &[Vec<usize>]) -> Result<(), String> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
+/// How stored lines are read: where each compared type's fields go, and,
+/// for lines as the encoder writes them, a finder for each key to read.
+struct LineReader {
+    slots: Vec<Vec<usize>>,
+    /// Per compared type: (slot, finder of `,"key":`), the identity's keys
+    /// first.
+    finders: Vec<Vec<(usize, memchr::memmem::Finder<'static>)>>,
+}
+
+impl LineReader {
+    fn new() -> LineReader {
+        let slots = compared_slots();
+        let finders = slots
+            .iter()
+            .map(|fields| {
+                [CLIENT, SERVER, PORT, FIRST_TS]
+                    .iter()
+                    .chain(fields)
+                    .map(|&slot| {
+                        let needle = format!(",\"{}\":", KEYS[slot]);
+                        (slot, memchr::memmem::Finder::new(&needle).into_owned())
+                    })
+                    .collect()
+            })
+            .collect();
+        LineReader { slots, finders }
     }
-    if let Some(t) = quick_type(line) {
-        if !COMPARED.iter().any(|(c, _)| c.as_bytes() == t) {
+
+    /// One stored line: a compared record becomes an entry.
+    fn line(&self, side: &mut Side, line: &[u8], n: u64) -> Result<(), String> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
+        let mut vals: Slots<'_> = Default::default();
+        let quick = quick_type(line);
+        if let Some(t) = quick {
+            let Some(ty) = COMPARED.iter().position(|(c, _)| c.as_bytes() == t) else {
+                return Ok(());
+            };
+            if self.encoder_line(line, ty, &mut vals).is_some() {
+                vals[TYPE] = Some(Val::str(COMPARED[ty].0));
+                self.push(side, ty, vals);
+                return Ok(());
+            }
+            vals = Default::default();
+        }
+        if !scan_into(line, &mut vals) {
+            vals = parse_slots(line).map_err(|e| format!("line {n} is not a JSON object: {e}"))?;
+        }
+        if let Some(ty) = vals[TYPE]
+            .as_ref()
+            .and_then(Val::as_str)
+            .and_then(|t| COMPARED.iter().position(|(c, _)| *c == t))
+        {
+            self.push(side, ty, vals);
+        }
+        Ok(())
     }
-    let vals = match scan_slots(line) {
-        Some(v) => v,
-        None => parse_slots(line).map_err(|e| format!("line {n} is not a JSON object: {e}"))?,
-    };
-    let v = |i: usize| vals[i].as_ref().unwrap_or(&Val::Null);
-    let Some(ty) = v(TYPE)
-        .as_str()
-        .and_then(|t| COMPARED.iter().position(|(c, _)| *c == t))
-    else {
-        return Ok(());
-    };
-    let outcome: Vec<Val<'_>> = slots[ty].iter().map(|&i| v(i).clone()).collect();
-    let ip = |i: usize| v(i).as_str().and_then(|s| s.parse().ok());
-    let group = Group {
-        ty: ty as u8,
-        client: ip(CLIENT),
-        server: ip(SERVER),
-        port: match v(PORT) {
-            Val::Int(p) => u16::try_from(*p).ok(),
-            _ => None,
-        },
-    };
-    let start = v(FIRST_TS)
-        .as_f64()
-        .or_else(|| v(TS).as_f64())
-        .unwrap_or(0.0);
-    side.push(group, start, &outcome);
-    Ok(())
+
+    /// A line laid out as the encoder writes it (`{"type":"…","key":value,…`,
+    /// no spaces), read by jumping to each key wanted: at the top level of a
+    /// compact object `,"` only ever starts a key (inside a string the quote
+    /// would be escaped), so without nested objects the first `,"key":` is
+    /// the key. None — the line is scanned as a whole — when it has a `{`
+    /// past the first byte or lacks a key.
+    fn encoder_line<'a>(&self, line: &'a [u8], ty: usize, vals: &mut Slots<'a>) -> Option<()> {
+        if memchr::memchr(b'{', &line[1..]).is_some() {
+            return None;
+        }
+        for (slot, finder) in &self.finders[ty] {
+            let at = finder.find(line)? + finder.needle().len();
+            let end = value_end(line, at)?;
+            vals[*slot] = Some(scalar(&line[at..end])?);
+        }
+        Some(())
+    }
+
+    fn push(&self, side: &mut Side, ty: usize, mut vals: Slots<'_>) {
+        // The compared values, moved out (no allocation).
+        let mut outcome: [Val<'_>; MOST_COMPARED] = Default::default();
+        let fields = &self.slots[ty];
+        for (o, &i) in outcome.iter_mut().zip(fields) {
+            *o = vals[i].take().unwrap_or(Val::Null);
+        }
+        let v = |i: usize| vals[i].as_ref().unwrap_or(&Val::Null);
+        let ip = |i: usize| v(i).as_str().and_then(|s| s.parse().ok());
+        let group = Group {
+            ty: ty as u8,
+            client: ip(CLIENT),
+            server: ip(SERVER),
+            port: match v(PORT) {
+                Val::Int(p) => u16::try_from(*p).ok(),
+                _ => None,
+            },
+        };
+        let start = v(FIRST_TS)
+            .as_f64()
+            .or_else(|| v(TS).as_f64())
+            .unwrap_or(0.0);
+        side.push(group, start, &outcome[..fields.len()]);
+    }
 }
 
 /// The capture's side, built as its records stream past (without the
@@ -713,7 +797,12 @@ impl RunSide {
         let Some(ty) = self.defs.iter().position(|(t, _)| *t == rty) else {
             return;
         };
-        let vals: Vec<Val<'_>> = self.defs[ty].1.iter().map(|f| rec.field(f)).collect();
+        let mut vals: [Val<'_>; MOST_COMPARED] = Default::default();
+        let defs = &self.defs[ty].1;
+        for (v, f) in vals.iter_mut().zip(defs) {
+            *v = rec.field(f);
+        }
+        let vals = &vals[..defs.len()];
         let conn = rec.conn();
         let first = schema::field_def(rty, "first_ts").map_or(Val::Null, |f| rec.field(f));
         let group = Group {
@@ -722,7 +811,7 @@ impl RunSide {
             server: conn.map(|c| c.server_ip),
             port: conn.map(|c| c.server_port),
         };
-        self.side.push(group, first.as_f64().unwrap_or(0.0), &vals);
+        self.side.push(group, first.as_f64().unwrap_or(0.0), vals);
     }
 
     /// How many records were compared, how many differences there were, and
@@ -868,6 +957,10 @@ mod tests {
 
     #[test]
     fn every_compared_field_has_a_slot() {
+        assert_eq!(
+            COMPARED.iter().map(|(_, f)| f.len()).max(),
+            Some(MOST_COMPARED)
+        );
         for (i, k) in KEYS.iter().enumerate() {
             assert_eq!(slot(k.as_bytes()), Some(i), "{k}");
         }
@@ -965,6 +1058,57 @@ mod tests {
             (1, 1, 100)
         );
         assert_eq!(std::mem::size_of::<Entry>(), 16);
+    }
+
+    /// Lines as the encoder writes them, read by jumping to each key, give
+    /// what a full scan gives; any other layout is left to the full scan.
+    #[test]
+    fn encoder_lines_read_by_jumping_equal_a_full_scan() {
+        use crate::config::{Input, ReplayConfig};
+        let reader = LineReader::new();
+        let mut jumped = 0;
+        for name in [
+            "ws-plain.pcap",
+            "udp-dns.pcap",
+            "refused.pcap",
+            "ws-violations.pcap",
+        ] {
+            let path = format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"));
+            let cfg = ReplayConfig::new(Input::Path(path.into()));
+            let (_, records) = crate::replay::replay(&cfg, Vec::new()).unwrap();
+            for r in &records {
+                let mut line = Vec::new();
+                crate::render::json::encode(r, &mut line);
+                let line = line.strip_suffix(b"\n").unwrap();
+                let Some(ty) = COMPARED.iter().position(|(t, _)| *t == r.type_name()) else {
+                    continue;
+                };
+                let mut fast: Slots<'_> = Default::default();
+                reader.encoder_line(line, ty, &mut fast).unwrap();
+                let full = scan_slots(line).unwrap();
+                for slot in [CLIENT, SERVER, PORT, FIRST_TS]
+                    .iter()
+                    .chain(&reader.slots[ty])
+                {
+                    let (a, b) = (fast[*slot].as_ref(), full[*slot].as_ref());
+                    assert!(
+                        a.is_some() && same(a.unwrap(), b.unwrap()),
+                        "{name} {}",
+                        KEYS[*slot]
+                    );
+                }
+                jumped += 1;
+            }
+        }
+        assert!(jumped > 10, "{jumped}");
+        let mut out: Slots<'_> = Default::default();
+        for other in [
+            &br#"{"type":"udp_flow","client_ip":"1.2.3.4","server_ip":"1.2.3.5","server_port":53,"state":"{","service":null,"first_ts":1.0}"#[..],
+            br#"{"type":"udp_flow","client_ip":"1.2.3.4","server_ip":"1.2.3.5","server_port":53, "state":"S0","service":null,"first_ts":1.0}"#,
+            br#"{"type":"udp_flow","client_ip":"1.2.3.4","server_ip":"1.2.3.5","server_port":53,"service":null,"first_ts":1.0}"#,
+        ] {
+            assert!(reader.encoder_line(other, 1, &mut out).is_none());
+        }
     }
 
     /// The scanner reads what serde reads from any line it takes, and

@@ -17,8 +17,9 @@ use std::net::IpAddr;
 use crate::time::{Nanos, Timestamp};
 
 /// One value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Val<'a> {
+    #[default]
     Null,
     Bool(bool),
     /// An integer (counts, ports, codes).
