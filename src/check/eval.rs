@@ -681,19 +681,22 @@ fn columns(sel: &Selection, extra: &[&FieldPath]) -> Vec<&'static FieldDef> {
     out
 }
 
-/// How an aggregate's offenders are ranked and bounded, from the comparison
-/// it is part of (aggregate on the left: `op`; on the right: flipped).
-fn worst_of(e: &Expr, id: usize) -> Option<(CmpOp, &Expr)> {
-    let mut found = None;
+/// How each extreme's offenders are ranked and bounded, by selection
+/// number: the comparison it is part of (aggregate on the left: `op`; on
+/// the right: flipped), and the other side. One walk for the expectation.
+fn comparisons(e: &Expr) -> std::collections::HashMap<usize, (CmpOp, &Expr)> {
+    let mut found = std::collections::HashMap::new();
+    let extreme = |x: &Expr| match x {
+        Expr::Aggregate(Agg::Min | Agg::Max | Agg::Pct(_), s, _) => Some(s.id),
+        _ => None,
+    };
     super::expr::visit_run(e, &mut |n| {
         if let Expr::Cmp(op, a, b) = n {
-            let is = |x: &Expr| matches!(x, Expr::Aggregate(Agg::Min | Agg::Max | Agg::Pct(_), s, _) if s.id == id);
-            if found.is_none() {
-                if is(a) {
-                    found = Some((*op, &**b));
-                } else if is(b) {
-                    found = Some((op.flipped(), &**a));
-                }
+            if let Some(id) = extreme(a) {
+                found.entry(id).or_insert((*op, &**b));
+            }
+            if let Some(id) = extreme(b) {
+                found.entry(id).or_insert((op.flipped(), &**a));
             }
         }
     });
@@ -725,6 +728,7 @@ impl<'e> ExprState<'e> {
     /// rows each.
     pub fn new(expr: &'e Expr, show: usize) -> ExprState<'e> {
         let mut sets = Vec::new();
+        let bounds = comparisons(expr);
         super::expr::visit_run(expr, &mut |n| {
             let (sel, extra, kind): (&Selection, Vec<&FieldPath>, SetKind<'e>) = match n {
                 Expr::Count(sel) => (sel, vec![], SetKind::Count(FirstRows::default())),
@@ -743,7 +747,7 @@ impl<'e> ExprState<'e> {
                     )
                 }
                 Expr::Aggregate(agg, sel, path) => {
-                    let worst = worst_of(expr, sel.id).map(|(op, bound)| {
+                    let worst = bounds.get(&sel.id).map(|&(op, bound)| {
                         let larger_first = match (op, agg) {
                             (CmpOp::Lt | CmpOp::Le, _) => true,
                             (CmpOp::Gt | CmpOp::Ge, _) => false,
@@ -1227,6 +1231,11 @@ mod tests {
         // The aggregate on the right: the same offenders.
         let o = check("5 > max(tcp.rtt_ms)");
         assert_eq!((o.held, o.offenders.total), (Some(false), 1));
+        // Extremes on both sides, each bounded by the other (known at the
+        // end): the left one's records, largest first.
+        let o = check("max(tcp.rtt_ms) < min(tcp.rtt_ms)");
+        assert_eq!((o.held, o.offenders.total), (Some(false), 3));
+        assert_eq!(states(&o), ["SF", "S0", "SF"]);
     }
 
     #[test]

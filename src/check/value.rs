@@ -11,7 +11,6 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::time::{Nanos, Timestamp};
@@ -293,11 +292,6 @@ pub fn equal(a: &Val<'_>, b: &Val<'_>) -> bool {
         }
         _ => order(a, b) == Some(Ordering::Equal),
     }
-}
-
-/// Appends `v` shown, for messages.
-pub fn push_shown(out: &mut String, v: &Val<'_>) {
-    let _ = write!(out, "{}", v.show());
 }
 
 #[cfg(test)]
