@@ -273,21 +273,24 @@ pub enum TcpEventKind {
 }
 
 impl TcpEventKind {
+    /// Every kind's name, in declaration order (`as_str` reads it).
+    pub const NAMES: &'static [&'static str] = &[
+        "syn",
+        "syn_retransmit",
+        "synack",
+        "synack_retransmit",
+        "simultaneous_open",
+        "established",
+        "refused",
+        "reset",
+        "fin",
+        "closed",
+        "reassembly_limit",
+        "overlap_conflict",
+    ];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            TcpEventKind::Syn => "syn",
-            TcpEventKind::SynRetransmit => "syn_retransmit",
-            TcpEventKind::Synack => "synack",
-            TcpEventKind::SynackRetransmit => "synack_retransmit",
-            TcpEventKind::SimultaneousOpen => "simultaneous_open",
-            TcpEventKind::Established => "established",
-            TcpEventKind::Refused => "refused",
-            TcpEventKind::Reset => "reset",
-            TcpEventKind::Fin => "fin",
-            TcpEventKind::Closed => "closed",
-            TcpEventKind::ReassemblyLimit => "reassembly_limit",
-            TcpEventKind::OverlapConflict => "overlap_conflict",
-        }
+        Self::NAMES[self as usize]
     }
 }
 
@@ -655,22 +658,120 @@ pub enum Record {
 }
 
 impl Record {
+    /// Every record type's `"type"`, in the order of the variants.
+    pub const TYPE_NAMES: [&'static str; 13] = [
+        "meta",
+        "tcp_event",
+        "udp_event",
+        "tcp_conn",
+        "udp_flow",
+        "ws_upgrade",
+        "ws_frame",
+        "ws_message",
+        "ws_violation",
+        "ws_session",
+        "error",
+        "capture_stats",
+        "summary",
+    ];
+
+    /// The index of the record's type in [`Record::TYPE_NAMES`].
+    #[inline]
+    pub fn type_index(&self) -> usize {
+        match self {
+            Record::Meta(_) => 0,
+            Record::TcpEvent(_) => 1,
+            Record::UdpEvent(_) => 2,
+            Record::TcpConn(_) => 3,
+            Record::UdpFlow(_) => 4,
+            Record::WsUpgrade(_) => 5,
+            Record::WsFrame(_) => 6,
+            Record::WsMessage(_) => 7,
+            Record::WsViolation(_) => 8,
+            Record::WsSession(_) => 9,
+            Record::Error(_) => 10,
+            Record::CaptureStats(_) => 11,
+            Record::Summary(_) => 12,
+        }
+    }
+
     /// The record's `"type"` in JSON.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Record::Meta(_) => "meta",
-            Record::TcpEvent(_) => "tcp_event",
-            Record::UdpEvent(_) => "udp_event",
-            Record::TcpConn(_) => "tcp_conn",
-            Record::UdpFlow(_) => "udp_flow",
-            Record::WsUpgrade(_) => "ws_upgrade",
-            Record::WsFrame(_) => "ws_frame",
-            Record::WsMessage(_) => "ws_message",
-            Record::WsViolation(_) => "ws_violation",
-            Record::WsSession(_) => "ws_session",
-            Record::Error(_) => "error",
-            Record::CaptureStats(_) => "capture_stats",
-            Record::Summary(_) => "summary",
+        Self::TYPE_NAMES[self.type_index()]
+    }
+}
+
+/// A set of record types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordTypes(u16);
+
+impl RecordTypes {
+    /// The run's own records: `meta`, `error`, `capture_stats`, `summary`.
+    pub const RUN: RecordTypes = RecordTypes(1 | 1 << 10 | 1 << 11 | 1 << 12);
+
+    /// The set with the type named `name` added (unchanged for a name that
+    /// is no record type).
+    pub fn with(self, name: &str) -> RecordTypes {
+        match Record::TYPE_NAMES.iter().position(|n| *n == name) {
+            Some(i) => RecordTypes(self.0 | 1 << i),
+            None => self,
+        }
+    }
+
+    pub fn has(self, name: &str) -> bool {
+        Record::TYPE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .is_some_and(|i| self.0 & 1 << i != 0)
+    }
+
+    #[inline]
+    pub fn contains(self, r: &Record) -> bool {
+        self.0 & 1 << r.type_index() != 0
+    }
+}
+
+/// Which per-flow records a sink keeps. The tracker builds only those (the
+/// summary's counts never depend on them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRecords {
+    pub tcp_event: bool,
+    pub udp_event: bool,
+    pub tcp_conn: bool,
+    pub udp_flow: bool,
+}
+
+impl FlowRecords {
+    pub const ALL: FlowRecords = FlowRecords {
+        tcp_event: true,
+        udp_event: true,
+        tcp_conn: true,
+        udp_flow: true,
+    };
+    pub const NONE: FlowRecords = FlowRecords {
+        tcp_event: false,
+        udp_event: false,
+        tcp_conn: false,
+        udp_flow: false,
+    };
+
+    /// Those of a set of record types.
+    pub fn of(types: RecordTypes) -> FlowRecords {
+        FlowRecords {
+            tcp_event: types.has("tcp_event"),
+            udp_event: types.has("udp_event"),
+            tcp_conn: types.has("tcp_conn"),
+            udp_flow: types.has("udp_flow"),
+        }
+    }
+
+    /// Kept by both.
+    pub fn and(self, o: FlowRecords) -> FlowRecords {
+        FlowRecords {
+            tcp_event: self.tcp_event && o.tcp_event,
+            udp_event: self.udp_event && o.udp_event,
+            tcp_conn: self.tcp_conn && o.tcp_conn,
+            udp_flow: self.udp_flow && o.udp_flow,
         }
     }
 }
@@ -680,14 +781,15 @@ impl Record {
 pub trait RecordSink {
     fn record(&mut self, r: Record);
 
-    /// Whether the per-flow records (`tcp_event`, `udp_event`, `tcp_conn`,
-    /// `udp_flow`) would be kept. False lets the tracker skip building them
-    /// (a quiet run drops them unread); the summary's counts never depend on
-    /// them. A wrapper that forwards records should forward this too; not
-    /// doing so (the default, true) is safe, only slower.
+    /// Which of the per-flow records (`tcp_event`, `udp_event`,
+    /// `tcp_conn`, `udp_flow`) would be kept. The tracker skips building the
+    /// others (a quiet run drops them all unread, a check keeps only the
+    /// types it reads); the summary's counts never depend on them. A wrapper
+    /// that forwards records should forward this too; not doing so (the
+    /// default, all) is safe, only slower.
     #[inline]
-    fn wants_flow_records(&self) -> bool {
-        true
+    fn flow_records(&self) -> FlowRecords {
+        FlowRecords::ALL
     }
 }
 

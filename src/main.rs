@@ -326,15 +326,20 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
         }
         let cfg = args.replay_config(file, needs.ws_events());
         let started = std::time::Instant::now();
-        let res = check::check_file(&cfg, &exps, &needs)?;
+        let res = check::check_file(&cfg, &exps, args.show)?;
         seconds.push(started.elapsed().as_secs_f64());
         results.push(res);
+        // A baseline is read while the first capture is replayed.
+        if let Some(err) = exps.iter().find_map(|e| e.ready().err()) {
+            eprintln!("sockscope: error: {err}");
+            return Ok(Exit::Error);
+        }
     }
     let fatal = !args.allow_truncated;
     let mut out = BufWriter::new(io::stdout().lock());
     let written = match args.format {
-        cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, fatal, args.show),
-        cli::FormatArg::Human => report::write_report(&mut out, &exps, &results, fatal, args.show),
+        cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, fatal),
+        cli::FormatArg::Human => report::write_report(&mut out, &exps, &results, fatal),
     }
     .and_then(|()| out.flush());
     match written {
@@ -346,7 +351,7 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
             std::fs::File::create(path)
                 .with_context(|| format!("creating JUnit report {}", path.display()))?,
         );
-        report::write_junit(&mut f, &exps, &results, fatal, args.show, &seconds)
+        report::write_junit(&mut f, &exps, &results, fatal, &seconds)
             .and_then(|()| f.flush())
             .with_context(|| format!("writing JUnit report {}", path.display()))?;
     }
@@ -449,7 +454,7 @@ fn same_terminal(a: i32, b: i32) -> bool {
 }
 
 fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
-    use sockscope::check::{self, Collector, Tee};
+    use sockscope::check::{self, Checker, Tee};
     use sockscope::live;
     use std::io::IsTerminal;
     use std::sync::atomic::AtomicBool;
@@ -527,7 +532,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             status: &status,
             on: status_on,
         },
-        collector: (!exps.is_empty()).then(|| Collector::new(needs.clone())),
+        checker: (!exps.is_empty()).then(|| Checker::new(&exps, 5)),
     };
     let outcome = live::run(live_cap, &cfg, &mut sink, &stop, |p| {
         if status_on {
@@ -542,27 +547,25 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     if status_on {
         eprint!("\r\x1b[K");
     }
-    let Tee { inner, collector } = sink;
+    let Tee { inner, checker } = sink;
     let mut failed = false;
     let mut out = match inner.inner.finish_into() {
         Ok(w) => w,
         Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
         Err(e) => return Err(e).context("writing output"),
     };
-    if let Some(c) = collector {
+    if let Some(c) = checker {
         use sockscope::render::check as report;
-        let outcomes = exps.iter().map(|e| e.evaluate(&c.records)).collect();
         let results = vec![check::FileResult {
             file: format!("capture on {}", cfg.interface),
-            records: c.records,
             error: None,
-            outcomes,
+            outcomes: c.finish(),
         }];
         match args.output.format {
-            cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, true, 5)?,
+            cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, true)?,
             cli::FormatArg::Human => {
                 writeln!(out)?;
-                report::write_report(&mut out, &exps, &results, true, 5)?
+                report::write_report(&mut out, &exps, &results, true)?
             }
         }
         out.flush()?;
@@ -571,7 +574,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
                 std::fs::File::create(path)
                     .with_context(|| format!("creating JUnit report {}", path.display()))?,
             );
-            report::write_junit(&mut f, &exps, &results, true, 5, &[outcome.stats.duration])?;
+            report::write_junit(&mut f, &exps, &results, true, &[outcome.stats.duration])?;
             f.flush()?;
         }
         failed = report::Totals::of(&results, true).failed > 0;

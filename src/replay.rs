@@ -17,7 +17,9 @@ use crate::config::{Input, ReplayConfig};
 use crate::decode::defrag::{DefragLimits, DefragStats};
 use crate::decode::owned::{Locator, PacketMeta};
 use crate::decode::{Decoded, Decoder, Transport};
-use crate::event::{ErrorRecord, Meta, Record, RecordSink, Summary, SCHEMA_VERSION};
+use crate::event::{
+    ErrorRecord, FlowRecords, Meta, Record, RecordSink, RecordTypes, Summary, SCHEMA_VERSION,
+};
 use crate::pipeline::{with_render_thread, Batch};
 use crate::proto::{payload_note, stream_detector};
 use crate::source::file::{CaptureReader, Next};
@@ -46,6 +48,8 @@ pub enum Wants {
     All,
     /// Only the run's own: `meta`, `error`, `capture_stats`, `summary`.
     RunOnly,
+    /// These types, and the run's own.
+    Types(RecordTypes),
 }
 
 impl Wants {
@@ -59,12 +63,22 @@ impl Wants {
         }
     }
 
+    #[inline]
     pub fn keeps(self, r: &Record) -> bool {
-        self == Wants::All
-            || matches!(
-                r,
-                Record::Meta(_) | Record::Error(_) | Record::CaptureStats(_) | Record::Summary(_)
-            )
+        match self {
+            Wants::All => true,
+            Wants::RunOnly => RecordTypes::RUN.contains(r),
+            Wants::Types(t) => t.contains(r) || RecordTypes::RUN.contains(r),
+        }
+    }
+
+    /// The per-flow records kept.
+    pub fn flow_records(self) -> FlowRecords {
+        match self {
+            Wants::All => FlowRecords::ALL,
+            Wants::RunOnly => FlowRecords::NONE,
+            Wants::Types(t) => FlowRecords::of(t),
+        }
     }
 }
 
@@ -141,6 +155,7 @@ fn open_inputs(cfg: &ReplayConfig) -> Result<Vec<Opened>, ReplayError> {
 struct AppCounts<'a, S> {
     inner: &'a mut S,
     wants: Wants,
+    flows: FlowRecords,
     sessions: u64,
     frames: u64,
     messages: u64,
@@ -152,6 +167,7 @@ impl<'a, S: RecordSink> AppCounts<'a, S> {
         AppCounts {
             inner,
             wants,
+            flows: wants.flow_records(),
             sessions: 0,
             frames: 0,
             messages: 0,
@@ -182,8 +198,8 @@ impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
     }
 
     #[inline]
-    fn wants_flow_records(&self) -> bool {
-        self.wants == Wants::All && self.inner.wants_flow_records()
+    fn flow_records(&self) -> FlowRecords {
+        self.flows.and(self.inner.flow_records())
     }
 }
 
@@ -802,6 +818,46 @@ mod tests {
         fn wants(&self) -> Wants {
             Wants::RunOnly
         }
+    }
+
+    /// Keeps what it is given, and says which types it wants.
+    struct Picky(Vec<Record>, RecordTypes);
+
+    impl RecordSink for Picky {
+        fn record(&mut self, r: Record) {
+            self.0.push(r);
+        }
+    }
+
+    impl StoppableSink for Picky {
+        fn wants(&self) -> Wants {
+            Wants::Types(self.1)
+        }
+    }
+
+    /// A sink that wants some types gets those and the run's own, the same
+    /// ones a sink taking everything gets; the others are not built.
+    #[test]
+    fn a_sink_gets_the_types_it_wants() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/ws-plain.pcap");
+        let cfg = ReplayConfig::new(Input::Path(path.into()));
+        let (all_out, all) = replay(&cfg, Vec::new()).unwrap();
+        for want in [
+            &["tcp_conn"][..],
+            &["tcp_event", "ws_session"],
+            &["udp_flow"],
+        ] {
+            let types = want.iter().fold(RecordTypes::default(), |t, n| t.with(n));
+            let (out, some) = replay(&cfg, Picky(Vec::new(), types)).unwrap();
+            let kept = |r: &&Record| types.contains(r) || RecordTypes::RUN.contains(r);
+            let expected: Vec<String> = all.iter().filter(kept).map(|r| format!("{r:?}")).collect();
+            let got: Vec<String> = some.0.iter().map(|r| format!("{r:?}")).collect();
+            assert_eq!(got, expected, "{want:?}");
+            assert_eq!(out.summary.tcp_conns, all_out.summary.tcp_conns);
+            assert_eq!(out.summary.ws_messages, all_out.summary.ws_messages);
+        }
+        assert!(all.iter().any(|r| matches!(r, Record::TcpConn(_))));
+        assert!(all.iter().any(|r| matches!(r, Record::TcpEvent(_))));
     }
 
     /// A sink that wants only the run's records gets only those, with a

@@ -256,6 +256,16 @@ fn decimal<const DIGITS: u32>(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&buf[i..]);
 }
 
+/// `v / 10^digits` as the exact decimal the encoder writes for times
+/// (`digits` 9) and milliseconds (6); other scales are not written.
+pub fn exact_decimal(out: &mut Vec<u8>, v: i64, digits: u32) {
+    debug_assert!(matches!(digits, 6 | 9), "scale {digits}");
+    match digits {
+        6 => decimal::<6>(out, v),
+        _ => decimal::<9>(out, v),
+    }
+}
+
 /// Dotted-quad IPv4, formatted in a stack buffer and appended once.
 #[inline]
 fn ipv4(out: &mut Vec<u8>, o: [u8; 4]) {

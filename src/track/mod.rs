@@ -623,7 +623,7 @@ impl Tracker {
 
 fn emit_tcp<S: RecordSink>(c: &mut TcpConn, evicted: bool, env: &mut StreamEnv<'_>, sink: &mut S) {
     c.finish_streams(env, sink);
-    if !sink.wants_flow_records() {
+    if !sink.flow_records().tcp_conn {
         return;
     }
     let service = service_for(Proto::Tcp, c.server().port);
@@ -631,7 +631,7 @@ fn emit_tcp<S: RecordSink>(c: &mut TcpConn, evicted: bool, env: &mut StreamEnv<'
 }
 
 fn emit_udp<S: RecordSink>(e: &Entry<UdpFlow>, evicted: bool, sink: &mut S) {
-    if !sink.wants_flow_records() {
+    if !sink.flow_records().udp_flow {
         return;
     }
     let (client, server) = e.endpoints();
@@ -721,8 +721,8 @@ mod tests {
             self.0.push(r);
         }
 
-        fn wants_flow_records(&self) -> bool {
-            false
+        fn flow_records(&self) -> crate::event::FlowRecords {
+            crate::event::FlowRecords::NONE
         }
     }
 

@@ -75,6 +75,11 @@ enum StreamState {
 
 /// Zeek's TOO_LARGE_SEQ_DELTA: jumps beyond 1 MiB in a SYN or RST are not trusted.
 const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
+
+/// Every `conn_state` (Zeek's, in the order its documentation lists them).
+pub const CONN_STATES: &[&str] = &[
+    "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
+];
 /// SYN and SYN-ACK times remembered per connection (to pair each SYN-ACK with
 /// the SYN it answers, and the handshake ACK with its SYN-ACK).
 const HANDSHAKE_RING: usize = 4;
@@ -1269,7 +1274,7 @@ impl TcpConn {
         direction: Direction,
         f: impl FnOnce(&mut TcpEvent),
     ) {
-        if sink.wants_flow_records() {
+        if sink.flow_records().tcp_event {
             sink.record(self.event(ts, kind, direction, f));
         }
     }
@@ -1307,7 +1312,7 @@ impl TcpConn {
         self.cold.history.as_str()
     }
 
-    /// Zeek's `conn_state`.
+    /// Zeek's `conn_state`, one of [`CONN_STATES`].
     pub fn conn_state(&self) -> &'static str {
         use EpState::*;
         let (os, rs) = (self.orig.state, self.resp.state);
@@ -1414,6 +1419,7 @@ impl TcpConn {
     /// The connection's record, as written when it ends.
     pub fn record(&self, evicted: bool, service: Option<&'static str>) -> TcpConnRecord {
         let state = self.conn_state();
+        debug_assert!(CONN_STATES.contains(&state), "unlisted state {state}");
         let cold = &self.cold;
         let [c, s] = cold.syn;
         let t = cold.hs.timings;
