@@ -576,6 +576,11 @@ pub struct Summary {
     pub other_ip: u64,
     /// Packets on a link type sockscope does not decode.
     pub unsupported_link: u64,
+    /// Packet records skipped as damaged: an original length below the
+    /// captured length or beyond any snapshot length (max(snaplen, 256 KiB)).
+    pub damaged_records: u64,
+    /// File offset of the first of them.
+    pub first_damaged_offset: Option<u64>,
     pub tcp_conns: u64,
     pub udp_flows: u64,
     /// IP fragment packets seen.
@@ -585,6 +590,9 @@ pub struct Summary {
     pub fragments_incomplete: u64,
     /// Fragments that overlapped held bytes with different ones.
     pub fragment_conflicts: u64,
+    /// Fragments that no datagram can hold: reaching past 65 535 bytes
+    /// ("ping of death").
+    pub fragments_invalid: u64,
     /// Flows reported early because the flow table was full.
     pub evicted: u64,
     /// Packets per link type.

@@ -20,7 +20,7 @@ use crate::decode::{Decoded, Decoder, Transport};
 use crate::event::{ErrorRecord, Meta, Record, RecordSink, Summary, SCHEMA_VERSION};
 use crate::pipeline::{with_render_thread, Batch};
 use crate::proto::{payload_note, stream_detector};
-use crate::source::file::{CaptureReader, Next};
+use crate::source::file::{CaptureReader, Damaged, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
@@ -195,18 +195,35 @@ impl Health {
         }
     }
 
+    /// Records skipped by the file reader as damaged.
+    pub fn damaged(&mut self, d: Damaged) {
+        self.summary.damaged_records = d.records;
+        self.summary.first_damaged_offset = d.first_offset;
+    }
+
     pub fn finish(mut self, defrag: DefragStats, track: TrackStats, complete: bool) -> Summary {
         let s = &mut self.summary;
         s.tcp_conns = track.tcp_conns;
         s.udp_flows = track.udp_flows;
         s.evicted = track.evicted;
-        s.ip_fragments = defrag.fragments;
-        s.fragments_reassembled = defrag.reassembled;
-        s.fragments_incomplete = defrag.incomplete;
-        s.fragment_conflicts = defrag.conflicts;
+        // Every counter the defragmenter keeps is shown (a new one does not
+        // compile until it is placed).
+        let DefragStats {
+            fragments,
+            reassembled,
+            incomplete,
+            conflicts,
+            invalid,
+        } = defrag;
+        s.ip_fragments = fragments;
+        s.fragments_reassembled = reassembled;
+        s.fragments_incomplete = incomplete;
+        s.fragment_conflicts = conflicts;
+        s.fragments_invalid = invalid;
         s.reassembly_gaps = track.reassembly.gaps;
         s.reassembly_dropped_bytes = track.reassembly.dropped_bytes;
         s.reassembly_conflicts = track.reassembly.conflicts;
+
         s.link_types = self
             .link_counts
             .iter()
@@ -456,6 +473,7 @@ fn source_stage(
                 batch.chunk = reader.swap_buffer(std::mem::take(&mut next.chunk));
                 let full = std::mem::replace(&mut batch, next);
                 if !send_polling(&tx, full) {
+                    health.damaged(reader.damaged());
                     return SourceEnd {
                         health,
                         defrag: decoder.defrag_stats(),
@@ -510,6 +528,7 @@ fn source_stage(
     batch.chunk = reader.swap_buffer(Vec::new());
     let _ = tx.send(batch);
     decoder.finish();
+    health.damaged(reader.damaged());
     SourceEnd {
         health,
         defrag: decoder.defrag_stats(),

@@ -584,6 +584,16 @@ impl<W: Write> HumanView<W> {
         row("truncated (snaplen)", s.truncated.to_string());
         row("decode errors", s.decode_errors.to_string());
         row(
+            "damaged records",
+            match s.first_damaged_offset {
+                Some(at) => format!(
+                    "{} skipped (impossible original length), the first at byte offset {at}",
+                    s.damaged_records
+                ),
+                None => s.damaged_records.to_string(),
+            },
+        );
+        row(
             "not decoded",
             format!(
                 "{} non-IP, {} other IP protocols, {} unsupported link type",
@@ -593,11 +603,12 @@ impl<W: Write> HumanView<W> {
         row(
             "IP fragments",
             format!(
-                "{} seen, {} datagrams reassembled, {} incomplete, {} conflicting overlaps",
+                "{} seen, {} datagrams reassembled, {} incomplete, {} conflicting overlaps, {} invalid (past 65535 bytes)",
                 s.ip_fragments,
                 s.fragments_reassembled,
                 s.fragments_incomplete,
-                s.fragment_conflicts
+                s.fragment_conflicts,
+                s.fragments_invalid
             ),
         );
         row("flows evicted (table full)", s.evicted.to_string());
