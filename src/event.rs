@@ -258,6 +258,9 @@ pub enum TcpEventKind {
     Closed,
     /// A reassembly limit made a decoded stream give up held bytes.
     ReassemblyLimit,
+    /// All decoded connections' buffers reached the memory budget and this
+    /// one, the oldest holder, gave its buffers up (`bytes`).
+    BufferLimit,
     /// A retransmitted or overlapping segment of a decoded stream carried
     /// bytes different from the first copy (which was kept).
     OverlapConflict,
@@ -277,6 +280,7 @@ impl TcpEventKind {
             TcpEventKind::Fin => "fin",
             TcpEventKind::Closed => "closed",
             TcpEventKind::ReassemblyLimit => "reassembly_limit",
+            TcpEventKind::BufferLimit => "buffer_limit",
             TcpEventKind::OverlapConflict => "overlap_conflict",
         }
     }
@@ -311,7 +315,7 @@ pub struct TcpEvent {
     pub synack_to_ack_ms: Option<Nanos>,
     /// For `syn_retransmit` / `synack_retransmit`: which retransmission (1, 2, …).
     pub count: Option<u32>,
-    /// For `reassembly_limit`: the bytes given up.
+    /// For `reassembly_limit` and `buffer_limit`: the bytes given up.
     pub bytes: Option<u64>,
 }
 
@@ -607,6 +611,13 @@ pub struct Summary {
     pub reassembly_dropped_bytes: u64,
     /// Overlapping segments whose bytes differed from the first copy.
     pub reassembly_conflicts: u64,
+    /// Times a decoded connection's buffers (held segments, a partial HTTP
+    /// head, early client bytes, a partial control frame) were given up
+    /// because all connections' buffers together reached
+    /// `--reassembly-total-bytes` (oldest holder first).
+    pub buffers_given_up: u64,
+    /// The bytes they held.
+    pub buffer_bytes_given_up: u64,
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     /// False when reading stopped on an error.

@@ -223,7 +223,8 @@ impl Health {
         s.reassembly_gaps = track.reassembly.gaps;
         s.reassembly_dropped_bytes = track.reassembly.dropped_bytes;
         s.reassembly_conflicts = track.reassembly.conflicts;
-
+        s.buffers_given_up = track.buffers.given_up;
+        s.buffer_bytes_given_up = track.buffers.given_up_bytes;
         s.link_types = self
             .link_counts
             .iter()

@@ -248,6 +248,8 @@ pub const RECORDS: &[(&str, &[&str])] = &[
             "reassembly_gaps",
             "reassembly_dropped_bytes",
             "reassembly_conflicts",
+            "buffers_given_up",
+            "buffer_bytes_given_up",
             "link_types",
             "first_ts",
             "last_ts",

@@ -224,6 +224,11 @@ pub struct WsDecoder {
     /// The request head was too long to read whole: headers it lacks (a
     /// key, an offer) may be in the part not read.
     request_cut: bool,
+    /// Bytes the buffers above and the sides' control payloads hold, kept
+    /// current as they change: the budget asks after every packet, and
+    /// counting them then would read the other direction's state (a cache
+    /// miss on most packets of a session).
+    held: usize,
     /// An answer whose head was too long: what its first 16 KiB said, used
     /// once the rest of the head has been read past.
     cut_answer: Option<http::Response>,
@@ -251,6 +256,7 @@ impl WsDecoder {
             server_buf: Vec::new(),
             request: None,
             request_cut: false,
+            held: 0,
             cut_answer: None,
             upgrade_emitted: false,
             status: None,
@@ -989,11 +995,12 @@ impl WsDecoder {
         let mask = f.h.mask;
         if f.h.opcode.is_control() {
             let keep = CONTROL_KEEP.saturating_sub(control.len()).min(chunk.len());
-            let start = control.len();
+            let (start, cap) = (control.len(), control.capacity());
             control.extend_from_slice(&chunk[..keep]);
             if let Some(key) = f.h.mask {
                 ws::unmask(&mut control[start..], key, pos);
             }
+            self.held += control.capacity() - cap;
             return;
         }
         let Some(m) = msg.as_mut() else { return };
@@ -1123,11 +1130,17 @@ impl WsDecoder {
                         }
                     }
                 }
+                self.sides[dir].control = payload;
             }
             Opcode::Ping | Opcode::Pong if !incomplete && self.cfg.events => {
                 control_payload = Some(printable(&self.sides[dir].control, self.cfg.preview).0);
             }
             _ => {}
+        }
+        if h.opcode.is_control() {
+            // Freed, not kept for the next control frame: a session holds
+            // a control payload only while one is cut across segments.
+            self.held -= std::mem::take(&mut self.sides[dir].control).capacity();
         }
         if h.opcode == Opcode::Close {
             self.sides[dir].close_sent = true;
@@ -1234,6 +1247,125 @@ impl WsDecoder {
             text_truncated,
             incomplete: m.incomplete,
         })));
+    }
+
+    /// [`StreamHandler::shed`]'s work (the count of bytes held is
+    /// redone after it).
+    fn shed_buffers(
+        &mut self,
+        ctx: &StreamCtx,
+        ts: Timestamp,
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        match self.phase {
+            // A request head cut short cannot say whether it asks for an
+            // upgrade: the connection is not decoded (the tracker reports
+            // what was given up).
+            Phase::Request => {
+                self.client_buf = Vec::new();
+                self.server_buf = Vec::new();
+                return Interest::Done;
+            }
+            Phase::Response => {
+                // Client bytes sent before the answer: their frames are lost.
+                if !self.client_buf.is_empty() {
+                    self.sides[CLIENT].stopped = true;
+                }
+                self.client_buf = Vec::new();
+                if !self.server_buf.is_empty() {
+                    // The answer's head so far stands for it; the rest is
+                    // read past.
+                    let Some(resp) = http::parse_response_prefix(&self.server_buf) else {
+                        self.server_buf = Vec::new();
+                        self.emit_upgrade(ctx, ts, None, sink);
+                        return Interest::Done;
+                    };
+                    return self.cut_head_answer(resp);
+                }
+                self.server_buf = Vec::new();
+            }
+            Phase::Open | Phase::Failed => {
+                for side in &mut self.sides {
+                    if side.control.capacity() > 0 {
+                        side.control = Vec::new();
+                        // The control frame being read is reported
+                        // incomplete, the rest of its payload skipped.
+                        if let Some(f) = side.frame.as_mut().filter(|f| f.h.opcode.is_control()) {
+                            f.skip = true;
+                            f.gap = true;
+                        }
+                    }
+                }
+            }
+        }
+        Interest::More
+    }
+
+    /// What the buffers hold, counted (see [`WsDecoder::held`]).
+    fn count_held(&self) -> usize {
+        self.client_buf.capacity()
+            + self.server_buf.capacity()
+            + self.sides[CLIENT].control.capacity()
+            + self.sides[SERVER].control.capacity()
+    }
+
+    /// [`StreamHandler::data`]'s work.
+    fn data_in(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        data: &[u8],
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        self.last_ts = ts;
+        let dir = if from_client { CLIENT } else { SERVER };
+        let mut data = data;
+        if self.sides[dir].head_rest.is_some() {
+            let Some(rest) = self.skip_head_rest(dir, data) else {
+                return Interest::More;
+            };
+            data = rest;
+            if let Some(resp) = self.cut_answer.take().filter(|_| dir == SERVER) {
+                self.server_buf.extend_from_slice(data);
+                if (100..200).contains(&resp.status) && resp.status != 101 {
+                    return self.response_bytes(ctx, ts, &[], sink);
+                }
+                return self.answered(ctx, ts, &resp, sink);
+            }
+            if data.is_empty() {
+                return Interest::More;
+            }
+        }
+        match (self.phase, dir) {
+            (Phase::Request, CLIENT) => self.request_bytes(ctx, ts, data, sink),
+            (Phase::Request, _) => {
+                // The server spoke first: keep it for when the request is read.
+                if self.server_buf.len() + data.len() > http::MAX_HEAD {
+                    return Interest::Done;
+                }
+                self.server_buf.extend_from_slice(data);
+                Interest::More
+            }
+            (Phase::Response, SERVER) => self.response_bytes(ctx, ts, data, sink),
+            (Phase::Response, _) => {
+                if self.client_buf.len() + data.len() > EARLY_CAP {
+                    self.client_buf.clear();
+                    self.sides[CLIENT].stopped = true;
+                } else if !self.sides[CLIENT].stopped {
+                    self.client_buf.extend_from_slice(data);
+                }
+                Interest::More
+            }
+            (Phase::Open, _) => {
+                self.frames(ctx, dir, ts, data, sink);
+                self.interest()
+            }
+            (Phase::Failed, _) => {
+                self.after_failure(ctx, dir, ts, data, sink);
+                Interest::More
+            }
+        }
     }
 
     /// `len` bytes of a direction will never be seen.
@@ -1406,54 +1538,14 @@ impl StreamHandler for WsDecoder {
         data: &[u8],
         sink: &mut dyn RecordSink,
     ) -> Interest {
-        self.last_ts = ts;
-        let dir = if from_client { CLIENT } else { SERVER };
-        let mut data = data;
-        if self.sides[dir].head_rest.is_some() {
-            let Some(rest) = self.skip_head_rest(dir, data) else {
-                return Interest::More;
-            };
-            data = rest;
-            if let Some(resp) = self.cut_answer.take().filter(|_| dir == SERVER) {
-                self.server_buf.extend_from_slice(data);
-                if (100..200).contains(&resp.status) && resp.status != 101 {
-                    return self.response_bytes(ctx, ts, &[], sink);
-                }
-                return self.answered(ctx, ts, &resp, sink);
-            }
-            if data.is_empty() {
-                return Interest::More;
-            }
+        let before = self.phase;
+        let interest = self.data_in(ctx, from_client, ts, data, sink);
+        // Frames only change the side's control payload, counted as it
+        // changes; the handshake's buffers are counted here.
+        if before != Phase::Open || self.phase != Phase::Open {
+            self.held = self.count_held();
         }
-        match (self.phase, dir) {
-            (Phase::Request, CLIENT) => self.request_bytes(ctx, ts, data, sink),
-            (Phase::Request, _) => {
-                // The server spoke first: keep it for when the request is read.
-                if self.server_buf.len() + data.len() > http::MAX_HEAD {
-                    return Interest::Done;
-                }
-                self.server_buf.extend_from_slice(data);
-                Interest::More
-            }
-            (Phase::Response, SERVER) => self.response_bytes(ctx, ts, data, sink),
-            (Phase::Response, _) => {
-                if self.client_buf.len() + data.len() > EARLY_CAP {
-                    self.client_buf.clear();
-                    self.sides[CLIENT].stopped = true;
-                } else if !self.sides[CLIENT].stopped {
-                    self.client_buf.extend_from_slice(data);
-                }
-                Interest::More
-            }
-            (Phase::Open, _) => {
-                self.frames(ctx, dir, ts, data, sink);
-                self.interest()
-            }
-            (Phase::Failed, _) => {
-                self.after_failure(ctx, dir, ts, data, sink);
-                Interest::More
-            }
-        }
+        interest
     }
 
     fn data_noted(
@@ -1485,9 +1577,27 @@ impl StreamHandler for WsDecoder {
     ) -> Interest {
         self.last_ts = ts;
         let dir = if from_client { CLIENT } else { SERVER };
-        self.gap_in(ctx, dir, ts, len, sink)
+        let interest = self.gap_in(ctx, dir, ts, len, sink);
+        if self.phase != Phase::Open {
+            self.held = self.count_held();
+        }
+        interest
     }
 
+    /// The heads and early client bytes, and control payloads cut across
+    /// segments. (The text preview is bounded by `--preview`, and an
+    /// inflater's window by the agreed window bits: both are part of the
+    /// fixed cost of a session.)
+    fn held_bytes(&self) -> usize {
+        debug_assert_eq!(self.held, self.count_held(), "held bytes kept current");
+        self.held
+    }
+
+    fn shed(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink) -> Interest {
+        let interest = self.shed_buffers(ctx, ts, sink);
+        self.held = self.count_held();
+        interest
+    }
     fn end(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink) {
         if self.request.is_none() {
             return;
@@ -2121,14 +2231,17 @@ mod tests {
         ] {
             for step in [1, 3, 1448, 65_536] {
                 let mut s = Session::new();
+                let most = step.max(http::MAX_HEAD + step);
                 for piece in req.as_bytes().chunks(step) {
                     s.send(true, piece);
+                    assert!(s.d.held_bytes() <= 2 * most, "the head is not kept");
                 }
                 for piece in [resp.as_bytes(), &server(0x81, b"hi")]
                     .concat()
                     .chunks(step)
                 {
                     s.send(false, piece);
+                    assert!(s.d.held_bytes() <= 2 * most);
                 }
                 s.send(true, &client(0x81, b"hello"));
                 s.end();
@@ -2147,6 +2260,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Told to shed (memory is short), the decoder holds nothing after it,
+    /// in every phase, and goes on where it can.
+    #[test]
+    fn shedding_drops_every_buffer() {
+        // A partial request head: cannot go on.
+        let mut s = Session::new();
+        s.send(true, b"GET /x HTTP/1.1\r\nHost: a\r\n");
+        assert!(s.d.held_bytes() > 0);
+        assert_eq!(s.d.shed(&ctx(), Timestamp(0), &mut s.out), Interest::Done);
+        assert_eq!(s.d.held_bytes(), 0);
+        // A partial answer: what was read of it stands for it.
+        let mut s = Session::new();
+        s.send(true, format!("GET /x HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        s.send(
+            false,
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: {ACCEPT}\r\nX-Long: a"
+            )
+            .as_bytes(),
+        );
+        assert_eq!(s.d.shed(&ctx(), Timestamp(0), &mut s.out), Interest::More);
+        assert_eq!(s.d.held_bytes(), 0);
+        s.send(
+            false,
+            &[b"aaaa\r\n\r\n".as_slice(), &server(0x81, b"hi")].concat(),
+        );
+        assert_eq!(s.upgrade().status, Some(101));
+        assert_eq!(s.messages().len(), 1);
+        // A control frame cut across segments: reported incomplete.
+        let mut s = Session::open(None);
+        let ping = client(0x89, b"are you there");
+        s.send(true, &ping[..8]);
+        assert!(s.d.held_bytes() > 0);
+        assert_eq!(s.d.shed(&ctx(), Timestamp(0), &mut s.out), Interest::More);
+        assert_eq!(s.d.held_bytes(), 0);
+        s.send(true, &ping[8..]);
+        s.send(true, &client(0x81, b"after"));
+        let f = s.frames();
+        assert_eq!((f[0].opcode_name, f[0].incomplete), ("ping", true));
+        assert_eq!(s.messages().len(), 1);
+        assert_eq!(s.d.held_bytes(), 0, "a whole control frame is not kept");
     }
 
     #[test]

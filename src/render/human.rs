@@ -223,6 +223,10 @@ impl<W: Write> HumanView<W> {
                 e.bytes.unwrap_or(0),
                 side(e.direction)
             ),
+            TcpEventKind::BufferLimit => format!(
+                "memory budget for all connections' buffers reached: this one, the oldest holder, gave up {} bytes",
+                e.bytes.unwrap_or(0)
+            ),
             TcpEventKind::OverlapConflict => format!(
                 "overlapping segment from {} differs from the first copy (first copy kept)",
                 side(e.direction)
@@ -616,6 +620,7 @@ impl<W: Write> HumanView<W> {
             || s.reassembly_gaps > 0
             || s.reassembly_dropped_bytes > 0
             || s.reassembly_conflicts > 0
+            || s.buffers_given_up > 0
         {
             row(
                 "WebSocket",
@@ -629,6 +634,13 @@ impl<W: Write> HumanView<W> {
                 format!(
                     "{} gaps, {} held bytes given up (limits), {} conflicting overlaps",
                     s.reassembly_gaps, s.reassembly_dropped_bytes, s.reassembly_conflicts
+                ),
+            );
+            row(
+                "stream buffers",
+                format!(
+                    "{} given up to the memory budget ({} bytes)",
+                    s.buffers_given_up, s.buffer_bytes_given_up
                 ),
             );
         }

@@ -600,6 +600,8 @@ fn summary(out: &mut Vec<u8>, s: &Summary) {
     o.u64(k!("reassembly_gaps"), s.reassembly_gaps);
     o.u64(k!("reassembly_dropped_bytes"), s.reassembly_dropped_bytes);
     o.u64(k!("reassembly_conflicts"), s.reassembly_conflicts);
+    o.u64(k!("buffers_given_up"), s.buffers_given_up);
+    o.u64(k!("buffer_bytes_given_up"), s.buffer_bytes_given_up);
     o.key(k!("link_types"));
     o.out.push(b'{');
     for (i, (name, n)) in s.link_types.iter().enumerate() {

@@ -14,6 +14,7 @@
 //! Records are written to a [`RecordSink`] as flows end; at the end of input
 //! the remaining flows are written in order of their first packet.
 
+pub mod budget;
 pub mod index;
 pub mod key;
 pub mod reassembly;
@@ -31,6 +32,7 @@ use std::net::IpAddr;
 use crate::decode::{Packet, TcpSegment, Transport, Vlans};
 use crate::event::{Record, RecordSink};
 use crate::time::{Nanos, Timestamp};
+use budget::{BufferStats, StreamBudget};
 use key::{Endpoint, FlowKey, Proto};
 use reassembly::{ReassemblyLimits, ReassemblyStats};
 use service::service_for;
@@ -87,6 +89,8 @@ pub struct TrackStats {
     pub peak_flows: u64,
     /// Reassembled streams: holes, and bytes given up to limits.
     pub reassembly: ReassemblyStats,
+    /// Buffers given up to the budget of all connections' buffers.
+    pub buffers: BufferStats,
 }
 
 /// A packet's flow identity, computed once (possibly on another thread than
@@ -172,6 +176,8 @@ pub struct Tracker {
     wheel: TimerWheel<Timer>,
     detector: Option<StreamDetector>,
     rstats: ReassemblyStats,
+    /// Every decoded connection's buffers, within `reassembly.total_bytes`.
+    budget: StreamBudget,
     next_id: u64,
     next_gen: u32,
     now: Timestamp,
@@ -196,6 +202,7 @@ impl Tracker {
             wheel: TimerWheel::new(horizon + 1),
             detector: None,
             rstats: ReassemblyStats::default(),
+            budget: StreamBudget::new(cfg.reassembly.total_bytes),
             next_id: 0,
             next_gen: 0,
             now: Timestamp(i64::MIN),
@@ -207,6 +214,7 @@ impl Tracker {
     pub fn stats(&self) -> TrackStats {
         TrackStats {
             reassembly: self.rstats,
+            buffers: self.budget.stats(),
             ..self.stats
         }
     }
@@ -215,6 +223,14 @@ impl Tracker {
     /// first client bytes.
     pub fn set_detector(&mut self, detector: StreamDetector) {
         self.detector = Some(detector);
+    }
+
+    /// Bytes all decoded connections' buffers hold: as the budget counts
+    /// them, and as counted now connection by connection (for tests and
+    /// fuzzing: the two must agree, and stay within the budget).
+    pub fn buffers(&self) -> (usize, usize) {
+        let held = self.tcp.iter().map(|(_, e)| e.flow.buffers().0).sum();
+        (self.budget.used(), held)
     }
 
     /// Flows currently held.
@@ -396,8 +412,10 @@ impl Tracker {
                     detector: self.detector.as_ref(),
                     limits: &self.cfg.reassembly,
                     stats: &mut self.rstats,
+                    budget: &mut self.budget,
                 };
                 e.flow.process(&tp, &mut env, sink);
+                e.flow.charge_buffers(slot, &mut self.budget);
                 let deadline = e.flow.deadline(linger, idle);
                 if deadline.0.div_euclid(1_000_000_000) < e.queued {
                     let timer = Timer {
@@ -406,6 +424,9 @@ impl Tracker {
                         gen: e.gen,
                     };
                     e.queued = self.wheel.schedule(self.now, deadline, timer);
+                }
+                if self.budget.over() {
+                    self.enforce_budget(sink);
                 }
                 return;
             }
@@ -417,6 +438,7 @@ impl Tracker {
                     detector: None,
                     limits: &self.cfg.reassembly,
                     stats: &mut self.rstats,
+                    budget: &mut self.budget,
                 };
                 emit_tcp(&mut old.flow, false, &mut env, sink)
             }
@@ -444,6 +466,7 @@ impl Tracker {
             detector: self.detector.as_ref(),
             limits: &self.cfg.reassembly,
             stats: &mut self.rstats,
+            budget: &mut self.budget,
         };
         conn.process(&tp, &mut env, sink);
         let deadline = conn.deadline(linger, idle);
@@ -463,8 +486,44 @@ impl Tracker {
         let queued = self.wheel.schedule(pkt.ts, deadline, timer);
         if let Some(e) = self.tcp.get_mut(slot) {
             e.queued = queued;
+            e.flow.charge_buffers(slot, &mut self.budget);
         }
         self.note_peak();
+        if self.budget.over() {
+            self.enforce_budget(sink);
+        }
+    }
+
+    /// All decoded connections' buffers hold more than the budget: the
+    /// connections that have held buffers longest give them up until they
+    /// fit (each at most once per call: one that cannot shed goes to the
+    /// back).
+    #[cold]
+    fn enforce_budget<S: RecordSink>(&mut self, sink: &mut S) {
+        let mut tries = self.budget.holders();
+        while self.budget.over() && tries > 0 {
+            tries -= 1;
+            let Some((id, slot)) = self.budget.oldest() else {
+                break;
+            };
+            let Some(e) = self.tcp.get_mut(slot).filter(|e| e.flow.id == id) else {
+                // Cannot happen (a connection leaving releases its charge);
+                // never loop on it.
+                self.budget.release(id);
+                continue;
+            };
+            let mut env = StreamEnv {
+                detector: None,
+                limits: &self.cfg.reassembly,
+                stats: &mut self.rstats,
+                budget: &mut self.budget,
+            };
+            e.flow.give_up_buffers(&mut env, sink);
+            e.flow.charge_buffers(slot, &mut self.budget);
+            if self.budget.oldest().is_some_and(|(first, _)| first == id) {
+                self.budget.to_back(id);
+            }
+        }
     }
 
     /// The real deadline of the flow a timer points to, if the timer is live.
@@ -583,6 +642,7 @@ impl Tracker {
                     detector: None,
                     limits: &self.cfg.reassembly,
                     stats: &mut self.rstats,
+                    budget: &mut self.budget,
                 };
                 self.tcp
                     .remove_with(t.slot, |e| emit_tcp(&mut e.flow, evicted, &mut env, sink));

@@ -304,6 +304,8 @@ pub struct Summary {
     pub reassembly_gaps: u64,
     pub reassembly_dropped_bytes: u64,
     pub reassembly_conflicts: u64,
+    pub buffers_given_up: u64,
+    pub buffer_bytes_given_up: u64,
     pub link_types: std::collections::BTreeMap<String, u64>,
     pub first_ts: Option<f64>,
     pub last_ts: Option<f64>,
