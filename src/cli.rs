@@ -240,7 +240,10 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub reassembly_stream_bytes: usize,
 
-    /// Out-of-order bytes held across all reassembled TCP streams
+    /// Bytes held by all decoded connections' buffers together (out-of-order
+    /// segments, partial HTTP heads, client bytes sent before the answer,
+    /// partial control frames); beyond it the connection holding buffers
+    /// longest gives them up (reported, counted)
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     pub reassembly_total_bytes: usize,
 }

@@ -267,6 +267,9 @@ pub enum TcpEventKind {
     Closed,
     /// A reassembly limit made a decoded stream give up held bytes.
     ReassemblyLimit,
+    /// All decoded connections' buffers reached the memory budget and this
+    /// one, the oldest holder, gave its buffers up (`bytes`).
+    BufferLimit,
     /// A retransmitted or overlapping segment of a decoded stream carried
     /// bytes different from the first copy (which was kept).
     OverlapConflict,
@@ -286,6 +289,7 @@ impl TcpEventKind {
         "fin",
         "closed",
         "reassembly_limit",
+        "buffer_limit",
         "overlap_conflict",
     ];
 
@@ -323,7 +327,7 @@ pub struct TcpEvent {
     pub synack_to_ack_ms: Option<Nanos>,
     /// For `syn_retransmit` / `synack_retransmit`: which retransmission (1, 2, …).
     pub count: Option<u32>,
-    /// For `reassembly_limit`: the bytes given up.
+    /// For `reassembly_limit` and `buffer_limit`: the bytes given up.
     pub bytes: Option<u64>,
 }
 
@@ -588,6 +592,11 @@ pub struct Summary {
     pub other_ip: u64,
     /// Packets on a link type sockscope does not decode.
     pub unsupported_link: u64,
+    /// Packet records skipped as damaged: an original length below the
+    /// captured length or beyond any snapshot length (max(snaplen, 256 KiB)).
+    pub damaged_records: u64,
+    /// File offset of the first of them.
+    pub first_damaged_offset: Option<u64>,
     pub tcp_conns: u64,
     pub udp_flows: u64,
     /// IP fragment packets seen.
@@ -597,6 +606,9 @@ pub struct Summary {
     pub fragments_incomplete: u64,
     /// Fragments that overlapped held bytes with different ones.
     pub fragment_conflicts: u64,
+    /// Fragments that no datagram can hold: reaching past 65 535 bytes
+    /// ("ping of death").
+    pub fragments_invalid: u64,
     /// Flows reported early because the flow table was full.
     pub evicted: u64,
     /// Packets per link type.
@@ -611,6 +623,13 @@ pub struct Summary {
     pub reassembly_dropped_bytes: u64,
     /// Overlapping segments whose bytes differed from the first copy.
     pub reassembly_conflicts: u64,
+    /// Times a decoded connection's buffers (held segments, a partial HTTP
+    /// head, early client bytes, a partial control frame) were given up
+    /// because all connections' buffers together reached
+    /// `--reassembly-total-bytes` (oldest holder first).
+    pub buffers_given_up: u64,
+    /// The bytes they held.
+    pub buffer_bytes_given_up: u64,
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     /// False when reading stopped on an error.

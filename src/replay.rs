@@ -22,7 +22,7 @@ use crate::event::{
 };
 use crate::pipeline::{with_render_thread, Batch};
 use crate::proto::{payload_note, stream_detector};
-use crate::source::file::{CaptureReader, Next};
+use crate::source::file::{CaptureReader, Damaged, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
@@ -258,18 +258,40 @@ impl Health {
         }
     }
 
+    /// Records skipped by the file reader as damaged.
+    /// Counts the damaged records a file's reader skipped (added up over
+    /// several files; the first offset is the first file's that had one).
+    pub fn damaged(&mut self, d: Damaged) {
+        self.summary.damaged_records += d.records;
+        if self.summary.first_damaged_offset.is_none() {
+            self.summary.first_damaged_offset = d.first_offset;
+        }
+    }
+
     pub fn finish(mut self, defrag: DefragStats, track: TrackStats, complete: bool) -> Summary {
         let s = &mut self.summary;
         s.tcp_conns = track.tcp_conns;
         s.udp_flows = track.udp_flows;
         s.evicted = track.evicted;
-        s.ip_fragments = defrag.fragments;
-        s.fragments_reassembled = defrag.reassembled;
-        s.fragments_incomplete = defrag.incomplete;
-        s.fragment_conflicts = defrag.conflicts;
+        // Every counter the defragmenter keeps is shown (a new one does not
+        // compile until it is placed).
+        let DefragStats {
+            fragments,
+            reassembled,
+            incomplete,
+            conflicts,
+            invalid,
+        } = defrag;
+        s.ip_fragments = fragments;
+        s.fragments_reassembled = reassembled;
+        s.fragments_incomplete = incomplete;
+        s.fragment_conflicts = conflicts;
+        s.fragments_invalid = invalid;
         s.reassembly_gaps = track.reassembly.gaps;
         s.reassembly_dropped_bytes = track.reassembly.dropped_bytes;
         s.reassembly_conflicts = track.reassembly.conflicts;
+        s.buffers_given_up = track.buffers.given_up;
+        s.buffer_bytes_given_up = track.buffers.given_up_bytes;
         s.link_types = self
             .link_counts
             .iter()
@@ -588,6 +610,7 @@ fn source_stage(
                 batch.chunk = reader.swap_buffer(std::mem::take(&mut next.chunk));
                 let full = std::mem::replace(&mut batch, next);
                 if !send_polling(&tx, full) {
+                    state.health.damaged(reader.damaged());
                     return state.end(error);
                 }
             }
@@ -613,6 +636,7 @@ fn source_stage(
     }
     batch.chunk = reader.swap_buffer(Vec::new());
     let _ = tx.send(batch);
+    state.health.damaged(reader.damaged());
     state.end(error)
 }
 
@@ -778,6 +802,9 @@ fn merged_source_stage(
         }
     }
     let _ = tx.send(batch);
+    for input in &inputs {
+        state.health.damaged(input.reader.damaged());
+    }
     state.end(error)
 }
 

@@ -304,12 +304,15 @@ pub static RECORDS: &[RecordDef] = &[
             "non_ip" => Val::uint(s.non_ip),
             "other_ip" => Val::uint(s.other_ip),
             "unsupported_link" => Val::uint(s.unsupported_link),
+            "damaged_records" => Val::uint(s.damaged_records),
+            "first_damaged_offset" => Val::opt_uint(s.first_damaged_offset),
             "tcp_conns" => Val::uint(s.tcp_conns),
             "udp_flows" => Val::uint(s.udp_flows),
             "ip_fragments" => Val::uint(s.ip_fragments),
             "fragments_reassembled" => Val::uint(s.fragments_reassembled),
             "fragments_incomplete" => Val::uint(s.fragments_incomplete),
             "fragment_conflicts" => Val::uint(s.fragment_conflicts),
+            "fragments_invalid" => Val::uint(s.fragments_invalid),
             "evicted" => Val::uint(s.evicted),
             "ws_sessions" => Val::uint(s.ws_sessions),
             "ws_frames" => Val::uint(s.ws_frames),
@@ -318,6 +321,8 @@ pub static RECORDS: &[RecordDef] = &[
             "reassembly_gaps" => Val::uint(s.reassembly_gaps),
             "reassembly_dropped_bytes" => Val::uint(s.reassembly_dropped_bytes),
             "reassembly_conflicts" => Val::uint(s.reassembly_conflicts),
+            "buffers_given_up" => Val::uint(s.buffers_given_up),
+            "buffer_bytes_given_up" => Val::uint(s.buffer_bytes_given_up),
             "link_types" => Val::Obj(
                 s.link_types
                     .iter()
@@ -847,5 +852,67 @@ mod tests {
             nearest("SO", crate::track::tcp::CONN_STATES.iter().copied()),
             Some("S0")
         );
+    }
+}
+
+/// The JSON Schema that travels with the binary (`sockscope schema`) says
+/// what this module says: the same record types with the same fields, and
+/// for every enumerated field the same values. Its own integration test
+/// validates real output against it; this one keeps the two lists of names
+/// from drifting apart.
+#[cfg(test)]
+mod json_schema_tests {
+    use super::*;
+
+    fn schema() -> serde_json::Value {
+        serde_json::from_str(crate::event::JSON_SCHEMA).expect("the schema is JSON")
+    }
+
+    #[test]
+    fn every_record_type_has_the_same_fields() {
+        let schema = schema();
+        for def in RECORDS {
+            let props = schema["$defs"][def.name]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("the JSON Schema has no {}", def.name));
+            let mut in_schema: Vec<&str> = props
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "type" && *k != "files")
+                .collect();
+            let mut here: Vec<&str> = def.fields.iter().map(|f| f.name).collect();
+            in_schema.sort_unstable();
+            here.sort_unstable();
+            assert_eq!(in_schema, here, "fields of {}", def.name);
+        }
+    }
+
+    #[test]
+    fn every_enumerated_field_has_the_same_values() {
+        let schema = schema();
+        for (ty, field, values) in ENUMS {
+            let names: Vec<&str> = values.iter().collect();
+            let types: Vec<&str> = if *ty == "*" {
+                RECORDS
+                    .iter()
+                    .filter(|d| d.fields.iter().any(|f| f.name == *field))
+                    .map(|d| d.name)
+                    .collect()
+            } else {
+                vec![ty]
+            };
+            for t in types {
+                let Some(list) = schema["$defs"][t]["properties"][*field]["enum"].as_array() else {
+                    // Free-form in the schema (a service label, say) is
+                    // allowed to be looser than the checker.
+                    continue;
+                };
+                let mut in_schema: Vec<&str> = list.iter().filter_map(|v| v.as_str()).collect();
+                let mut here: Vec<&str> = names.clone();
+                in_schema.sort_unstable();
+                here.sort_unstable();
+                assert_eq!(in_schema, here, "values of {t}.{field}");
+            }
+        }
     }
 }

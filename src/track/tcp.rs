@@ -49,6 +49,7 @@ use crate::event::{
 };
 use crate::time::{Nanos, Timestamp};
 
+use super::budget::StreamBudget;
 use super::key::Endpoint as Addr;
 use super::reassembly::{ReassemblyLimits, ReassemblyStats};
 use super::seq::{unwrap_near, SeqNum, UNWRAP_BASE};
@@ -61,6 +62,8 @@ pub struct StreamEnv<'a> {
     pub detector: Option<&'a StreamDetector>,
     pub limits: &'a ReassemblyLimits,
     pub stats: &'a mut ReassemblyStats,
+    /// All connections' buffers together.
+    pub budget: &'a mut StreamBudget,
 }
 
 /// Whether a connection's bytes go to an application decoder.
@@ -988,8 +991,56 @@ impl TcpConn {
         let ts = self.last_ts;
         if let Some(mut streams) = self.streams.take() {
             streams.end(ts, env.limits, env.stats, sink);
+            if streams.charged > 0 {
+                env.budget.release(self.id);
+            }
         }
         self.stream = StreamState::Declined;
+    }
+
+    /// Bytes its decoder's buffers hold now, and what the budget has on
+    /// record for them.
+    pub fn buffers(&self) -> (usize, usize) {
+        self.streams
+            .as_ref()
+            .map_or((0, 0), |s| (s.held(), s.charged))
+    }
+
+    /// Tells the budget what this connection's buffers hold now (it sits in
+    /// flow-table slot `slot`).
+    #[inline]
+    pub fn charge_buffers(&mut self, slot: u32, budget: &mut StreamBudget) {
+        if let Some(s) = self.streams.as_mut() {
+            let held = s.held();
+            if held != s.charged {
+                budget.charge(self.id, slot, held);
+                s.charged = held;
+            }
+        }
+    }
+
+    /// Memory is short and this connection has held buffers longest: it
+    /// gives them up (its decoder goes on if it can), and says so in a
+    /// `buffer_limit` event.
+    pub fn give_up_buffers<S: RecordSink>(&mut self, env: &mut StreamEnv<'_>, sink: &mut S) {
+        let ts = self.last_ts;
+        let Some(streams) = self.streams.as_mut() else {
+            return;
+        };
+        let bytes = streams.charged;
+        streams.shed(ts, env.limits, env.stats, sink);
+        env.budget.gave_up(bytes);
+        let done = streams.is_done();
+        self.emit(
+            sink,
+            ts,
+            TcpEventKind::BufferLimit,
+            Direction::Client,
+            |e| e.bytes = Some(bytes as u64),
+        );
+        if done {
+            self.finish_streams(env, sink);
+        }
     }
 
     /// Zeek's `UpdateStateMachine`: returns whether this packet closes the
@@ -1620,10 +1671,12 @@ mod tests {
             }
             let limits = ReassemblyLimits::default();
             let mut stats = ReassemblyStats::default();
+            let mut budget = StreamBudget::new(limits.total_bytes);
             let mut env = StreamEnv {
                 detector: None,
                 limits: &limits,
                 stats: &mut stats,
+                budget: &mut budget,
             };
             self.conn
                 .as_mut()

@@ -11,6 +11,7 @@ mod fastpath;
 mod filter;
 mod fuzz_regressions;
 mod golden;
+mod hostile;
 mod ls;
 mod readme;
 mod repo;
