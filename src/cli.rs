@@ -303,6 +303,10 @@ Examples:
   sockscope capture -D
   sudo sockscope capture -ni lo -q -w lo.pcapng -C 100
 
+Tables: c/s = client/server (the client's count first); rtx = retransmitted
+SYNs. At a narrow width, headers are abbreviated and the least useful columns
+left out (named under the table); --width brings them back.
+
 The status line (packets captured and dropped, every second) is drawn on
 standard error only where it cannot mix into data: when standard output is
 the same terminal (it is redrawn below the events), when the decoded view
@@ -575,6 +579,9 @@ pub struct CheckArgs {
         hide_possible_values = true
     )]
     pub format: FormatArg,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 
     /// Offending records shown per failed expectation
     #[arg(long, value_name = "N", default_value_t = 5)]

@@ -368,7 +368,9 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
     let mut out = BufWriter::new(io::stdout().lock());
     let written = match args.format {
         cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, fatal),
-        cli::FormatArg::Human => report::write_report(&mut out, &exps, &results, fatal),
+        cli::FormatArg::Human => {
+            report::write_report(&mut out, &exps, &results, fatal, args.style.for_stdout())
+        }
     }
     .and_then(|()| out.flush());
     match written {
@@ -594,7 +596,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, true)?,
             cli::FormatArg::Human => {
                 writeln!(out)?;
-                report::write_report(&mut out, &exps, &results, true)?
+                report::write_report(&mut out, &exps, &results, true, out_cfg.style)?
             }
         }
         out.flush()?;

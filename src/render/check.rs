@@ -126,13 +126,37 @@ fn named(e: &Expectation) -> bool {
     e.name != e.source
 }
 
-/// The human report.
+/// The human report: ✓ in green, ✗ and ! in red when `style` has colour,
+/// every mark and arrow in ASCII when it asks for that.
 pub fn write_report<W: Write>(
     out: &mut W,
     exps: &[Expectation],
     results: &[FileResult],
     fatal_errors: bool,
+    style: crate::config::Style,
 ) -> io::Result<()> {
+    let mut text = Vec::new();
+    report_text(&mut text, exps, results, fatal_errors, style)?;
+    let text = String::from_utf8_lossy(&text);
+    out.write_all(style.glyphs(&text).as_bytes())
+}
+
+fn report_text<W: Write>(
+    out: &mut W,
+    exps: &[Expectation],
+    results: &[FileResult],
+    fatal_errors: bool,
+    style: crate::config::Style,
+) -> io::Result<()> {
+    use crate::render::Tone;
+    let mark = |st: Status| {
+        let tone = match st {
+            Status::Passed => Some(Tone::Good),
+            Status::Failed | Status::Error => Some(Tone::Bad),
+            Status::Skipped => None,
+        };
+        style.paint(st.mark(), tone)
+    };
     for res in results {
         writeln!(out, "{}", res.file)?;
         let fatal = fatal_errors && res.error.is_some();
@@ -149,10 +173,10 @@ pub fn write_report<W: Write>(
         for (e, o) in exps.iter().zip(&res.outcomes) {
             let st = Status::of(o, fatal);
             if st == Status::Error {
-                writeln!(out, "  {} {}", st.mark(), e.name)?;
+                writeln!(out, "  {} {}", mark(st), e.name)?;
                 continue;
             }
-            writeln!(out, "  {} {}  → {}", st.mark(), e.name, o.value.show())?;
+            writeln!(out, "  {} {}  → {}", mark(st), e.name, o.value.show())?;
             match st {
                 Status::Failed => {
                     if named(e) {
