@@ -143,7 +143,7 @@ fn locale_is_utf8() -> bool {
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|v| !v.is_empty())
-        .map_or(true, |v| {
+        .is_none_or(|v| {
             let v = v.to_ascii_lowercase();
             v.contains("utf-8") || v.contains("utf8")
         })

@@ -503,10 +503,10 @@ impl Numbers {
                 self.exact_sum = None;
             }
         }
-        if self.min.as_ref().map_or(true, |(m, _)| f < *m) {
+        if self.min.as_ref().is_none_or(|(m, _)| f < *m) {
             self.min = Some((f, v.clone().into_owned()));
         }
-        if self.max.as_ref().map_or(true, |(m, _)| f > *m) {
+        if self.max.as_ref().is_none_or(|(m, _)| f > *m) {
             self.max = Some((f, v.clone().into_owned()));
         }
         if let Some(c) = &mut self.column {

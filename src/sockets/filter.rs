@@ -370,8 +370,8 @@ impl Filter {
                 } else {
                     (r.remote_ip, r.remote_port)
                 };
-                inet && port.map_or(true, |want| p == Some(want))
-                    && net.map_or(true, |(n, len)| ip.is_some_and(|ip| in_net(ip, n, len)))
+                inet && port.is_none_or(|want| p == Some(want))
+                    && net.is_none_or(|(n, len)| ip.is_some_and(|ip| in_net(ip, n, len)))
             }
             Filter::Not(f) => !f.matches(r),
             Filter::And(parts) => parts.iter().all(|f| f.matches(r)),

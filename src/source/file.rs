@@ -500,7 +500,7 @@ impl<R: Read> CaptureReader<R> {
             };
             let block_type = u32_at(head);
             let total_len = u32_at(&head[4..]) as usize;
-            if total_len < 12 || total_len % 4 != 0 {
+            if total_len < 12 || !total_len.is_multiple_of(4) {
                 return Err(self.err_here(ReadErrorKind::BadBlock(format!(
                     "block length {total_len} is not a multiple of 4 of at least 12"
                 ))));
@@ -914,7 +914,7 @@ mod tests {
 
     fn block(kind: u32, body: &[u8]) -> Vec<u8> {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let total = (body.len() + 12) as u32;
