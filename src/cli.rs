@@ -257,6 +257,9 @@ Examples:
   sockscope replay lo.pcapng lo-1.pcapng lo-2.pcapng     (read as one capture)
   sockscope replay --format json capture.pcap | jq 'select(.type == \"tcp_conn\")'
   tcpdump -w - -i eth0 | sockscope replay -
+  sockscope replay capture.pcap --conn '#12' --ladder
+  sockscope replay capture.pcap --conn 'state == \"REJ\"' -w refused.pcap
+  sockscope replay capture.pcap --conn 10.0.0.2:43694-10.0.0.1:80 -F json
 
 Tables: c/s = client/server (the client's count first); rtx = retransmitted
 SYNs. At a narrow width, headers are abbreviated and the least useful columns
@@ -283,6 +286,34 @@ pub struct ReplayArgs {
     /// and -nn)
     #[arg(short = 'n', action = clap::ArgAction::Count)]
     pub numeric: u8,
+
+    /// Follow only these connections (repeatable): a conn_id (12 or #12, as
+    /// event lines and tables show it), a 4-tuple A:P-B:P in either order
+    /// ([addr]:port for IPv6), or a condition on a connection's final
+    /// record in check's language (`state == "REJ"`, `rtt_ms > 100`,
+    /// `ws_session where close_code != 1000`). Every output — events,
+    /// tables, JSON, -w, --ladder — is restricted to them and their
+    /// WebSocket records. A condition makes the replay read FILE twice
+    #[arg(long = "conn", value_name = "SELECTOR")]
+    pub conn: Vec<String>,
+
+    /// With --conn: write the selected connections' packets to FILE, copied
+    /// byte for byte from the capture (its link layer, timestamps and
+    /// format: pcap stays pcap at its time resolution, pcapng keeps its
+    /// interfaces)
+    #[arg(short = 'w', long = "write", value_name = "FILE", requires = "conn")]
+    pub write: Option<PathBuf>,
+
+    /// Draw each selected connection as a ladder (sequence diagram): client
+    /// left, server right, one arrow per packet with relative time, flags,
+    /// relative seq/ack, window, length and what sockscope knows about it;
+    /// runs of plain data packets are summed up in one line
+    #[arg(long)]
+    pub ladder: bool,
+
+    /// With --ladder: draw every packet, without summing up runs of data
+    #[arg(long, requires = "ladder")]
+    pub all_packets: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -401,6 +432,13 @@ pub struct CaptureArgs {
     /// Keep root and capabilities for the whole capture
     #[arg(long)]
     pub no_drop_privileges: bool,
+
+    /// Show only these connections (repeatable): a conn_id (12 or #12) or a
+    /// 4-tuple A:P-B:P in either order ([addr]:port for IPv6). Conditions on
+    /// final records need the whole capture first: record with -w, then
+    /// `replay FILE --conn COND`. -w still records every packet
+    #[arg(long = "conn", value_name = "SELECTOR")]
+    pub conn: Vec<String>,
 
     /// Draw the status line on standard error even where it could mix with
     /// the output

@@ -251,6 +251,10 @@ pub struct Meta {
     /// first); empty otherwise, and then not written.
     pub files: Vec<String>,
     pub filter: Option<String>,
+    /// The `--conn` selectors, when some were given (then every record
+    /// about a connection is about a selected one); empty otherwise, and
+    /// then not written.
+    pub conn: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod decode;
 pub mod event;
+pub mod follow;
 pub mod live;
 pub mod pipeline;
 pub mod privileges;

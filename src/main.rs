@@ -497,6 +497,16 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Error);
     };
     let needs = check::Needs::of(&exps);
+    let Ok(sels) = selectors(&args.conn) else {
+        return Ok(Exit::Error);
+    };
+    if let Some(c) = sels.iter().find(|s| s.is_cond()) {
+        eprintln!(
+            "sockscope: error: --conn {:?}: a condition is decided on each connection's final record, after its events were shown; live, select by conn_id or 4-tuple, or record with -w and then `sockscope replay FILE --conn COND`",
+            c.describe()
+        );
+        return Ok(Exit::Error);
+    }
     let cfg = args.to_config(!exps.is_empty() && needs.ws_events());
     if cfg.write == Some(live::WriteTo::Stdout)
         && (cfg.rotate_bytes.is_some() || cfg.rotate_every.is_some())
@@ -557,7 +567,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             out_cfg.detail == sockscope::config::Detail::Quiet,
         )
     };
-    let mut sink = Tee {
+    let tee = Tee {
         inner: StatusAware {
             inner: Renderer::new(BufWriter::with_capacity(1 << 16, to), &out_cfg),
             status: &status,
@@ -565,6 +575,8 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
         },
         checker: (!exps.is_empty()).then(|| Checker::new(&exps, 5)),
     };
+    let mut sink =
+        sockscope::follow::ConnFilter::new(tee, sockscope::follow::ConnSet::of(&sels), &sels, 0);
     let outcome = live::run(live_cap, &cfg, &mut sink, &stop, |p| {
         if status_on {
             let mut s = status.borrow_mut();
@@ -578,7 +590,8 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     if status_on {
         eprint!("\r\x1b[K");
     }
-    let Tee { inner, checker } = sink;
+    let selected = sink.selected.clone();
+    let Tee { inner, checker } = sink.inner;
     let mut failed = false;
     let mut out = match inner.inner.finish_into() {
         Ok(w) => w,
@@ -610,6 +623,10 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
         }
         failed = report::Totals::of(&results, true).failed > 0;
     }
+    if !sels.is_empty() && args.output.format == cli::FormatArg::Human {
+        writeln!(out, "{}", out_cfg.style.glyphs(&selected.note()))?;
+        out.flush()?;
+    }
     if outcome.files.len() > 1 {
         let names: Vec<String> = outcome
             .files
@@ -634,7 +651,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
 }
 
 fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
-    let cfg = match args.to_config() {
+    let mut cfg = match args.to_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sockscope: error: {e}");
@@ -642,6 +659,9 @@ fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
         }
     };
     let out_cfg = args.output.to_config();
+    if !args.conn.is_empty() || args.ladder {
+        return follow(args, &mut cfg, out_cfg);
+    }
     let renderer = Renderer::new(BufWriter::with_capacity(1 << 16, io::stdout()), &out_cfg);
     let (outcome, renderer) = match sockscope::replay::replay(&cfg, renderer) {
         Ok(r) => r,
@@ -656,10 +676,16 @@ fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
         Err(e) => return Err(e).context("writing output"),
         Ok(()) => {}
     }
+    replay_exit(&outcome)
+}
+
+/// The exit status of a replay that ran: 2, with the error, when reading
+/// stopped on damage.
+fn replay_exit(outcome: &sockscope::replay::ReplayOutcome) -> anyhow::Result<Exit> {
     if outcome.interrupted {
         return Ok(Exit::Ok);
     }
-    if let Some(e) = outcome.error {
+    if let Some(e) = &outcome.error {
         eprintln!(
             "sockscope: error: {}: byte offset {}: {}",
             e.file, e.offset, e.message
@@ -667,6 +693,175 @@ fn replay(args: &cli::ReplayArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Error);
     }
     Ok(Exit::Ok)
+}
+
+/// Where a `--conn` run's renderer writes: standard output, or a buffer
+/// printed after the ladders.
+enum HeldOut {
+    Stdout(io::Stdout),
+    Held(Vec<u8>),
+}
+
+impl Write for HeldOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            HeldOut::Stdout(o) => o.write(buf),
+            HeldOut::Held(v) => v.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            HeldOut::Stdout(o) => o.flush(),
+            HeldOut::Held(_) => Ok(()),
+        }
+    }
+}
+
+/// The `--conn` selectors; `Err` was printed.
+fn selectors(conn: &[String]) -> Result<Vec<sockscope::follow::Selector>, ()> {
+    conn.iter()
+        .map(|s| sockscope::follow::Selector::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| eprintln!("sockscope: error: {e}"))
+}
+
+/// `replay --conn … [-w FILE] [--ladder]`: a first pass when a condition
+/// must be decided on final records, then the run restricted to the
+/// selected connections, then the cut and the ladders.
+fn follow(
+    args: &cli::ReplayArgs,
+    cfg: &mut sockscope::config::ReplayConfig,
+    mut out_cfg: sockscope::config::OutputConfig,
+) -> anyhow::Result<Exit> {
+    use sockscope::config::{Detail, Input, OutputFormat};
+    use sockscope::follow::{ladder, ConnFilter, ConnSet, Decider, Follow};
+    let Ok(sels) = selectors(&args.conn) else {
+        return Ok(Exit::Error);
+    };
+    let several = !cfg.more_inputs.is_empty();
+    let stdin = cfg.input == Input::Stdin;
+    if sels.iter().any(|s| s.is_cond()) && stdin {
+        eprintln!(
+            "sockscope: error: --conn with a condition reads the capture twice (the condition is decided on each connection's final record, after its events); standard input cannot be read twice: save it to a file, or select by conn_id or 4-tuple"
+        );
+        return Ok(Exit::Error);
+    }
+    if args.write.is_some() && (stdin || several) {
+        eprintln!(
+            "sockscope: error: -w with --conn copies the selected records out of the capture file, reading it again: give one file (not standard input)"
+        );
+        return Ok(Exit::Error);
+    }
+    if args.ladder && out_cfg.format == OutputFormat::Json {
+        eprintln!(
+            "sockscope: error: --ladder draws for people; with --format json the packets' records are the tcp_event, ws_* and tcp_conn lines"
+        );
+        return Ok(Exit::Error);
+    }
+    let mut set = ConnSet::of(&sels);
+    if sels.iter().any(|s| s.is_cond()) {
+        let mut first = cfg.clone();
+        if let Some(ws) = first.ws.as_mut() {
+            ws.events = false;
+        }
+        let (outcome, decider) = match sockscope::replay::replay(&first, Decider::new(&sels)) {
+            Ok(r) => r,
+            Err(e @ sockscope::replay::ReplayError::Open { .. }) => {
+                eprintln!("sockscope: error: {e}");
+                return Ok(Exit::Error);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let _ = outcome;
+        set.add_ids(decider.ids);
+    }
+    if args.ladder {
+        // The ladder annotates packets with the events, WebSocket frames
+        // and messages: they are made even when only tables are shown.
+        if let Some(ws) = cfg.ws.as_mut() {
+            ws.events = true;
+        }
+        if out_cfg.detail == Detail::Full {
+            out_cfg.detail = Detail::Summary;
+        }
+    }
+    let mut tap = Follow {
+        set: set.clone(),
+        offsets: args.write.as_ref().map(|_| Vec::new()),
+        ladder: args.ladder.then(ladder::Packets::default),
+        packets: 0,
+    };
+    // With --ladder the tables come after the ladders: held until then.
+    let to = if args.ladder {
+        HeldOut::Held(Vec::new())
+    } else {
+        HeldOut::Stdout(io::stdout())
+    };
+    let renderer = Renderer::new(BufWriter::with_capacity(1 << 16, to), &out_cfg);
+    let keep = if args.ladder { ladder::MAX_RECORDS } else { 0 };
+    let sink = ConnFilter::new(renderer, set, &sels, keep);
+    let (outcome, sink) = match sockscope::replay::replay_tapped(cfg, sink, &mut tap) {
+        Ok(r) => r,
+        Err(e @ sockscope::replay::ReplayError::Open { .. }) => {
+            eprintln!("sockscope: error: {e}");
+            return Ok(Exit::Error);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ConnFilter {
+        inner,
+        selected,
+        kept,
+        ..
+    } = sink;
+    if let (Some(path), Some(offsets), Input::Path(input)) = (&args.write, &tap.offsets, &cfg.input)
+    {
+        let done = sockscope::follow::cut::cut(input, offsets, path).with_context(|| {
+            format!(
+                "writing the selected packets of {} to {}",
+                input.display(),
+                path.display()
+            )
+        })?;
+        eprintln!(
+            "sockscope: wrote {} packets ({} bytes of records) of {} connections to {}",
+            done.packets,
+            done.bytes,
+            selected.tcp_conns + selected.udp_flows,
+            path.display()
+        );
+    }
+    let human = out_cfg.format == OutputFormat::Human;
+    let written = (|| -> io::Result<()> {
+        let held = inner.finish_into()?;
+        let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        if let Some(packets) = &tap.ladder {
+            let view = ladder::View {
+                all_packets: args.all_packets,
+                width: out_cfg.width,
+                style: out_cfg.style,
+            };
+            out.write_all(ladder::render(packets, &kept, &view).as_bytes())?;
+        }
+        if let HeldOut::Held(text) = held.into_inner().map_err(|e| e.into_error())? {
+            out.write_all(&text)?;
+        }
+        if human && !sels.is_empty() && out_cfg.detail != Detail::Quiet {
+            let note = selected.note();
+            let note = out_cfg.style.glyphs(&note);
+            match out_cfg.width {
+                Some(w) => writeln!(out, "{}", sockscope::render::layout::wrap(&note, w.into()))?,
+                None => writeln!(out, "{note}")?,
+            }
+        }
+        out.flush()
+    })();
+    match written {
+        Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
+        Err(e) => return Err(e).context("writing output"),
+        Ok(()) => {}
+    }
+    replay_exit(&outcome)
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub struct Batch {
     /// Each packet's payload note for the stream decoders (0: none; see
     /// [`crate::track::Tracker::packet_noted`]); empty when no note is made.
     pub notes: Vec<u64>,
+    /// Each packet's byte offset in its file, when a packet tap asked for
+    /// them (`replay --conn … -w` copies those records); empty otherwise.
+    pub offsets: Vec<u64>,
 }
 
 impl Batch {
@@ -46,6 +49,7 @@ impl Batch {
         self.packets.clear();
         self.keys.clear();
         self.notes.clear();
+        self.offsets.clear();
     }
 }
 

@@ -84,6 +84,34 @@ impl Wants {
 
 impl StoppableSink for Vec<Record> {}
 
+/// Sees every decoded packet on the tracking thread, after the tracker, with
+/// the connection or flow it went to (`conn_id`, sent by its client) and
+/// its record's byte offset in the file (`u64::MAX` unless
+/// [`PacketTap::offsets`]). `replay --conn` uses it to cut the selected
+/// connections' packets out and to draw their ladder; a plain replay's tap
+/// ([`NoTap`]) does nothing and costs nothing.
+pub trait PacketTap {
+    /// Whether the source thread should note each packet's file offset.
+    fn offsets(&self) -> bool {
+        false
+    }
+    fn packet(
+        &mut self,
+        p: &crate::decode::Packet<'_>,
+        conn_id: u64,
+        from_client: bool,
+        offset: u64,
+    );
+}
+
+/// The tap of a plain replay.
+pub struct NoTap;
+
+impl PacketTap for NoTap {
+    #[inline(always)]
+    fn packet(&mut self, _: &crate::decode::Packet<'_>, _: u64, _: bool, _: u64) {}
+}
+
 /// How a replay ended.
 #[derive(Debug)]
 pub struct ReplayOutcome {
@@ -311,6 +339,7 @@ pub fn meta(command: &'static str, file: Option<String>, filter: Option<String>)
         file,
         files: Vec::new(),
         filter,
+        conn: Vec::new(),
     }
 }
 
@@ -337,6 +366,16 @@ pub fn replay<S: StoppableSink + Send>(
     cfg: &ReplayConfig,
     sink: S,
 ) -> Result<(ReplayOutcome, S), ReplayError> {
+    replay_tapped(cfg, sink, &mut NoTap)
+}
+
+/// [`replay`], showing every decoded packet to `tap` on the tracking thread.
+pub fn replay_tapped<S: StoppableSink + Send, T: PacketTap>(
+    cfg: &ReplayConfig,
+    sink: S,
+    tap: &mut T,
+) -> Result<(ReplayOutcome, S), ReplayError> {
+    let offsets = tap.offsets();
     let filter = cfg.filter.as_deref().map(BpfFilter::new).transpose()?;
     let mut inputs = open_inputs(cfg)?;
     let name = cfg.input.display();
@@ -380,7 +419,8 @@ pub fn replay<S: StoppableSink + Send>(
         let (free_tx, free_rx) = sync_channel::<Batch>(BATCH_QUEUE + 2);
         let (end, interrupted) = std::thread::scope(|scope| {
             let source = scope.spawn(|| {
-                let state = SourceState::new(cfg.defrag, keyer, note, cfg.max_packets);
+                let mut state = SourceState::new(cfg.defrag, keyer, note, cfg.max_packets);
+                state.offsets = offsets;
                 if readers.len() == 1 {
                     let (file, reader) = readers.pop().expect("one reader");
                     source_stage(reader, filter, state, &file, batch_tx, free_rx, &stop)
@@ -431,6 +471,9 @@ pub fn replay<S: StoppableSink + Send>(
                     let (src, dst) = k.addresses();
                     let p = m.packet(&batch.chunk, &batch.extra, src, dst);
                     tracker.packet_noted(&p, k, hint, note, &mut counted);
+                    let (conn_id, from_client) = tracker.last_flow();
+                    let offset = batch.offsets.get(i).copied().unwrap_or(u64::MAX);
+                    tap.packet(&p, conn_id, from_client, offset);
                 }
                 if counted.inner.stopped() {
                     interrupted = true;
@@ -495,6 +538,8 @@ struct SourceState {
     note: Option<fn(&[u8]) -> u64>,
     /// `-c N`: stop once this many packets passed the filter.
     max_packets: u64,
+    /// Note each decoded packet's file offset (for a packet tap).
+    offsets: bool,
 }
 
 impl SourceState {
@@ -511,6 +556,7 @@ impl SourceState {
             keyer,
             note,
             max_packets: max_packets.unwrap_or(u64::MAX),
+            offsets: false,
         }
     }
 
@@ -543,6 +589,9 @@ impl SourceState {
             batch
                 .packets
                 .push(PacketMeta::new(&p, &at, &mut batch.extra));
+            if self.offsets {
+                batch.offsets.push(raw.offset);
+            }
         }
         self.health.summary.packets < self.max_packets
     }

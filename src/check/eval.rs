@@ -248,6 +248,12 @@ fn rec_value<'r, V: View>(e: &'r Expr, rec: &'r V) -> Val<'r> {
     }
 }
 
+/// Whether a condition made by [`super::expr::parse_predicate`] holds for
+/// one record of its type.
+pub fn record_holds<V: View>(e: &Expr, rec: &V) -> bool {
+    holds(e, rec)
+}
+
 /// Whether a condition holds for one record.
 fn holds<V: View>(e: &Expr, rec: &V) -> bool {
     match e {

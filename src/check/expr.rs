@@ -350,6 +350,32 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     Ok(e)
 }
 
+/// Parses a condition on one record of type `ty` (its index in
+/// `schema::RECORDS`): bare names are its fields, as after `where`
+/// (`replay --conn 'state == "REJ"'`).
+pub fn parse_predicate(src: &str, ty: usize) -> Result<Expr, ParseError> {
+    let toks = lex(src)?;
+    let mut p = Parser {
+        toks,
+        at: 0,
+        ctx: None,
+        depth: 0,
+        sets: 0,
+    };
+    let start = p.pos();
+    let e = p.record_predicate(ty)?;
+    if p.peek() != &Tok::End {
+        return Err(p.expected("`and`, `or` or the end"));
+    }
+    if !is_boolean(&e) {
+        return Err(ParseError {
+            pos: start,
+            message: "expected a condition on the record, such as `state == \"REJ\"`".into(),
+        });
+    }
+    Ok(e)
+}
+
 /// Whether `e` can only be true or false (a one-per-run field may be a
 /// boolean too: `summary.complete`).
 fn is_boolean(e: &Expr) -> bool {

@@ -878,7 +878,7 @@ mod json_schema_tests {
             let mut in_schema: Vec<&str> = props
                 .keys()
                 .map(String::as_str)
-                .filter(|k| *k != "type" && *k != "files")
+                .filter(|k| *k != "type" && *k != "files" && *k != "conn")
                 .collect();
             let mut here: Vec<&str> = def.fields.iter().map(|f| f.name).collect();
             in_schema.sort_unstable();

@@ -244,8 +244,9 @@ impl<W: Write> HumanView<W> {
         self.line.clear();
         let _ = write!(
             self.line,
-            "{}  TCP  {} {arrow} {}  {what}",
+            "{}  TCP  #{}  {} {arrow} {}  {what}",
             TimeOfDay(e.ts),
+            e.conn_id,
             endpoint(&e.client_ip, e.client_port),
             endpoint(&e.server_ip, e.server_port),
         );
@@ -275,8 +276,9 @@ impl<W: Write> HumanView<W> {
         let service = e.service.map(|s| format!(" ({s})")).unwrap_or_default();
         let _ = write!(
             self.line,
-            "{}  UDP  {} → {}  new flow{service}",
+            "{}  UDP  #{}  {} → {}  new flow{service}",
             TimeOfDay(e.ts),
+            e.conn_id,
             endpoint(&e.client_ip, e.client_port),
             endpoint(&e.server_ip, e.server_port),
         );
@@ -304,8 +306,9 @@ impl<W: Write> HumanView<W> {
         self.line.clear();
         let _ = write!(
             self.line,
-            "{}  WS   {} {arrow} {}  {what}",
+            "{}  WS   #{}  {} {arrow} {}  {what}",
             TimeOfDay(ts),
+            c.conn_id,
             endpoint(&c.client_ip, c.client_port),
             endpoint(&c.server_ip, c.server_port),
         );

@@ -363,6 +363,17 @@ fn meta(out: &mut Vec<u8>, m: &Meta) {
         o.out.push(b']');
     }
     o.opt_str(k!("filter"), m.filter.as_deref());
+    if !m.conn.is_empty() {
+        o.key(k!("conn"));
+        o.out.push(b'[');
+        for (i, c) in m.conn.iter().enumerate() {
+            if i > 0 {
+                o.out.push(b',');
+            }
+            escape_into(o.out, c);
+        }
+        o.out.push(b']');
+    }
     o.end();
 }
 

@@ -192,6 +192,9 @@ pub struct Tracker {
     budget: StreamBudget,
     next_id: u64,
     next_gen: u32,
+    /// The connection or flow the last packet went to, and whether its
+    /// client sent it (see [`Tracker::last_flow`]).
+    last_flow: (u64, bool),
     now: Timestamp,
     /// Start of the second after `now`'s: expiry runs when a packet reaches it.
     next_second: i64,
@@ -217,6 +220,7 @@ impl Tracker {
             budget: StreamBudget::new(cfg.reassembly.total_bytes),
             next_id: 0,
             next_gen: 0,
+            last_flow: (u64::MAX, true),
             now: Timestamp(i64::MIN),
             next_second: i64::MIN,
             stats: TrackStats::default(),
@@ -243,6 +247,14 @@ impl Tracker {
     pub fn buffers(&self) -> (usize, usize) {
         let held = self.tcp.iter().map(|(_, e)| e.flow.buffers().0).sum();
         (self.budget.used(), held)
+    }
+
+    /// The `conn_id` of the connection or flow the last packet tracked
+    /// went to, and whether its client sent it (`--conn` selects packets by
+    /// it: a new ISN on a reused 4-tuple is another connection).
+    #[inline]
+    pub fn last_flow(&self) -> (u64, bool) {
+        self.last_flow
     }
 
     /// Flows currently held.
@@ -351,6 +363,7 @@ impl Tracker {
                     let from_client = e.client_is_a == k.src_is_a;
                     e.flow
                         .datagram(pkt.ts, from_client, d.payload_len, &pkt.vlan);
+                    self.last_flow = (e.flow.id, from_client);
                     return;
                 }
                 self.make_room(sink);
@@ -364,6 +377,7 @@ impl Tracker {
                     ip: pkt.dst,
                     port: d.dst_port,
                 };
+                self.last_flow = (id, true);
                 let mut flow = UdpFlow::new(id, pkt.ts);
                 flow.announce(src, dst, service_for(Proto::Udp, dst.port), sink);
                 flow.datagram(pkt.ts, true, d.payload_len, &pkt.vlan);
@@ -420,6 +434,7 @@ impl Tracker {
             let e = self.tcp.get_mut(slot).expect("found");
             tp.from_client = e.client_is_a == k.src_is_a;
             if !e.flow.starts_new_connection(&tp) {
+                self.last_flow = (e.flow.id, tp.from_client);
                 let mut env = StreamEnv {
                     detector: self.detector.as_ref(),
                     limits: &self.cfg.reassembly,
@@ -473,6 +488,7 @@ impl Tracker {
             (dst, src)
         };
         tp.from_client = src_is_client;
+        self.last_flow = (id, src_is_client);
         let mut conn = TcpConn::new(id, client, server, pkt.ts, !src_is_client);
         let mut env = StreamEnv {
             detector: self.detector.as_ref(),

@@ -9,6 +9,7 @@ mod conformance;
 mod errors;
 mod fastpath;
 mod filter;
+mod follow;
 mod fuzz_regressions;
 mod golden;
 mod hostile;

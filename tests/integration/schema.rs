@@ -36,6 +36,8 @@ pub struct Meta {
     #[serde(default)]
     pub files: Vec<String>,
     pub filter: Option<String>,
+    #[serde(default)]
+    pub conn: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
