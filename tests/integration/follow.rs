@@ -342,3 +342,125 @@ fn cut_needs_a_file_it_can_read_again() {
     let run = sockscope(&["replay", "captures/refused.pcap", "-w", "/dev/null"]);
     assert_eq!(run.status, 2, "-w needs --conn: {}", run.stderr);
 }
+
+/// A JSON number's text as the encoder wrote it (`"key":TEXT`).
+fn raw<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = &line[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Integer nanoseconds of a JSON time (exact, from its text).
+fn ns(text: &str) -> i64 {
+    let (int, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let frac = format!("{frac:0<9}");
+    int.parse::<i64>().unwrap() * 1_000_000_000 + frac[..9].parse::<i64>().unwrap()
+}
+
+/// The ladder's times and the numbers of its notes are the JSON records':
+/// the handshake ACK's arrow is at `established.ts - tcp_conn.first_ts`, and
+/// its note gives `rtt_ms`, `syn_to_synack_ms`, `synack_to_ack_ms` as written
+/// there; each SYN retransmission's note gives its time after the first SYN.
+#[test]
+fn ladder_numbers_are_the_json_records() {
+    let mut checked = 0;
+    for name in [
+        "synack-retransmit.pcap",
+        "syn-retransmit.pcap",
+        "http-curl-nano.pcap",
+        "ws-plain.pcap",
+        "http-polling.pcap",
+    ] {
+        let file = format!("captures/{name}");
+        let json = sockscope(&["replay", &file, "-F", "json"]);
+        let ladder = sockscope(&[
+            "replay",
+            &file,
+            "--ladder",
+            "--all-packets",
+            "--width",
+            "200",
+        ]);
+        assert_eq!(ladder.status, 0, "{}", ladder.stderr);
+        // Each connection's ladder, by its header line.
+        let mut blocks: std::collections::HashMap<u64, Vec<&str>> = Default::default();
+        let mut cur = None;
+        for l in ladder.stdout.lines() {
+            if let Some(rest) = l.strip_prefix('#') {
+                cur = rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok());
+            }
+            if let Some(c) = cur {
+                blocks.entry(c).or_default().push(l);
+            }
+        }
+        let lines: Vec<&str> = json.stdout.lines().collect();
+        for conn in lines.iter().filter(|l| l.contains("\"type\":\"tcp_conn\"")) {
+            let id: u64 = raw(conn, "conn_id").unwrap().parse().unwrap();
+            let first = ns(raw(conn, "first_ts").unwrap());
+            let block = &blocks[&id];
+            let digits = if block.iter().any(|l| l.starts_with("0.000000000")) {
+                9
+            } else {
+                6
+            };
+            let syn = lines.iter().find(|l| {
+                l.contains("\"event\":\"syn\"") && raw(l, "conn_id") == Some(&id.to_string())
+            });
+            for ev in lines.iter().filter(|l| {
+                l.contains("\"type\":\"tcp_event\"") && raw(l, "conn_id") == Some(&id.to_string())
+            }) {
+                let at = ns(raw(ev, "ts").unwrap()) - first;
+                let time = format!(
+                    "{}.{:0w$}",
+                    at / 1_000_000_000,
+                    (at % 1_000_000_000) / 10i64.pow(9 - digits),
+                    w = digits as usize
+                );
+                if ev.contains("\"event\":\"established\"") && raw(ev, "rtt_ms") != Some("null") {
+                    let note = format!(
+                        "handshake RTT {} ms (server {} + client {})",
+                        raw(ev, "rtt_ms").unwrap(),
+                        raw(ev, "syn_to_synack_ms").unwrap(),
+                        raw(ev, "synack_to_ack_ms").unwrap()
+                    );
+                    let i = block
+                        .iter()
+                        .position(|l| l.contains(&note))
+                        .unwrap_or_else(|| {
+                            panic!("{name} #{id}: no {note:?} in\n{}", block.join("\n"))
+                        });
+                    // The arrow it is under.
+                    let arrow = block[..i]
+                        .iter()
+                        .rev()
+                        .find(|l| !l.starts_with(' '))
+                        .unwrap();
+                    assert!(
+                        arrow.starts_with(&format!("{time} ")),
+                        "{name} #{id}: {arrow:?} is not at {time}"
+                    );
+                    checked += 1;
+                }
+                if ev.contains("\"event\":\"syn_retransmit\"") {
+                    let after = ns(raw(ev, "ts").unwrap()) - ns(raw(syn.unwrap(), "ts").unwrap());
+                    let text = format!(
+                        "SYN retransmission #{} (+{}.{} s)",
+                        raw(ev, "count").unwrap(),
+                        after / 1_000_000_000,
+                        format!("{:09}", after % 1_000_000_000).trim_end_matches('0')
+                    );
+                    assert!(
+                        block.iter().any(|l| l.contains(&text)),
+                        "{name} #{id}: no {text:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 12, "only {checked} numbers compared");
+}

@@ -95,3 +95,32 @@ fn human_view() {
         "captures/expected/public/derived-cut-mid-record.pcap.summary.txt",
     );
 }
+
+/// `--ladder` at 80 columns: the handshake with retransmitted SYNs and
+/// SYN-ACKs, refusals (IPv6 too), a WebSocket session with its upgrade,
+/// messages and elided runs, a gap, reordered and retransmitted data,
+/// retransmitted FINs, a mid-stream pickup, UDP, violations.
+#[test]
+fn ladder_view() {
+    for (name, extra) in [
+        ("synack-retransmit.pcap", &[][..]),
+        ("syn-retransmit.pcap", &[]),
+        ("refused.pcap", &["--ascii"]),
+        ("ws-plain.pcap", &["--conn", "#0"]),
+        ("ws-gap.pcap", &[]),
+        ("http-polling.pcap", &["--conn", "1", "--all-packets"]),
+        ("tcp-fin-retransmit.pcap", &[]),
+        ("tcp-midstream.pcap", &[]),
+        ("udp-dns.pcap", &[]),
+        (
+            "ws-violations.pcap",
+            &["--conn", "ws_session where violations > 0"],
+        ),
+        ("http-curl-nano.pcap", &[]),
+    ] {
+        let file = format!("captures/{name}");
+        let mut args = vec!["replay", &file, "--ladder", "--width", "80"];
+        args.extend_from_slice(extra);
+        check(&args, &format!("captures/expected/{name}.ladder.txt"));
+    }
+}
