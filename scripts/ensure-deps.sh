@@ -10,9 +10,10 @@
 #   python3-websockets  `capture` tests drive a real WebSocket session
 #   curl         `capture` tests fetch from python's http.server, and a refused port
 #   util-linux   setpriv: tests run sockscope as an unprivileged user
+#   chromium     `report` tests open the HTML report in headless Chromium
 set -euo pipefail
 
-PACKAGES=(libpcap-dev tcpdump tshark iproute2 python3 python3-websockets curl util-linux)
+PACKAGES=(libpcap-dev tcpdump tshark iproute2 python3 python3-websockets curl util-linux chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -49,6 +49,11 @@ pub enum Command {
     /// Check expectations over recorded captures, for CI: exit 0 when all
     /// hold, 1 when one does not, 2 on a usage or input error
     Check(CheckArgs),
+    /// Write one self-contained HTML page about captures: health, a
+    /// timeline of connections, RTT and outcomes per server, top talkers,
+    /// WebSocket messages and violations, and ladders (no network access
+    /// when opened)
+    Report(ReportArgs),
     /// Print the JSON Schema of every record the JSON lines hold (replay,
     /// capture, ls, check): one definition per record type
     Schema,
@@ -462,6 +467,62 @@ pub struct CaptureArgs {
 
     #[command(flatten)]
     pub decode: DecodeArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  sockscope report capture.pcap -o report.html
+  sockscope report lo.pcapng lo-1.pcapng -o report.html     (read as one capture)
+  sockscope report capture.pcap --conn 'server_port == 443' -o tls.html
+
+Every number on the page comes from the records `sockscope replay -F json`
+writes for the same input. The page holds its styles and SVG charts inline,
+runs no script and fetches nothing. Large captures are summarised: the
+longest connections are drawn, the others counted per time bucket.")]
+pub struct ReportArgs {
+    /// Capture files (.pcap or .pcapng), read as one capture in timestamp
+    /// order
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// The HTML file to write
+    #[arg(short = 'o', long, value_name = "FILE.html")]
+    pub output: PathBuf,
+
+    /// A BPF filter (tcpdump syntax) applied before decoding
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+
+    /// Only these connections (as replay --conn: conn_id, 4-tuple or a
+    /// condition on final records; repeatable)
+    #[arg(long = "conn", value_name = "SELECTOR")]
+    pub conn: Vec<String>,
+
+    /// Connections drawn as ladders (the first ones, or the first selected)
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub ladders: usize,
+
+    /// Connections drawn as bars on the timeline (the longest)
+    #[arg(long, value_name = "N", default_value_t = 150)]
+    pub timeline_bars: usize,
+
+    #[command(flatten)]
+    pub track: TrackArgs,
+
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+impl ReportArgs {
+    pub fn replay_config(&self) -> ReplayConfig {
+        let mut cfg = ReplayConfig::new(input_of(&self.files[0]));
+        cfg.more_inputs = self.files[1..].iter().map(|f| input_of(f)).collect();
+        cfg.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
+        cfg.track = self.track.to_config();
+        cfg.ws = self.decode.apply(&mut cfg.track, true);
+        cfg
+    }
 }
 
 /// Expectations, for `check` and for `capture` (checked when it stops).

@@ -17,6 +17,7 @@ pub mod privileges;
 pub mod proto;
 pub mod render;
 pub mod replay;
+pub mod report;
 pub mod sockets;
 pub mod source;
 pub mod time;

@@ -108,6 +108,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Capture(args) => capture(&args),
         Command::Ls(args) => ls(&args),
         Command::Check(args) => check(&args),
+        Command::Report(args) => report(&args),
         Command::Schema => {
             let mut out = io::stdout().lock();
             out.write_all(sockscope::event::JSON_SCHEMA.as_bytes())?;
@@ -693,6 +694,73 @@ fn replay_exit(outcome: &sockscope::replay::ReplayOutcome) -> anyhow::Result<Exi
         return Ok(Exit::Error);
     }
     Ok(Exit::Ok)
+}
+
+/// `sockscope report`: one replay (two with a condition in --conn)
+/// gathering the records and the ladders' packets, then the page.
+fn report(args: &cli::ReportArgs) -> anyhow::Result<Exit> {
+    use sockscope::config::Input;
+    use sockscope::follow::{ladder, ConnFilter, ConnSet, Decider};
+    use sockscope::report::{Collector, LadderTap, Limits};
+    let Ok(sels) = selectors(&args.conn) else {
+        return Ok(Exit::Error);
+    };
+    let cfg = args.replay_config();
+    if sels.iter().any(|s| s.is_cond()) && cfg.input == Input::Stdin {
+        eprintln!("sockscope: error: --conn with a condition reads the capture twice; standard input cannot be read twice");
+        return Ok(Exit::Error);
+    }
+    let mut set = ConnSet::of(&sels);
+    if sels.iter().any(|s| s.is_cond()) {
+        let mut first = cfg.clone();
+        if let Some(ws) = first.ws.as_mut() {
+            ws.events = false;
+        }
+        match sockscope::replay::replay(&first, Decider::new(&sels)) {
+            Ok((_, d)) => set.add_ids(d.ids),
+            Err(e @ sockscope::replay::ReplayError::Open { .. }) => {
+                eprintln!("sockscope: error: {e}");
+                return Ok(Exit::Error);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let limits = Limits {
+        ladders: args.ladders,
+        timeline_bars: args.timeline_bars,
+        ..Limits::default()
+    };
+    // Without --conn the first connections get ladders (conn_ids count
+    // from 0 in order of first packet); with it, the first selected ones.
+    let below = sels.is_empty().then_some(args.ladders as u64);
+    let mut tap = LadderTap::new(set.clone(), below, args.ladders);
+    let sink = ConnFilter::new(Collector::new(limits, below), set, &sels, 0);
+    let (outcome, sink) = match sockscope::replay::replay_tapped(&cfg, sink, &mut tap) {
+        Ok(r) => r,
+        Err(e @ sockscope::replay::ReplayError::Open { .. }) => {
+            eprintln!("sockscope: error: {e}");
+            return Ok(Exit::Error);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let collector = sink.inner;
+    let ladders = ladder::steps(&tap.packets, &collector.ladder_records, false);
+    let file = std::fs::File::create(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let mut out = BufWriter::new(file);
+    sockscope::report::write_html(&mut out, &collector, &ladders)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    let bytes = std::fs::metadata(&args.output).map_or(0, |m| m.len());
+    eprintln!(
+        "sockscope: wrote {} ({bytes} bytes): {} TCP connections, {} UDP flows, {} WebSocket sessions, {} ladders",
+        args.output.display(),
+        collector.tcp,
+        collector.udp,
+        collector.ws_sessions,
+        ladders.len()
+    );
+    replay_exit(&outcome)
 }
 
 /// Where a `--conn` run's renderer writes: standard output, or a buffer

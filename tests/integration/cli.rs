@@ -13,6 +13,7 @@ fn man_pages_are_generated_from_the_cli() {
         "sockscope-capture.1",
         "sockscope-ls.1",
         "sockscope-check.1",
+        "sockscope-report.1",
     ];
     for page in pages {
         let made = std::fs::read_to_string(dir.join(page)).expect(page);
@@ -28,11 +29,12 @@ fn man_pages_are_generated_from_the_cli() {
     // sockscope(1) names the others; each names its options (roff escapes
     // hyphens).
     let top = sockscope(&["generate", "man"]).stdout;
-    for sub in ["replay", "capture", "ls", "check"] {
+    for sub in ["replay", "capture", "ls", "check", "report"] {
         assert!(top.contains(&format!("sockscope\\-{sub}(1)")), "{sub}");
     }
     let replay = sockscope(&["generate", "man", "replay"]).stdout;
     assert!(replay.contains("\\-\\-max\\-flows"));
+    assert!(replay.contains("\\-\\-ladder") && replay.contains("\\-\\-conn"));
     let ls = sockscope(&["generate", "man", "ls"]).stdout;
     assert!(ls.contains("\\-\\-tree") && !ls.contains("\\-\\-max\\-flows"));
     assert_eq!(sockscope(&["generate", "man", "nope"]).status, 2);

@@ -16,6 +16,7 @@ mod hostile;
 mod ls;
 mod readme;
 mod repo;
+mod report;
 mod schema;
 mod terminal;
 mod util;
