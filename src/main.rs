@@ -576,8 +576,13 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
         },
         checker: (!exps.is_empty()).then(|| Checker::new(&exps, 5)),
     };
-    let mut sink =
-        sockscope::follow::ConnFilter::new(tee, sockscope::follow::ConnSet::of(&sels), &sels, 0);
+    let mut sink = sockscope::follow::ConnFilter::new(
+        tee,
+        sockscope::replay::Wants::All,
+        sockscope::follow::ConnSet::of(&sels),
+        &sels,
+        0,
+    );
     let outcome = live::run(live_cap, &cfg, &mut sink, &stop, |p| {
         if status_on {
             let mut s = status.borrow_mut();
@@ -734,7 +739,13 @@ fn report(args: &cli::ReportArgs) -> anyhow::Result<Exit> {
     // from 0 in order of first packet); with it, the first selected ones.
     let below = sels.is_empty().then_some(args.ladders as u64);
     let mut tap = LadderTap::new(set.clone(), below, args.ladders);
-    let sink = ConnFilter::new(Collector::new(limits, below), set, &sels, 0);
+    let sink = ConnFilter::new(
+        Collector::new(limits, below),
+        sockscope::replay::Wants::All,
+        set,
+        &sels,
+        0,
+    );
     let (outcome, sink) = match sockscope::replay::replay_tapped(&cfg, sink, &mut tap) {
         Ok(r) => r,
         Err(e @ sockscope::replay::ReplayError::Open { .. }) => {
@@ -803,6 +814,7 @@ fn follow(
 ) -> anyhow::Result<Exit> {
     use sockscope::config::{Detail, Input, OutputFormat};
     use sockscope::follow::{ladder, ConnFilter, ConnSet, Decider, Follow};
+    use sockscope::replay::StoppableSink;
     let Ok(sels) = selectors(&args.conn) else {
         return Ok(Exit::Error);
     };
@@ -867,7 +879,8 @@ fn follow(
     };
     let renderer = Renderer::new(BufWriter::with_capacity(1 << 16, to), &out_cfg);
     let keep = if args.ladder { ladder::MAX_RECORDS } else { 0 };
-    let sink = ConnFilter::new(renderer, set, &sels, keep);
+    let wants = renderer.wants();
+    let sink = ConnFilter::new(renderer, wants, set, &sels, keep);
     let (outcome, sink) = match sockscope::replay::replay_tapped(cfg, sink, &mut tap) {
         Ok(r) => r,
         Err(e @ sockscope::replay::ReplayError::Open { .. }) => {

@@ -275,11 +275,22 @@ pub struct ConnFilter<S> {
     keep: usize,
     pub kept: Vec<Record>,
     pub kept_dropped: u64,
+    /// What the inner sink asked for (it gets nothing else).
+    inner_wants: Wants,
 }
 
 impl<S> ConnFilter<S> {
-    pub fn new(inner: S, set: ConnSet, selectors: &[Selector], keep: usize) -> Self {
+    /// A filter in front of `inner`, which is given only the records it
+    /// wants (`inner_wants`: a renderer's `wants()`, or `Wants::All`).
+    pub fn new(
+        inner: S,
+        inner_wants: Wants,
+        set: ConnSet,
+        selectors: &[Selector],
+        keep: usize,
+    ) -> Self {
         ConnFilter {
+            inner_wants,
             inner,
             set,
             selectors: selectors.iter().map(Selector::describe).collect(),
@@ -325,11 +336,9 @@ impl<S: RecordSink> RecordSink for ConnFilter<S> {
                 }
             }
         }
-        self.inner.record(r);
-    }
-
-    fn flow_records(&self) -> crate::event::FlowRecords {
-        self.inner.flow_records()
+        if self.inner_wants.keeps(&r) {
+            self.inner.record(r);
+        }
     }
 }
 
@@ -338,13 +347,23 @@ impl<S: StoppableSink> StoppableSink for ConnFilter<S> {
         self.inner.stopped()
     }
     fn wants(&self) -> Wants {
-        // The ladder reads the events even when the view shows none.
+        // The ladder reads the events even when the view shows none, and
+        // the note counts the selected connections even under -q.
         if self.keep > 0 {
-            Wants::All
-        } else {
-            self.inner.wants()
+            return Wants::All;
+        }
+        match self.inner_wants {
+            Wants::All => Wants::All,
+            Wants::RunOnly => Wants::Types(conn_types()),
+            Wants::Types(t) => Wants::Types(CONN_TYPES.iter().fold(t, |t, n| t.with(n))),
         }
     }
+}
+
+fn conn_types() -> RecordTypes {
+    CONN_TYPES
+        .iter()
+        .fold(RecordTypes::default(), |t, n| t.with(n))
 }
 
 impl<S: crate::event::FlushSink> crate::event::FlushSink for ConnFilter<S> {

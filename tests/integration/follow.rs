@@ -230,7 +230,8 @@ fn cut_and_compare(file: &str, id: u64) -> Vec<u8> {
     let packets =
         conn["client_packets"].as_u64().unwrap() + conn["server_packets"].as_u64().unwrap();
     assert!(
-        run.stderr.contains(&format!("wrote {packets} packets")),
+        run.stderr.contains(&format!("wrote {packets} packets"))
+            && run.stderr.contains("of 1 connections to"),
         "{}",
         run.stderr
     );
