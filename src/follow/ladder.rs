@@ -827,7 +827,6 @@ fn draw(out: &mut String, l: &Ladder, view: &View) {
     } else {
         ("│", "─", "►", "◄")
     };
-    let digits = l.digits as usize;
     // Widest time: the last packet's.
     let last = l
         .steps
@@ -918,7 +917,6 @@ fn draw(out: &mut String, l: &Ladder, view: &View) {
         }
     }
     let _ = writeln!(out, "{blank}\n");
-    let _ = digits;
 }
 
 #[cfg(test)]

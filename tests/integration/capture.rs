@@ -632,3 +632,56 @@ fn rotated_files_are_each_valid_and_hold_every_packet() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(total, captured);
 }
+
+/// `capture --conn` shows only the selected connection, live: of two curl
+/// requests, the second (`#1`), its records only; a condition, which needs
+/// the connection's end, is refused before anything is opened.
+#[test]
+fn conn_selects_live_by_id() {
+    let refused = crate::util::sockscope(&["capture", "-i", "lo", "--conn", "state == \"REJ\""]);
+    assert_eq!(refused.status, 2);
+    assert!(
+        refused.stderr.contains("replay FILE --conn COND"),
+        "{}",
+        refused.stderr
+    );
+    let Some(mut p) = Pair::new("conn") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    wait_listening(&p.srv, 8080);
+    let (cap, _) = start_capture(
+        &p.srv,
+        &["-i", "lo", "-F", "json", "--conn", "#1", "tcp port 8080"],
+    );
+    let srv = p.srv.clone();
+    for _ in 0..2 {
+        let page = p
+            .in_ns(
+                &srv,
+                &[
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "http://127.0.0.1:8080/",
+                ],
+            )
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
+    }
+    let recs = stop(cap);
+    assert_eq!(recs[0]["conn"], serde_json::json!(["#1"]));
+    let ids: BTreeSet<u64> = recs.iter().filter_map(|r| r["conn_id"].as_u64()).collect();
+    assert_eq!(ids.into_iter().collect::<Vec<_>>(), [1]);
+    assert_eq!(of(&recs, "tcp_conn").len(), 1);
+    assert_eq!(
+        of(&recs, "summary")[0]["tcp_conns"],
+        2,
+        "the capture saw both"
+    );
+}
