@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use sockscope::sockets::{LsConfig, NetnsChoice, StateSet};
 
 use sockscope::config::{Detail, Input, OutputConfig, OutputFormat, ReplayConfig};
-use sockscope::proto::WsConfig;
+use sockscope::proto::{HttpOptions, WsConfig};
 use sockscope::time::Nanos;
 use sockscope::track::TrackConfig;
 
@@ -221,9 +221,15 @@ pub struct TrackArgs {
 /// capture).
 #[derive(Args, Debug)]
 pub struct DecodeArgs {
-    /// Do not decode WebSocket (and do not reassemble TCP streams at all)
+    /// Do not decode WebSocket (with --no-http too, TCP streams are not
+    /// reassembled at all)
     #[arg(long)]
     pub no_ws: bool,
+
+    /// Do not decode HTTP exchanges, Server-Sent Events and real-time
+    /// channels (WebSocket upgrades are still found)
+    #[arg(long)]
+    pub no_http: bool,
 
     /// Characters of each WebSocket text message and ping/pong payload kept
     /// in the output
@@ -481,7 +487,7 @@ impl CaptureArgs {
         use sockscope::live::{CaptureConfig, WriteTo};
         let mut track = self.track.to_config();
         let events = ws_events || !(self.output.summary || self.output.quiet);
-        let ws = self.decode.apply(&mut track, events);
+        let (ws, http) = self.decode.apply(&mut track, events);
         let filter = self.filter.join(" ");
         CaptureConfig {
             interface: self.interface.clone().unwrap_or_default(),
@@ -519,6 +525,7 @@ impl CaptureArgs {
             track,
             defrag: Default::default(),
             ws,
+            http,
         }
     }
 }
@@ -601,7 +608,7 @@ impl CheckArgs {
         let mut cfg = ReplayConfig::new(input_of(file));
         cfg.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
         cfg.track = self.track.to_config();
-        cfg.ws = self.decode.apply(&mut cfg.track, ws_events);
+        (cfg.ws, cfg.http) = self.decode.apply(&mut cfg.track, ws_events);
         cfg
     }
 }
@@ -657,16 +664,25 @@ impl TrackArgs {
 impl DecodeArgs {
     /// Fills in the decoding part of a tracker configuration; `events`:
     /// whether per-event records will be shown.
-    pub fn apply(&self, track: &mut TrackConfig, events: bool) -> Option<WsConfig> {
+    pub fn apply(
+        &self,
+        track: &mut TrackConfig,
+        events: bool,
+    ) -> (Option<WsConfig>, Option<HttpOptions>) {
         track.reassembly.stream_bytes = self.reassembly_stream_bytes;
         track.reassembly.total_bytes = self
             .reassembly_total_bytes
             .max(self.reassembly_stream_bytes);
-        (!self.no_ws).then_some(WsConfig {
+        let ws = (!self.no_ws).then_some(WsConfig {
             preview: self.ws_preview,
             max_inflated: self.ws_max_inflated,
             events,
-        })
+        });
+        let http = (!self.no_http).then_some(HttpOptions {
+            events,
+            preview: self.ws_preview,
+        });
+        (ws, http)
     }
 }
 
@@ -709,7 +725,7 @@ impl ReplayArgs {
         // --summary and -q show no per-event records: the decoders need not
         // make them.
         let events = !(self.output.summary || self.output.quiet);
-        cfg.ws = self.decode.apply(&mut cfg.track, events);
+        (cfg.ws, cfg.http) = self.decode.apply(&mut cfg.track, events);
         Ok(cfg)
     }
 }

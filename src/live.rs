@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::decode::defrag::DefragLimits;
 use crate::decode::{Decoded, Decoder};
 use crate::event::{CaptureStats, ErrorRecord, FlushSink, Record};
-use crate::proto::{stream_detector, WsConfig};
+use crate::proto::{stream_detector, HttpConfig, HttpOptions, WsConfig};
 use crate::replay::{meta, Health};
 use crate::source::write::{FileFormat, PacketWriter};
 use crate::source::{LinkType, RawPacket};
@@ -58,6 +58,7 @@ pub struct CaptureConfig {
     pub track: TrackConfig,
     pub defrag: DefragLimits,
     pub ws: Option<WsConfig>,
+    pub http: Option<HttpOptions>,
 }
 
 /// Why a capture could not start; each says what to do.
@@ -311,8 +312,9 @@ pub fn run<S: FlushSink>(
     )));
     let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
     let mut tracker = Tracker::with_keyer(cfg.track, keyer.clone());
-    if let Some(ws) = cfg.ws {
-        tracker.set_detector(stream_detector(ws));
+    let http = cfg.http.map(HttpConfig::from);
+    if let Some(d) = stream_detector(cfg.ws, http.clone()) {
+        tracker.set_detector(d);
     }
     let mut decoder = Decoder::new(cfg.defrag);
     let mut health = Health::default();
@@ -435,6 +437,9 @@ pub fn run<S: FlushSink>(
     }
     decoder.finish();
     tracker.finish(sink);
+    if let Some(h) = &http {
+        h.channels.finish(sink);
+    }
     let stats = CaptureStats {
         interface: cfg.interface.clone(),
         socket: live.socket,

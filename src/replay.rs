@@ -21,7 +21,7 @@ use crate::event::{
     ErrorRecord, FlowRecords, Meta, Record, RecordSink, RecordTypes, Summary, SCHEMA_VERSION,
 };
 use crate::pipeline::{with_render_thread, Batch};
-use crate::proto::{payload_note, stream_detector};
+use crate::proto::{payload_note, stream_detector, HttpConfig};
 use crate::source::file::{CaptureReader, Damaged, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
@@ -160,6 +160,9 @@ struct AppCounts<'a, S> {
     frames: u64,
     messages: u64,
     violations: u64,
+    http_txns: u64,
+    sse_events: u64,
+    rt_channels: u64,
 }
 
 impl<'a, S: RecordSink> AppCounts<'a, S> {
@@ -172,6 +175,9 @@ impl<'a, S: RecordSink> AppCounts<'a, S> {
             frames: 0,
             messages: 0,
             violations: 0,
+            http_txns: 0,
+            sse_events: 0,
+            rt_channels: 0,
         }
     }
 
@@ -180,17 +186,33 @@ impl<'a, S: RecordSink> AppCounts<'a, S> {
         s.ws_frames = self.frames;
         s.ws_messages = self.messages;
         s.ws_violations = self.violations;
+        s.http_txns = self.http_txns;
+        s.sse_events = self.sse_events;
+        s.rt_channels = self.rt_channels;
     }
 }
 
 impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
     #[inline]
     fn record(&mut self, r: Record) {
-        if let Record::WsSession(w) = &r {
-            self.sessions += 1;
-            self.frames += w.client.frames + w.server.frames;
-            self.messages += w.client.messages + w.server.messages;
-            self.violations += w.violations;
+        match &r {
+            Record::WsSession(w) => {
+                self.sessions += 1;
+                self.frames += w.client.frames + w.server.frames;
+                self.messages += w.client.messages + w.server.messages;
+                self.violations += w.violations;
+            }
+            Record::HttpTxn(t) => {
+                self.http_txns += 1;
+                if t.content_type
+                    .as_deref()
+                    .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/event-stream"))
+                {
+                    self.sse_events += t.resp_pieces;
+                }
+            }
+            Record::RtChannel(_) => self.rt_channels += 1,
+            _ => {}
         }
         if self.wants.keeps(&r) {
             self.inner.record(r);
@@ -371,8 +393,9 @@ pub fn replay<S: StoppableSink + Send>(
         let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
         let note = cfg.ws.as_ref().and_then(payload_note);
         let mut tracker = Tracker::with_keyer(cfg.track, keyer.clone());
-        if let Some(ws) = cfg.ws {
-            tracker.set_detector(stream_detector(ws));
+        let http = cfg.http.map(HttpConfig::from);
+        if let Some(d) = stream_detector(cfg.ws, http.clone()) {
+            tracker.set_detector(d);
         }
         let mut counted = AppCounts::new(out, wants);
         let stop = AtomicBool::new(false);
@@ -444,6 +467,9 @@ pub fn replay<S: StoppableSink + Send>(
             (source.join().expect("source thread panicked"), interrupted)
         });
         tracker.finish(&mut counted);
+        if let Some(h) = &http {
+            h.channels.finish(&mut counted);
+        }
         let complete = end.error.is_none() && !interrupted;
         let mut end = end;
         counted.into_summary(&mut end.health.summary);
