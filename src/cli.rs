@@ -266,7 +266,20 @@ Examples:
 
 Tables: c/s = client/server (the client's count first); rtx = retransmitted
 SYNs. At a narrow width, headers are abbreviated and the least useful columns
-left out (named under the table); --width brings them back.")]
+left out (named under the table); --width brings them back.
+
+Real-time channels (what one client does to get updates from one server path):
+  websocket     an accepted upgrade (101)
+  sse           a text/event-stream answer
+  streaming     an answer without a length whose pieces span 1 s or more
+  long_polling  3+ requests, median wait >= 1 s, or >= 200 ms with the client
+                asking again within 100 ms of each answer (the server holds them)
+  polling       3+ requests answered sooner, the client waiting >= 100 ms
+                before asking again (its interval)
+  request       anything else (one request, or a burst: a page and its parts)
+  unclassified  2 requests: too few to tell a poll from a retry
+A wait of a second is far above any round trip in one network, so the server
+chose to wait; a long-polling client asks again at once, a polling one sleeps.")]
 pub struct ReplayArgs {
     /// Capture files (.pcap or .pcapng; - reads standard input), then a BPF
     /// filter in tcpdump syntax applied exactly as tcpdump -r would (several
@@ -540,7 +553,11 @@ Expressions (the record types and fields are those of `replay --format json`):
   any(ws_message where direction == \"client\"): text ~ \"hello\"
   p99(tcp_conn.rtt_ms) < 5      (also sum, min, max, avg, median, pNN)
   summary.truncated == 0 and summary.decode_errors == 0
-Aliases: tcp, udp, ws (ws_session), upgrade, frame, message, violation.
+  count(http_txn where status >= 500) == 0
+  p95(http_txn.wait_ms) < 200
+  all(rt_channel): technique != \"polling\"
+Aliases: tcp, udp, ws (ws_session), upgrade, frame, message, violation,
+http (http_txn), sse (sse_event), channel (rt_channel).
 
 Rules file (--rules):
   [[expect]]

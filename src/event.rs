@@ -874,6 +874,9 @@ pub struct FlowRecords {
     pub udp_event: bool,
     pub tcp_conn: bool,
     pub udp_flow: bool,
+    /// `http_txn`, `sse_event`, `rt_channel` (the HTTP decoder still keeps
+    /// its counts and channels without them).
+    pub http: bool,
 }
 
 impl FlowRecords {
@@ -882,12 +885,14 @@ impl FlowRecords {
         udp_event: true,
         tcp_conn: true,
         udp_flow: true,
+        http: true,
     };
     pub const NONE: FlowRecords = FlowRecords {
         tcp_event: false,
         udp_event: false,
         tcp_conn: false,
         udp_flow: false,
+        http: false,
     };
 
     /// Those of a set of record types.
@@ -897,6 +902,7 @@ impl FlowRecords {
             udp_event: types.has("udp_event"),
             tcp_conn: types.has("tcp_conn"),
             udp_flow: types.has("udp_flow"),
+            http: types.has("http_txn") || types.has("sse_event") || types.has("rt_channel"),
         }
     }
 
@@ -907,6 +913,7 @@ impl FlowRecords {
             udp_event: self.udp_event && o.udp_event,
             tcp_conn: self.tcp_conn && o.tcp_conn,
             udp_flow: self.udp_flow && o.udp_flow,
+            http: self.http && o.http,
         }
     }
 }

@@ -459,6 +459,9 @@ pub fn run<S: FlushSink>(
         }));
     }
     sink.record(Record::CaptureStats(Box::new(stats.clone())));
+    if let Some(h) = &http {
+        h.counts_into(&mut health.summary);
+    }
     let summary = health.finish(decoder.defrag_stats(), tracker.stats(), error.is_none());
     sink.record(Record::Summary(Box::new(summary)));
     sink.flush();

@@ -160,9 +160,6 @@ struct AppCounts<'a, S> {
     frames: u64,
     messages: u64,
     violations: u64,
-    http_txns: u64,
-    sse_events: u64,
-    rt_channels: u64,
 }
 
 impl<'a, S: RecordSink> AppCounts<'a, S> {
@@ -175,9 +172,6 @@ impl<'a, S: RecordSink> AppCounts<'a, S> {
             frames: 0,
             messages: 0,
             violations: 0,
-            http_txns: 0,
-            sse_events: 0,
-            rt_channels: 0,
         }
     }
 
@@ -186,9 +180,6 @@ impl<'a, S: RecordSink> AppCounts<'a, S> {
         s.ws_frames = self.frames;
         s.ws_messages = self.messages;
         s.ws_violations = self.violations;
-        s.http_txns = self.http_txns;
-        s.sse_events = self.sse_events;
-        s.rt_channels = self.rt_channels;
     }
 }
 
@@ -202,16 +193,6 @@ impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
                 self.messages += w.client.messages + w.server.messages;
                 self.violations += w.violations;
             }
-            Record::HttpTxn(t) => {
-                self.http_txns += 1;
-                if t.content_type
-                    .as_deref()
-                    .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/event-stream"))
-                {
-                    self.sse_events += t.resp_pieces;
-                }
-            }
-            Record::RtChannel(_) => self.rt_channels += 1,
             _ => {}
         }
         if self.wants.keeps(&r) {
@@ -473,6 +454,9 @@ pub fn replay<S: StoppableSink + Send>(
         let complete = end.error.is_none() && !interrupted;
         let mut end = end;
         counted.into_summary(&mut end.health.summary);
+        if let Some(h) = &http {
+            h.counts_into(&mut end.health.summary);
+        }
         let mut outcome = finish_run(out, end, tracker.stats(), complete);
         outcome.interrupted = interrupted;
         outcome

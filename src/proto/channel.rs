@@ -27,7 +27,7 @@
 //!   requests: a page and its resources).
 
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hashlink::LinkedHashMap;
 
@@ -45,7 +45,7 @@ pub const AT_ONCE: Nanos = Nanos(100_000_000);
 pub const SPREAD: Nanos = Nanos(1_000_000_000);
 /// Channels kept at once; beyond it the least recently active one is
 /// written early (counted as evicted).
-pub const MAX_CHANNELS: usize = 65_536;
+pub const MAX_CHANNELS: usize = 16_384;
 /// Connection ids listed per channel.
 pub const MAX_CONN_IDS: usize = 64;
 /// Body lengths counted per channel (a poll's "nothing new" answer is the
@@ -83,39 +83,69 @@ struct Key {
     client_ip: IpAddr,
     server_ip: IpAddr,
     server_port: u16,
-    path: String,
+    path: Arc<str>,
     /// A WebSocket session is a channel of its own.
     conn_id: Option<u64>,
+}
+
+/// A [`Key`] to look up without allocating (hashes as the key does).
+#[derive(Hash)]
+struct KeyRef<'a> {
+    client_ip: IpAddr,
+    server_ip: IpAddr,
+    server_port: u16,
+    path: &'a str,
+    conn_id: Option<u64>,
+}
+
+impl hashbrown::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, k: &Key) -> bool {
+        self.server_port == k.server_port
+            && self.conn_id == k.conn_id
+            && self.client_ip == k.client_ip
+            && self.server_ip == k.server_ip
+            && *self.path == *k.path
+    }
+}
+
+/// What a channel of several requests keeps for its medians (made at its
+/// second request: most channels have one).
+#[derive(Debug, Default)]
+struct Samples {
+    waits: Vec<i64>,
+    /// From one answer's end to the next request.
+    reask_gaps: Vec<i64>,
+    /// How many answers had each body length (the first [`MAX_LENGTHS`]).
+    lengths: Vec<(u64, u64)>,
+    conn_ids: Vec<u64>,
 }
 
 #[derive(Debug)]
 struct Channel {
     id: u64,
-    host: Option<String>,
-    conn_ids: Vec<u64>,
+    key: Key,
+    host: Option<Box<str>>,
+    first_conn: u64,
     requests: u64,
-    exchanges: u64,
     data_messages: u64,
-    websocket: bool,
     ws_messages: u64,
+    websocket: bool,
     sse: bool,
     streaming: bool,
-    /// Sum and max of the waits measured, and how many.
+    /// Sum, count and max of the waits measured.
     wait_sum: i64,
     wait_count: i64,
     wait_max: Option<Nanos>,
-    waits: Vec<i64>,
-    /// Previous answer's end, and the gaps from it to the next request.
+    /// The first wait and body length, until there are samples.
+    first_wait: Option<i64>,
+    first_len: Option<u64>,
+    samples: Option<Box<Samples>>,
     last_answer_end: Option<Timestamp>,
-    reask_gaps: Vec<i64>,
-    /// Request starts, for the mean interval.
     first_request: Option<Timestamp>,
     last_request: Option<Timestamp>,
-    /// Answers delivered whole, those without a body (or 204, 304), and
-    /// how many had each body length (the first [`MAX_LENGTHS`] lengths).
+    /// Answers delivered whole, and those without a body (or 204, 304).
     answers: u64,
     plain_empty: u64,
-    lengths: Vec<(u64, u64)>,
     head_bytes: u64,
     first_ts: Timestamp,
     last_ts: Timestamp,
@@ -129,11 +159,23 @@ pub struct Channels {
 
 #[derive(Debug, Default)]
 struct Table {
-    by_key: LinkedHashMap<Key, Channel>,
-    /// Key of each channel by id (for exchanges that end later).
-    keys: std::collections::HashMap<u64, Key>,
+    /// Channels by id, least recently active first.
+    by_id: LinkedHashMap<u64, Channel>,
+    ids: hashbrown::HashMap<Key, u64>,
     next_id: u64,
     evicted: u64,
+    /// Exchanges and event-stream events seen, channels written.
+    exchanges: u64,
+    sse_events: u64,
+    written: u64,
+}
+
+/// What the HTTP decoders counted, for the summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpCounts {
+    pub exchanges: u64,
+    pub sse_events: u64,
+    pub channels: u64,
 }
 
 fn median(v: &mut [i64]) -> Option<i64> {
@@ -183,63 +225,81 @@ impl Channels {
         ts: Timestamp,
         sink: &mut dyn RecordSink,
     ) -> u64 {
-        let key = Key {
+        let path = path_of(target);
+        let probe = KeyRef {
             client_ip,
             server_ip,
             server_port,
-            path: path_of(target).to_string(),
+            path,
             conn_id: websocket.then_some(conn_id),
         };
         let mut t = self.table();
-        let evicted = if !t.by_key.contains_key(&key) && t.by_key.len() >= MAX_CHANNELS {
-            t.by_key.pop_front()
-        } else {
-            None
+        let id = match t.ids.get(&probe) {
+            Some(&id) => id,
+            None => {
+                if t.by_id.len() >= MAX_CHANNELS {
+                    if let Some((_, c)) = t.by_id.pop_front() {
+                        t.ids.remove(&c.key);
+                        t.evicted += 1;
+                        t.written += 1;
+                        if sink.flow_records().http {
+                            sink.record(Record::RtChannel(Box::new(c.record())));
+                        }
+                    }
+                }
+                t.next_id += 1;
+                let id = t.next_id;
+                let key = Key {
+                    client_ip,
+                    server_ip,
+                    server_port,
+                    path: Arc::from(path),
+                    conn_id: probe.conn_id,
+                };
+                t.ids.insert(key.clone(), id);
+                t.by_id.insert(id, Channel::new(id, key, host, conn_id, ts));
+                id
+            }
         };
-        if let Some((k, c)) = evicted {
-            t.keys.remove(&c.id);
-            t.evicted += 1;
-            sink.record(Record::RtChannel(Box::new(c.record(&k))));
-        }
-        let Table {
-            by_key,
-            keys,
-            next_id,
-            ..
-        } = &mut *t;
-        let ch = by_key.entry(key.clone()).or_insert_with(|| {
-            *next_id += 1;
-            keys.insert(*next_id, key.clone());
-            Channel::new(*next_id, host, ts)
-        });
         // The most recently active channel goes to the back.
-        let id = ch.id;
+        t.by_id.to_back(&id);
+        let Some(ch) = t.by_id.get_mut(&id) else {
+            return id;
+        };
         ch.requests += 1;
-        if let Some(end) = ch.last_answer_end {
-            if ch.reask_gaps.len() < MAX_SAMPLES {
-                ch.reask_gaps.push(ts.since(end).0);
+        if ch.requests == 2 {
+            let mut s = Samples::default();
+            s.waits.extend(ch.first_wait);
+            s.lengths.extend(ch.first_len.map(|l| (l, 1)));
+            s.conn_ids.push(ch.first_conn);
+            ch.samples = Some(Box::new(s));
+        }
+        if let Some(s) = ch.samples.as_mut() {
+            if let Some(end) = ch.last_answer_end {
+                if s.reask_gaps.len() < MAX_SAMPLES {
+                    s.reask_gaps.push(ts.since(end).0);
+                }
+            }
+            if s.conn_ids.len() < MAX_CONN_IDS && !s.conn_ids.contains(&conn_id) {
+                s.conn_ids.push(conn_id);
             }
         }
         ch.first_request.get_or_insert(ts);
         ch.last_request = Some(ts);
         ch.last_ts = ch.last_ts.max(ts);
-        if ch.conn_ids.len() < MAX_CONN_IDS && !ch.conn_ids.contains(&conn_id) {
-            ch.conn_ids.push(conn_id);
-        }
-        by_key.to_back(&key);
         id
     }
 
     /// An exchange of channel `id` ended, its body of the `body` kind.
     pub fn exchange(&self, id: u64, txn: &HttpTxn, body: BodyKind) {
         let mut t = self.table();
-        let Some(key) = t.keys.get(&id).cloned() else {
+        t.exchanges += 1;
+        if let BodyKind::Events(n) = body {
+            t.sse_events += n;
+        }
+        let Some(ch) = t.by_id.get_mut(&id) else {
             return;
         };
-        let Some(ch) = t.by_key.get_mut(&key) else {
-            return;
-        };
-        ch.exchanges += 1;
         ch.head_bytes += txn.req_head_bytes + txn.resp_head_bytes;
         ch.last_ts = ch.last_ts.max(txn.last_ts);
         if txn.status.is_some() {
@@ -249,8 +309,10 @@ impl Channels {
             ch.wait_sum += w.0;
             ch.wait_count += 1;
             ch.wait_max = Some(ch.wait_max.map_or(w, |m| m.max(w)));
-            if ch.waits.len() < MAX_SAMPLES {
-                ch.waits.push(w.0);
+            match ch.samples.as_mut() {
+                Some(s) if s.waits.len() < MAX_SAMPLES => s.waits.push(w.0),
+                Some(_) => {}
+                None => ch.first_wait = Some(w.0),
             }
         }
         if txn.upgrade {
@@ -272,12 +334,17 @@ impl Channels {
         }
         let Some(status) = txn.status else { return };
         ch.answers += 1;
-        if txn.resp_body_len == 0 || status == 204 || status == 304 {
+        let len = txn.resp_body_len;
+        if len == 0 || status == 204 || status == 304 {
             ch.plain_empty += 1;
-        } else if let Some(e) = ch.lengths.iter_mut().find(|e| e.0 == txn.resp_body_len) {
-            e.1 += 1;
-        } else if ch.lengths.len() < MAX_LENGTHS {
-            ch.lengths.push((txn.resp_body_len, 1));
+        } else if let Some(s) = ch.samples.as_mut() {
+            if let Some(e) = s.lengths.iter_mut().find(|e| e.0 == len) {
+                e.1 += 1;
+            } else if s.lengths.len() < MAX_LENGTHS {
+                s.lengths.push((len, 1));
+            }
+        } else {
+            ch.first_len = Some(len);
         }
     }
 
@@ -285,10 +352,7 @@ impl Channels {
     /// messages.
     pub fn ws_messages(&self, id: u64, messages: u64, last_ts: Timestamp) {
         let mut t = self.table();
-        let Some(key) = t.keys.get(&id).cloned() else {
-            return;
-        };
-        if let Some(ch) = t.by_key.get_mut(&key) {
+        if let Some(ch) = t.by_id.get_mut(&id) {
             ch.ws_messages += messages;
             ch.last_ts = ch.last_ts.max(last_ts);
         }
@@ -297,12 +361,29 @@ impl Channels {
     /// Writes every channel (in the order they began) and empties the table.
     pub fn finish(&self, sink: &mut dyn RecordSink) {
         let mut t = self.table();
-        let mut all: Vec<(Key, Channel)> = std::mem::take(&mut t.by_key).into_iter().collect();
-        t.keys.clear();
+        let mut all: Vec<Channel> = std::mem::take(&mut t.by_id)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        t.ids.clear();
+        t.written += all.len() as u64;
         drop(t);
-        all.sort_by_key(|(_, c)| c.id);
-        for (k, c) in all {
-            sink.record(Record::RtChannel(Box::new(c.record(&k))));
+        if !sink.flow_records().http {
+            return;
+        }
+        all.sort_by_key(|c| c.id);
+        for c in all {
+            sink.record(Record::RtChannel(Box::new(c.record())));
+        }
+    }
+
+    /// What was counted so far.
+    pub fn counts(&self) -> HttpCounts {
+        let t = self.table();
+        HttpCounts {
+            exchanges: t.exchanges,
+            sse_events: t.sse_events,
+            channels: t.written,
         }
     }
 
@@ -313,29 +394,29 @@ impl Channels {
 }
 
 impl Channel {
-    fn new(id: u64, host: Option<&str>, ts: Timestamp) -> Channel {
+    fn new(id: u64, key: Key, host: Option<&str>, conn_id: u64, ts: Timestamp) -> Channel {
         Channel {
             id,
-            host: host.map(str::to_string),
-            conn_ids: Vec::new(),
+            key,
+            host: host.map(Box::from),
+            first_conn: conn_id,
             requests: 0,
-            exchanges: 0,
             data_messages: 0,
-            websocket: false,
             ws_messages: 0,
+            websocket: false,
             sse: false,
             streaming: false,
             wait_sum: 0,
             wait_count: 0,
             wait_max: None,
-            waits: Vec::new(),
+            first_wait: None,
+            first_len: None,
+            samples: None,
             last_answer_end: None,
-            reask_gaps: Vec::new(),
             first_request: None,
             last_request: None,
             answers: 0,
             plain_empty: 0,
-            lengths: Vec::new(),
             head_bytes: 0,
             first_ts: ts,
             last_ts: ts,
@@ -357,8 +438,11 @@ impl Channel {
             2 => return "unclassified",
             _ => {}
         }
-        let wait = median(&mut self.waits).map(Nanos);
-        let reask = median(&mut self.reask_gaps).map(Nanos);
+        let Some(s) = self.samples.as_mut() else {
+            return "request";
+        };
+        let wait = median(&mut s.waits).map(Nanos);
+        let reask = median(&mut s.reask_gaps).map(Nanos);
         let at_once = reask.is_some_and(|g| g < AT_ONCE);
         match wait {
             Some(w) if w >= HELD || (w >= HELD_SHORT && at_once) => "long_polling",
@@ -367,18 +451,16 @@ impl Channel {
         }
     }
 
-    fn record(mut self, k: &Key) -> RtChannel {
+    fn record(mut self) -> RtChannel {
         let technique = self.technique();
         // Answers without new data: no body, 204, 304; a poll's answers of
         // the length it gives most often (twice at least) too.
         let mut empty = self.plain_empty;
         if technique == "polling" {
             empty += self
-                .lengths
-                .iter()
-                .map(|e| e.1)
-                .filter(|&n| n >= 2)
-                .max()
+                .samples
+                .as_ref()
+                .and_then(|s| s.lengths.iter().map(|e| e.1).filter(|&n| n >= 2).max())
                 .unwrap_or(0);
         }
         let data_messages = self.data_messages + self.ws_messages + (self.answers - empty);
@@ -402,12 +484,15 @@ impl Channel {
         RtChannel {
             channel_id: self.id,
             technique,
-            client_ip: k.client_ip,
-            server_ip: k.server_ip,
-            server_port: k.server_port,
-            host: self.host,
-            path: k.path.clone(),
-            conn_ids: self.conn_ids,
+            client_ip: self.key.client_ip,
+            server_ip: self.key.server_ip,
+            server_port: self.key.server_port,
+            host: self.host.map(String::from),
+            path: self.key.path.to_string(),
+            conn_ids: match self.samples {
+                Some(s) => s.conn_ids,
+                None => vec![self.first_conn],
+            },
             requests: self.requests,
             data_messages,
             empty_responses: empty,
@@ -480,10 +565,20 @@ mod tests {
     }
 
     fn ch(waits: &[i64], gaps: &[i64]) -> Channel {
-        let mut c = Channel::new(1, None, Timestamp(0));
+        let key = Key {
+            client_ip: IpAddr::from([10, 0, 0, 1]),
+            server_ip: IpAddr::from([10, 0, 0, 2]),
+            server_port: 80,
+            path: Arc::from("/"),
+            conn_id: None,
+        };
+        let mut c = Channel::new(1, key, None, 0, Timestamp(0));
         c.requests = waits.len() as u64;
-        c.waits = waits.to_vec();
-        c.reask_gaps = gaps.to_vec();
+        c.samples = Some(Box::new(Samples {
+            waits: waits.to_vec(),
+            reask_gaps: gaps.to_vec(),
+            ..Samples::default()
+        }));
         c
     }
 

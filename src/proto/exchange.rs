@@ -67,6 +67,14 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
+    /// Puts what the run's HTTP decoders counted into the summary.
+    pub fn counts_into(&self, s: &mut crate::event::Summary) {
+        let c = self.channels.counts();
+        s.http_txns = c.exchanges;
+        s.sse_events = c.sse_events;
+        s.rt_channels = c.channels;
+    }
+
     pub fn new(events: bool, preview: usize) -> Self {
         HttpConfig {
             events,
@@ -366,14 +374,30 @@ impl HttpDecoder {
                         Err(HeadError::TooLong) => {
                             // What its first 16 KiB say is the request; the
                             // rest of the connection's requests are not read.
+                            // A WebSocket decoder is given the whole head: it
+                            // reports it, reads past it, and lets the answer
+                            // say whether it was an upgrade (its Upgrade
+                            // headers may be in the part not read).
                             self.client_head_ts = None;
                             self.client = Dir::Stopped;
                             if let Some(req) = http::parse_request_prefix(head) {
                                 let len = head.len() as u64;
+                                let first = self.ws.is_none();
                                 self.request(ctx, head_ts, ts, req, len, &[], &[], sink);
                                 if let Some(ex) = self.pending.back_mut() {
                                     ex.gap = true;
                                     ex.req_done = false;
+                                    ex.wants_websocket = true;
+                                }
+                                if first && self.ws.is_none() {
+                                    if let Some(cfg) = self.ws_cfg {
+                                        let mut ws = Box::new(WsDecoder::new(cfg));
+                                        self.ws_done =
+                                            ws.data(ctx, true, ts, head, sink) == Interest::Done;
+                                        self.ws = Some(ws);
+                                        self.ws_channel =
+                                            self.pending.back().map_or(0, |e| e.txn.channel_id);
+                                    }
                                 }
                                 self.client = Dir::Stopped;
                             }
@@ -491,7 +515,8 @@ impl HttpDecoder {
             },
             req_framing: framing,
         });
-        if websocket {
+        // (A head too long to keep is handed over by the caller, whole.)
+        if websocket && !head.is_empty() {
             if let Some(cfg) = self.ws_cfg {
                 let mut ws = Box::new(WsDecoder::new(cfg));
                 let mut done = ws.data(ctx, true, ts, head, sink) == Interest::Done;
@@ -536,7 +561,7 @@ impl HttpDecoder {
                         if let Some(p) = sse.as_mut() {
                             p.feed(piece, |b| {
                                 ex.events += u64::from(b.dispatched);
-                                if cfg.events {
+                                if cfg.events && sink.flow_records().http {
                                     sink.record(sse_record(ctx, ex.txn.channel_id, ts, b, cfg));
                                 }
                             });
@@ -747,7 +772,9 @@ impl HttpDecoder {
             BodyKind::Whole
         };
         self.cfg.channels.exchange(txn.channel_id, &txn, kind);
-        sink.record(Record::HttpTxn(Box::new(txn)));
+        if sink.flow_records().http {
+            sink.record(Record::HttpTxn(Box::new(txn)));
+        }
     }
 
     fn gap_in(
@@ -905,6 +932,45 @@ impl StreamHandler for HttpDecoder {
             }
         }
         self.gap_in(ctx, from_client, ts, len, sink);
+        self.interest()
+    }
+
+    fn closed(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        if from_client {
+            if matches!(self.client, Dir::Head) {
+                if !self.client_buf.is_empty() {
+                    // A request head the FIN cut short.
+                    self.gap_in(ctx, true, ts, 0, sink);
+                }
+                self.client = Dir::Stopped;
+            }
+        } else {
+            match self.server {
+                Dir::Body(BodyReader::Close, _) => {
+                    // The body delimited by the close is whole.
+                    if let Some(i) = self.answering() {
+                        self.pending[i].resp_done = true;
+                    }
+                    self.server = Dir::Stopped;
+                }
+                Dir::Upgraded | Dir::AwaitingUpgrade => {}
+                _ => self.server = Dir::Stopped,
+            }
+            // No answer comes after the server's FIN.
+            self.flush(sink);
+            if !self.ws_active() {
+                while let Some(mut ex) = self.pending.pop_front() {
+                    ex.gap |= !(ex.resp_done && ex.req_done);
+                    self.emit(ex, sink);
+                }
+            }
+        }
         self.interest()
     }
 

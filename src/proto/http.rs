@@ -57,26 +57,94 @@ pub enum HeadError {
     TooLong,
 }
 
-/// Joins repeated headers with ", " (RFC 9110 §5.3).
-fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
-    let mut out: Option<String> = None;
-    for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)) {
-        let v = String::from_utf8_lossy(h.value).trim().to_string();
-        out = Some(match out {
-            Some(o) => format!("{o}, {v}"),
-            None => v,
-        });
-    }
-    out
+/// The headers a head is read for, found in one pass over its headers
+/// (each index in [`NAMES`]); repeated ones are joined with ", " (RFC 9110
+/// §5.3), which allocates only then.
+#[derive(Default)]
+struct Found<'h> {
+    first: [Option<&'h [u8]>; NAMES.len()],
+    joined: [Option<String>; NAMES.len()],
 }
 
-/// Content-Length: repeated identical values are one (RFC 9112 §6.3 rule
-/// 5); differing ones, or anything not a number, are none.
-fn content_length(headers: &[httparse::Header<'_>]) -> Option<u64> {
-    let v = header(headers, "content-length")?;
-    let mut values = v.split(',').map(|x| x.trim().parse::<u64>());
-    let first = values.next()?.ok()?;
-    values.all(|x| x == Ok(first)).then_some(first)
+const NAMES: [&str; 13] = [
+    "host",
+    "origin",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "upgrade",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "content-type",
+    "expect",
+    "sec-websocket-accept",
+];
+const HOST: usize = 0;
+const ORIGIN: usize = 1;
+const WS_KEY: usize = 2;
+const WS_VERSION: usize = 3;
+const WS_PROTOCOL: usize = 4;
+const WS_EXTENSIONS: usize = 5;
+const UPGRADE: usize = 6;
+const CONNECTION: usize = 7;
+const CONTENT_LENGTH: usize = 8;
+const TRANSFER_ENCODING: usize = 9;
+const CONTENT_TYPE: usize = 10;
+const EXPECT: usize = 11;
+const WS_ACCEPT: usize = 12;
+
+impl<'h> Found<'h> {
+    fn of(headers: &[httparse::Header<'h>]) -> Found<'h> {
+        let mut f = Found::default();
+        for h in headers {
+            let Some(i) = NAMES
+                .iter()
+                .position(|n| n.len() == h.name.len() && n.eq_ignore_ascii_case(h.name))
+            else {
+                continue;
+            };
+            match (&f.first[i], &mut f.joined[i]) {
+                (None, _) => f.first[i] = Some(h.value),
+                (Some(first), joined) => {
+                    let j = joined.get_or_insert_with(|| trimmed(first));
+                    j.push_str(", ");
+                    j.push_str(&trimmed(h.value));
+                }
+            }
+        }
+        f
+    }
+
+    fn get(&self, i: usize) -> Option<String> {
+        match (&self.joined[i], self.first[i]) {
+            (Some(j), _) => Some(j.clone()),
+            (None, Some(v)) => Some(trimmed(v)),
+            (None, None) => None,
+        }
+    }
+
+    fn has_token(&self, i: usize, token: &str) -> bool {
+        match (&self.joined[i], self.first[i]) {
+            (Some(j), _) => has_token(Some(j), token),
+            (None, Some(v)) => std::str::from_utf8(v).is_ok_and(|v| has_token(Some(v), token)),
+            (None, None) => false,
+        }
+    }
+
+    /// Content-Length: repeated identical values are one (RFC 9112 §6.3
+    /// rule 5); differing ones, or anything not a number, are none.
+    fn content_length(&self) -> Option<u64> {
+        let v = self.get(CONTENT_LENGTH)?;
+        let mut values = v.split(',').map(|x| x.trim().parse::<u64>());
+        let first = values.next()?.ok()?;
+        values.all(|x| x == Ok(first)).then_some(first)
+    }
+}
+
+fn trimmed(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).trim().to_string()
 }
 
 /// Whether a comma-separated header value contains `token` (case-insensitive).
@@ -90,25 +158,26 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> 
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => {
-            let h = req.headers;
-            let upgrade = header(h, "upgrade");
-            let connection = header(h, "connection");
+            let f = Found::of(req.headers);
+            let wants_websocket =
+                f.has_token(UPGRADE, "websocket") && f.has_token(CONNECTION, "upgrade");
+            // The WebSocket headers matter only to an upgrade request.
+            let ws = |i| if wants_websocket { f.get(i) } else { None };
             let r = Request {
                 method: req.method.unwrap_or("").to_string(),
                 target: req.path.unwrap_or("").to_string(),
                 http_minor: req.version.unwrap_or(0),
-                host: header(h, "host"),
-                origin: header(h, "origin"),
-                key: header(h, "sec-websocket-key"),
-                version: header(h, "sec-websocket-version"),
-                protocols: header(h, "sec-websocket-protocol"),
-                extensions: header(h, "sec-websocket-extensions"),
-                wants_websocket: has_token(upgrade.as_deref(), "websocket")
-                    && has_token(connection.as_deref(), "upgrade"),
-                content_length: content_length(h),
-                transfer_encoding: header(h, "transfer-encoding"),
-                content_type: header(h, "content-type"),
-                expect_continue: has_token(header(h, "expect").as_deref(), "100-continue"),
+                host: f.get(HOST),
+                origin: ws(ORIGIN),
+                key: ws(WS_KEY),
+                version: ws(WS_VERSION),
+                protocols: ws(WS_PROTOCOL),
+                extensions: ws(WS_EXTENSIONS),
+                wants_websocket,
+                content_length: f.content_length(),
+                transfer_encoding: f.get(TRANSFER_ENCODING),
+                content_type: f.get(CONTENT_TYPE),
+                expect_continue: f.has_token(EXPECT, "100-continue"),
             };
             Ok(Some((r, n)))
         }
@@ -144,17 +213,19 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, HeadError
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => {
-            let h = resp.headers;
+            let f = Found::of(resp.headers);
+            let status = resp.code.unwrap_or(0);
+            let ws = |i| if status == 101 { f.get(i) } else { None };
             let r = Response {
-                status: resp.code.unwrap_or(0),
+                status,
                 reason: resp.reason.unwrap_or("").to_string(),
-                accept: header(h, "sec-websocket-accept"),
-                protocol: header(h, "sec-websocket-protocol"),
-                extensions: header(h, "sec-websocket-extensions"),
-                upgrade_websocket: has_token(header(h, "upgrade").as_deref(), "websocket"),
-                content_length: content_length(h),
-                transfer_encoding: header(h, "transfer-encoding"),
-                content_type: header(h, "content-type"),
+                accept: ws(WS_ACCEPT),
+                protocol: ws(WS_PROTOCOL),
+                extensions: ws(WS_EXTENSIONS),
+                upgrade_websocket: f.has_token(UPGRADE, "websocket"),
+                content_length: f.content_length(),
+                transfer_encoding: f.get(TRANSFER_ENCODING),
+                content_type: f.get(CONTENT_TYPE),
                 http_minor: resp.version.unwrap_or(1),
             };
             Ok(Some((r, n)))

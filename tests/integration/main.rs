@@ -12,6 +12,7 @@ mod filter;
 mod fuzz_regressions;
 mod golden;
 mod hostile;
+mod http;
 mod ls;
 mod readme;
 mod repo;
