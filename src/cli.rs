@@ -310,7 +310,9 @@ Privileges: opening the socket needs CAP_NET_RAW (promiscuous mode also
 CAP_NET_ADMIN): run as root, or once `sudo setcap cap_net_raw,cap_net_admin=eip
 $(which sockscope)`. Once the socket (and the -w file) is open, sockscope
 drops every capability and, when root, becomes --user (nobody) before it reads
-a packet.")]
+a packet. It also empties the capability bounding set (root can; a binary
+given only cap_net_raw and cap_net_admin cannot) and sets no_new_privs, so
+nothing it could execute gains a privilege.")]
 #[command(mut_arg("format", |a| a.help(
     "Output format: `human`, one line per event as it happens, then the tables \
      and the capture-health block (kernel drops included) when the capture stops; \

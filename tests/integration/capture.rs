@@ -134,14 +134,24 @@ fn wait_listening(ns: &str, port: u16) {
 /// `sockscope capture ARGS` in `ns`, started and ready (its "listening on"
 /// line read); stopped with SIGTERM by [`stop`].
 fn start_capture(ns: &str, args: &[&str]) -> (Child, String) {
+    let (child, line, _) = start_capture_as(ns, &[], env!("CARGO_BIN_EXE_sockscope"), args);
+    assert!(line.starts_with("sockscope: listening on"), "{line}");
+    (child, line)
+}
+
+/// `BIN capture ARGS` in `ns`, behind `wrapper` (setpriv…), started: its
+/// first line on standard error ("listening on", or the error that ended
+/// it), and the rest of standard error, read until it exits.
+fn start_capture_as(
+    ns: &str,
+    wrapper: &[&str],
+    bin: &str,
+    args: &[&str],
+) -> (Child, String, std::thread::JoinHandle<String>) {
     let mut child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            env!("CARGO_BIN_EXE_sockscope"),
-            "capture",
-        ])
+        .args(["netns", "exec", ns])
+        .args(wrapper)
+        .args([bin, "capture"])
         .args(args)
         .current_dir(root())
         .stdout(Stdio::piped())
@@ -151,13 +161,13 @@ fn start_capture(ns: &str, args: &[&str]) -> (Child, String) {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    assert!(line.starts_with("sockscope: listening on"), "{line}");
     // Keep draining stderr so the capture never blocks on it.
-    std::thread::spawn(move || {
+    let rest = std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = err.read_to_string(&mut rest);
+        rest
     });
-    (child, line)
+    (child, line, rest)
 }
 
 /// SIGTERM, then the JSON records it wrote (it must exit 0).
@@ -167,11 +177,24 @@ fn stop(child: Child) -> Vec<Value> {
     recs
 }
 
-fn stop_with_status(mut child: Child) -> (Option<i32>, Vec<Value>) {
+fn stop_with_status(child: Child) -> (Option<i32>, Vec<Value>) {
+    let (code, out) = stop_text(child);
+    let recs = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    (code, recs)
+}
+
+/// SIGTERM (unless it has ended already), then its exit status and what it
+/// wrote on standard output.
+fn stop_text(mut child: Child) -> (Option<i32>, String) {
     std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    if child.try_wait().unwrap().is_none() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
     let mut out = String::new();
     child
         .stdout
@@ -180,11 +203,7 @@ fn stop_with_status(mut child: Child) -> (Option<i32>, Vec<Value>) {
         .read_to_string(&mut out)
         .unwrap();
     let status = child.wait().unwrap();
-    let recs = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
-    (status.code(), recs)
+    (status.code(), out)
 }
 
 fn of<'a>(recs: &'a [Value], ty: &str) -> Vec<&'a Value> {
@@ -631,4 +650,83 @@ fn rotated_files_are_each_valid_and_hold_every_packet() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(total, captured);
+}
+
+/// `/proc/PID/task/*/status` of every thread: (field, value) lines.
+fn thread_status(pid: u32) -> Vec<Vec<(String, String)>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .map(|t| {
+            std::fs::read_to_string(t.path().join("status"))
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn status_field<'a>(status: &'a [(String, String)], k: &str) -> &'a str {
+    status
+        .iter()
+        .find(|(f, _)| f == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {k} in {status:?}"))
+}
+
+/// Once capturing, no thread of the process holds a capability or can gain
+/// one: root becomes nobody with every capability set empty, the bounding
+/// set included, and no_new_privs set (an exec grants no set-user-ID or
+/// file capability); an unprivileged user given CAP_NET_RAW keeps none of
+/// it either.
+#[test]
+fn after_the_drop_no_thread_holds_or_can_regain_privileges() {
+    let Some(p) = Pair::new("caps") else {
+        return;
+    };
+    let bin = PublicBinary::new("caps");
+    let bin = bin.path.to_str().unwrap().to_string();
+    let zero = "0000000000000000";
+    // Root, becoming nobody.
+    let (cap, hello, _) = start_capture_as(&p.srv, &[], &bin, &["-i", "lo", "-q", "-F", "json"]);
+    assert!(hello.contains("now user nobody"), "{hello}");
+    let threads = thread_status(cap.id());
+    for t in &threads {
+        assert_eq!(
+            status_field(t, "Uid"),
+            "65534\t65534\t65534\t65534",
+            "{t:?}"
+        );
+        for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert_eq!(status_field(t, set), zero, "{set} of {t:?}");
+        }
+        assert_eq!(status_field(t, "NoNewPrivs"), "1", "{t:?}");
+    }
+    stop(cap);
+    // nobody given CAP_NET_RAW (ambient, as a wrapper would): without
+    // CAP_SETPCAP the bounding set stays, but nothing is held and an exec
+    // gains nothing.
+    let (cap, hello, _) = start_capture_as(
+        &p.srv,
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=+net_raw",
+            "--ambient-caps=+net_raw",
+        ],
+        &bin,
+        &["-i", "lo", "-p", "-q", "-F", "json"],
+    );
+    assert!(hello.contains("capabilities dropped"), "{hello}");
+    for t in &thread_status(cap.id()) {
+        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+            assert_eq!(status_field(t, set), zero, "{set} of {t:?}");
+        }
+        assert_eq!(status_field(t, "NoNewPrivs"), "1", "{t:?}");
+    }
+    stop(cap);
 }
