@@ -6,7 +6,10 @@
 #   OUT_DIR  default: the script's directory
 #   GROUP    base (TCP, UDP, link types), ws (WebSocket), tcp-late (a last FIN
 #            retransmitted after its ACK was dropped; connections picked up
-#            mid-stream); default: all three.
+#            mid-stream), http (HTTP/1.x exchanges, polling, long
+#            polling, Server-Sent Events, streaming, keep-alive, pipelining,
+#            100-continue; each capture with the JSON-lines log its programs
+#            wrote, http-*.log.jsonl); default: all four.
 #            bench: two large WebSocket captures for scripts/bench-ws.sh (not
 #            committed; WS_BENCH_MESSAGES messages each way, default 200000)
 #
@@ -29,15 +32,16 @@
 #
 # Needs root, iproute2, tcpdump, dumpcap, tcprewrite, mergecap, python3,
 # curl, socat, dig, dnsmasq, nft (tcp-late), and Debian's python3-websockets
-# (the WebSocket peers run under /usr/bin/python3, see ws_peer.py). About a
-# minute for base and ws, 90 s more for tcp-late (it waits for the
-# retransmissions).
+# (the WebSocket peers run under /usr/bin/python3, see ws_peer.py); for http,
+# Debian's python3-aiohttp and node-eventsource with node. About a minute for
+# base and ws, 90 s more for tcp-late (it waits for the retransmissions), 40 s
+# for http.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(cd "${1:-$HERE}" && pwd)
 shift || true
-WANT=("${@:-base ws tcp-late}")
+WANT=("${@:-base ws tcp-late http}")
 WANT=(${WANT[*]})
 wants() { [[ " ${WANT[*]} " == *" $1 "* ]]; }
 NS_S=ssc-srv NS_C=ssc-cli IF_S=ssc-s IF_C=ssc-c
@@ -381,9 +385,102 @@ EOF
     stop_capture tcp-midstream.pcap
 }
 
+# start_http_server LOG: http_peer.py's aiohttp server on :8080 and its
+# stdlib http.server (close-delimited answers) on :8081, logging to LOG.
+start_http_server() {
+    ip netns exec "$NS_S" "$PY" "$HERE/http_peer.py" serve "$SRV4" 8080 8081 "$1" 2>>"$WORK/http-server.err" &
+    HTTP_PID=$!
+    PIDS+=($!)
+    wait_listen 8080
+    wait_listen 8081
+}
+
+stop_http_server() {
+    kill "$HTTP_PID"
+    wait "$HTTP_PID" || true
+}
+
+# http_capture NAME: a fresh log beside the capture, the server, tcpdump.
+http_capture() {
+    HTTP_LOG="$OUT/${1%.pcap}.log.jsonl"
+    rm -f "$HTTP_LOG"
+    start_http_server "$HTTP_LOG"
+    start_capture "$1" "tcp port 8080 or tcp port 8081"
+}
+
+# http_done NAME: stops tcpdump and the server, and insists that the capture
+# holds what the programs logged (http_verify.py, with tshark).
+http_done() {
+    stop_capture "$1"
+    stop_http_server
+    if ! "$PY" "$HERE/http_verify.py" "$OUT/$1" >"$WORK/$1.verify" 2>&1; then
+        cat "$WORK/$1.verify" >&2
+        echo "record.sh: $1 does not hold what its programs logged; run again on a quieter machine" >&2
+        exit 1
+    fi
+    grep -v '^  ' "$WORK/$1.verify" | sed 's/^/    /' >&2
+}
+
+record_http() {
+    "$PY" -c 'import aiohttp' 2>/dev/null || { echo "record.sh: missing python3-aiohttp (apt-get install python3-aiohttp)" >&2; exit 1; }
+    command -v tshark >/dev/null || { echo "record.sh: missing tshark (apt-get install tshark)" >&2; exit 1; }
+    command -v node >/dev/null && [[ -d /usr/share/nodejs/eventsource ]] ||
+        { echo "record.sh: missing node-eventsource (apt-get install node-eventsource)" >&2; exit 1; }
+    # Static neighbour entries: no ARP among the exchanges, however long the group runs.
+    ip -n "$NS_C" neigh replace "$SRV4" lladdr "$MAC_S" dev "$IF_C" nud permanent
+    ip -n "$NS_S" neigh replace "$CLI4" lladdr "$MAC_C" dev "$IF_S" nud permanent
+    local peer=("$PY" "$HERE/http_peer.py") base="http://$SRV4:8080" i
+
+    log "http-polling.pcap: http.client polls /poll every 500 ms on one keep-alive connection (8 requests); then curl polls /status, a new connection each time (5 requests)"
+    http_capture http-polling.pcap
+    in_cli "${peer[@]}" poll "$base" 8 0.5 "$HTTP_LOG"
+    for i in 1 2 3 4 5; do
+        ((i == 1)) || sleep 0.5
+        in_cli "${peer[@]}" curl "$HTTP_LOG" -o /dev/null "$base/status"
+    done
+    http_done http-polling.pcap
+
+    log "http-longpoll.pcap: http.client long-polls /updates on one keep-alive connection; the server holds each request 0.5-2.5 s (the third until its timeout, answered empty)"
+    http_capture http-longpoll.pcap
+    in_cli "${peer[@]}" longpoll "$base" 6 "$HTTP_LOG"
+    http_done http-longpoll.pcap
+
+    log "http-sse.pcap: curl -N reads the event stream once; then an EventSource (node-eventsource) reads it, reconnects with Last-Event-ID, and stops at the server's 204"
+    http_capture http-sse.pcap
+    in_cli "${peer[@]}" curl "$HTTP_LOG" -N -H "Accept: text/event-stream" -o /dev/null "$base/events"
+    sleep 0.3
+    in_cli env NODE_PATH=/usr/share/nodejs node "$HERE/sse_client.js" "$base/events" "$HTTP_LOG"
+    http_done http-sse.pcap
+
+    log "http-chunked-stream.pcap: curl -N reads an ndjson stream (aiohttp, chunked, 6 pieces over 2.5 s), then a close-delimited HTTP/1.0 answer from http.server (5 pieces over 1.6 s)"
+    http_capture http-chunked-stream.pcap
+    in_cli "${peer[@]}" curl "$HTTP_LOG" -N -o /dev/null "$base/stream"
+    sleep 0.3
+    in_cli "${peer[@]}" curl "$HTTP_LOG" -N -o /dev/null "http://$SRV4:8081/ndjson"
+    http_done http-chunked-stream.pcap
+
+    log "http-keepalive-pipeline.pcap: curl sends GET, GET, HEAD, GET (204), GET If-None-Match (304), POST with Expect: 100-continue on one connection; a raw socket pipelines 3 requests; curl's Expect: 100-continue refused with 413"
+    # 4000 bytes of text, the same on every run.
+    for i in $(seq 100); do printf 'upload line %03d: forty bytes of text...\n' "$i"; done >"$WORK/upload.txt"
+    http_capture http-keepalive-pipeline.pcap
+    in_cli "${peer[@]}" curl "$HTTP_LOG" \
+        -o /dev/null "$base/resource/a" -o /dev/null "$base/resource/b" \
+        --next -I -o /dev/null "$base/resource/a" \
+        --next -o /dev/null "$base/nocontent" \
+        --next -o /dev/null -H 'If-None-Match: "a-v1"' "$base/resource/a" \
+        --next -o /dev/null -H "Expect: 100-continue" -H "Content-Type: text/plain" --data-binary @"$WORK/upload.txt" "$base/upload"
+    sleep 0.2
+    in_cli "${peer[@]}" pipeline "$SRV4" 8080 "$HTTP_LOG"
+    sleep 0.2
+    in_cli "${peer[@]}" curl "$HTTP_LOG" -o /dev/null -H "Expect: 100-continue" -H "Content-Type: text/plain" \
+        --data-binary @"$WORK/upload.txt" "$base/upload-limited"
+    http_done http-keepalive-pipeline.pcap
+}
+
 wants base && record_base
 wants ws && record_ws
 wants tcp-late && record_tcp_late
+wants http && record_http
 wants bench && record_bench
 
 log "done: $(ls "$OUT"/*.pcap* | wc -l) files in $OUT"

@@ -143,7 +143,7 @@ fn locale_is_utf8() -> bool {
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|v| !v.is_empty())
-        .map_or(true, |v| {
+        .is_none_or(|v| {
             let v = v.to_ascii_lowercase();
             v.contains("utf-8") || v.contains("utf8")
         })
@@ -240,7 +240,10 @@ pub struct DecodeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub reassembly_stream_bytes: usize,
 
-    /// Out-of-order bytes held across all reassembled TCP streams
+    /// Bytes held by all decoded connections' buffers together (out-of-order
+    /// segments, partial HTTP heads, client bytes sent before the answer,
+    /// partial control frames); beyond it the connection holding buffers
+    /// longest gives them up (reported, counted)
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     pub reassembly_total_bytes: usize,
 }
@@ -299,6 +302,10 @@ Examples:
   sudo sockscope capture -i lo --duration 30s -w lo.pcapng --expect 'count(tcp_conn where state == \"REJ\") == 0'
   sockscope capture -D
   sudo sockscope capture -ni lo -q -w lo.pcapng -C 100
+
+Tables: c/s = client/server (the client's count first); rtx = retransmitted
+SYNs. At a narrow width, headers are abbreviated and the least useful columns
+left out (named under the table); --width brings them back.
 
 The status line (packets captured and dropped, every second) is drawn on
 standard error only where it cannot mix into data: when standard output is
@@ -574,6 +581,9 @@ pub struct CheckArgs {
         hide_possible_values = true
     )]
     pub format: FormatArg,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
 
     /// Offending records shown per failed expectation
     #[arg(long, value_name = "N", default_value_t = 5)]

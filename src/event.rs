@@ -267,27 +267,34 @@ pub enum TcpEventKind {
     Closed,
     /// A reassembly limit made a decoded stream give up held bytes.
     ReassemblyLimit,
+    /// All decoded connections' buffers reached the memory budget and this
+    /// one, the oldest holder, gave its buffers up (`bytes`).
+    BufferLimit,
     /// A retransmitted or overlapping segment of a decoded stream carried
     /// bytes different from the first copy (which was kept).
     OverlapConflict,
 }
 
 impl TcpEventKind {
+    /// Every kind's name, in declaration order (`as_str` reads it).
+    pub const NAMES: &'static [&'static str] = &[
+        "syn",
+        "syn_retransmit",
+        "synack",
+        "synack_retransmit",
+        "simultaneous_open",
+        "established",
+        "refused",
+        "reset",
+        "fin",
+        "closed",
+        "reassembly_limit",
+        "buffer_limit",
+        "overlap_conflict",
+    ];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            TcpEventKind::Syn => "syn",
-            TcpEventKind::SynRetransmit => "syn_retransmit",
-            TcpEventKind::Synack => "synack",
-            TcpEventKind::SynackRetransmit => "synack_retransmit",
-            TcpEventKind::SimultaneousOpen => "simultaneous_open",
-            TcpEventKind::Established => "established",
-            TcpEventKind::Refused => "refused",
-            TcpEventKind::Reset => "reset",
-            TcpEventKind::Fin => "fin",
-            TcpEventKind::Closed => "closed",
-            TcpEventKind::ReassemblyLimit => "reassembly_limit",
-            TcpEventKind::OverlapConflict => "overlap_conflict",
-        }
+        Self::NAMES[self as usize]
     }
 }
 
@@ -320,7 +327,7 @@ pub struct TcpEvent {
     pub synack_to_ack_ms: Option<Nanos>,
     /// For `syn_retransmit` / `synack_retransmit`: which retransmission (1, 2, …).
     pub count: Option<u32>,
-    /// For `reassembly_limit`: the bytes given up.
+    /// For `reassembly_limit` and `buffer_limit`: the bytes given up.
     pub bytes: Option<u64>,
 }
 
@@ -585,6 +592,11 @@ pub struct Summary {
     pub other_ip: u64,
     /// Packets on a link type sockscope does not decode.
     pub unsupported_link: u64,
+    /// Packet records skipped as damaged: an original length below the
+    /// captured length or beyond any snapshot length (max(snaplen, 256 KiB)).
+    pub damaged_records: u64,
+    /// File offset of the first of them.
+    pub first_damaged_offset: Option<u64>,
     pub tcp_conns: u64,
     pub udp_flows: u64,
     /// IP fragment packets seen.
@@ -594,6 +606,9 @@ pub struct Summary {
     pub fragments_incomplete: u64,
     /// Fragments that overlapped held bytes with different ones.
     pub fragment_conflicts: u64,
+    /// Fragments that no datagram can hold: reaching past 65 535 bytes
+    /// ("ping of death").
+    pub fragments_invalid: u64,
     /// Flows reported early because the flow table was full.
     pub evicted: u64,
     /// Packets per link type.
@@ -608,6 +623,13 @@ pub struct Summary {
     pub reassembly_dropped_bytes: u64,
     /// Overlapping segments whose bytes differed from the first copy.
     pub reassembly_conflicts: u64,
+    /// Times a decoded connection's buffers (held segments, a partial HTTP
+    /// head, early client bytes, a partial control frame) were given up
+    /// because all connections' buffers together reached
+    /// `--reassembly-total-bytes` (oldest holder first).
+    pub buffers_given_up: u64,
+    /// The bytes they held.
+    pub buffer_bytes_given_up: u64,
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     /// False when reading stopped on an error.
@@ -655,22 +677,120 @@ pub enum Record {
 }
 
 impl Record {
+    /// Every record type's `"type"`, in the order of the variants.
+    pub const TYPE_NAMES: [&'static str; 13] = [
+        "meta",
+        "tcp_event",
+        "udp_event",
+        "tcp_conn",
+        "udp_flow",
+        "ws_upgrade",
+        "ws_frame",
+        "ws_message",
+        "ws_violation",
+        "ws_session",
+        "error",
+        "capture_stats",
+        "summary",
+    ];
+
+    /// The index of the record's type in [`Record::TYPE_NAMES`].
+    #[inline]
+    pub fn type_index(&self) -> usize {
+        match self {
+            Record::Meta(_) => 0,
+            Record::TcpEvent(_) => 1,
+            Record::UdpEvent(_) => 2,
+            Record::TcpConn(_) => 3,
+            Record::UdpFlow(_) => 4,
+            Record::WsUpgrade(_) => 5,
+            Record::WsFrame(_) => 6,
+            Record::WsMessage(_) => 7,
+            Record::WsViolation(_) => 8,
+            Record::WsSession(_) => 9,
+            Record::Error(_) => 10,
+            Record::CaptureStats(_) => 11,
+            Record::Summary(_) => 12,
+        }
+    }
+
     /// The record's `"type"` in JSON.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Record::Meta(_) => "meta",
-            Record::TcpEvent(_) => "tcp_event",
-            Record::UdpEvent(_) => "udp_event",
-            Record::TcpConn(_) => "tcp_conn",
-            Record::UdpFlow(_) => "udp_flow",
-            Record::WsUpgrade(_) => "ws_upgrade",
-            Record::WsFrame(_) => "ws_frame",
-            Record::WsMessage(_) => "ws_message",
-            Record::WsViolation(_) => "ws_violation",
-            Record::WsSession(_) => "ws_session",
-            Record::Error(_) => "error",
-            Record::CaptureStats(_) => "capture_stats",
-            Record::Summary(_) => "summary",
+        Self::TYPE_NAMES[self.type_index()]
+    }
+}
+
+/// A set of record types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordTypes(u16);
+
+impl RecordTypes {
+    /// The run's own records: `meta`, `error`, `capture_stats`, `summary`.
+    pub const RUN: RecordTypes = RecordTypes(1 | 1 << 10 | 1 << 11 | 1 << 12);
+
+    /// The set with the type named `name` added (unchanged for a name that
+    /// is no record type).
+    pub fn with(self, name: &str) -> RecordTypes {
+        match Record::TYPE_NAMES.iter().position(|n| *n == name) {
+            Some(i) => RecordTypes(self.0 | 1 << i),
+            None => self,
+        }
+    }
+
+    pub fn has(self, name: &str) -> bool {
+        Record::TYPE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .is_some_and(|i| self.0 & 1 << i != 0)
+    }
+
+    #[inline]
+    pub fn contains(self, r: &Record) -> bool {
+        self.0 & 1 << r.type_index() != 0
+    }
+}
+
+/// Which per-flow records a sink keeps. The tracker builds only those (the
+/// summary's counts never depend on them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRecords {
+    pub tcp_event: bool,
+    pub udp_event: bool,
+    pub tcp_conn: bool,
+    pub udp_flow: bool,
+}
+
+impl FlowRecords {
+    pub const ALL: FlowRecords = FlowRecords {
+        tcp_event: true,
+        udp_event: true,
+        tcp_conn: true,
+        udp_flow: true,
+    };
+    pub const NONE: FlowRecords = FlowRecords {
+        tcp_event: false,
+        udp_event: false,
+        tcp_conn: false,
+        udp_flow: false,
+    };
+
+    /// Those of a set of record types.
+    pub fn of(types: RecordTypes) -> FlowRecords {
+        FlowRecords {
+            tcp_event: types.has("tcp_event"),
+            udp_event: types.has("udp_event"),
+            tcp_conn: types.has("tcp_conn"),
+            udp_flow: types.has("udp_flow"),
+        }
+    }
+
+    /// Kept by both.
+    pub fn and(self, o: FlowRecords) -> FlowRecords {
+        FlowRecords {
+            tcp_event: self.tcp_event && o.tcp_event,
+            udp_event: self.udp_event && o.udp_event,
+            tcp_conn: self.tcp_conn && o.tcp_conn,
+            udp_flow: self.udp_flow && o.udp_flow,
         }
     }
 }
@@ -680,14 +800,15 @@ impl Record {
 pub trait RecordSink {
     fn record(&mut self, r: Record);
 
-    /// Whether the per-flow records (`tcp_event`, `udp_event`, `tcp_conn`,
-    /// `udp_flow`) would be kept. False lets the tracker skip building them
-    /// (a quiet run drops them unread); the summary's counts never depend on
-    /// them. A wrapper that forwards records should forward this too; not
-    /// doing so (the default, true) is safe, only slower.
+    /// Which of the per-flow records (`tcp_event`, `udp_event`,
+    /// `tcp_conn`, `udp_flow`) would be kept. The tracker skips building the
+    /// others (a quiet run drops them all unread, a check keeps only the
+    /// types it reads); the summary's counts never depend on them. A wrapper
+    /// that forwards records should forward this too; not doing so (the
+    /// default, all) is safe, only slower.
     #[inline]
-    fn wants_flow_records(&self) -> bool {
-        true
+    fn flow_records(&self) -> FlowRecords {
+        FlowRecords::ALL
     }
 }
 

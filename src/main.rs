@@ -23,15 +23,44 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// no constant for it; a test checks its documented default).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Keeps freed memory instead of handing it back to the OS a second later:
-/// with transparent huge pages each page given back and touched again is
-/// a 2 MiB zeroing fault, and on the benchmark capture those faults took
-/// a fifth of the tracking thread's time (perf: `clear_page_erms`). Peak
-/// memory is unchanged; it is just not returned before exit.
+/// How long freed memory stays unused before mimalloc hands it back to the
+/// OS. Never (-1) was the setting while transparent huge pages were on: each
+/// page given back and touched again was a 2 MiB zeroing fault, a fifth of
+/// the tracking thread's time on the benchmark capture. With 4 KiB pages
+/// ([`no_huge_pages`]) and a delay longer than a benchmark replay takes, a
+/// replay runs as before, and a long capture gives back what a burst left
+/// behind (20 000 connections' heads: 383 MB kept until exit before, back to
+/// the OS 10 s after they were freed now).
+const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
+
+/// How often the collector thread lets mimalloc purge (see
+/// [`return_freed_memory`]).
+const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Freed memory goes back to the OS once it has been unused for
+/// [`PURGE_DELAY_MS`]. mimalloc purges only when some thread allocates or
+/// collects, so a thread that does nothing else asks it to once a second:
+/// after a burst, a capture that goes quiet (or a quiet replay, which
+/// allocates nothing per packet) returns the memory too.
 #[allow(unsafe_code)]
-fn keep_freed_memory() {
+fn return_freed_memory() {
     // SAFETY: sets a plain integer option; mimalloc reads it when it purges.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    let _ = std::thread::Builder::new()
+        .name("collect".into())
+        .spawn(|| {
+            // mimalloc sets up a thread's heap at its first allocation, and
+            // collecting in a thread without one does nothing at all.
+            let heap = std::hint::black_box(Box::new(0u64));
+            loop {
+                std::thread::sleep(COLLECT_EVERY);
+                // SAFETY: mimalloc's own collection, thread-safe; this
+                // thread holds nearly nothing, so it only purges what
+                // expired, process-wide.
+                unsafe { libmimalloc_sys::mi_collect(false) };
+                std::hint::black_box(&heap);
+            }
+        });
 }
 
 /// Asks for 4 KiB pages only. mimalloc marks its arena for transparent huge
@@ -56,7 +85,7 @@ enum Exit {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
+    return_freed_memory();
     no_huge_pages();
     let cli = Cli::parse();
     let code = match run(cli) {
@@ -326,15 +355,22 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
         }
         let cfg = args.replay_config(file, needs.ws_events());
         let started = std::time::Instant::now();
-        let res = check::check_file(&cfg, &exps, &needs)?;
+        let res = check::check_file(&cfg, &exps, args.show)?;
         seconds.push(started.elapsed().as_secs_f64());
         results.push(res);
+        // A baseline is read while the first capture is replayed.
+        if let Some(err) = exps.iter().find_map(|e| e.ready().err()) {
+            eprintln!("sockscope: error: {err}");
+            return Ok(Exit::Error);
+        }
     }
     let fatal = !args.allow_truncated;
     let mut out = BufWriter::new(io::stdout().lock());
     let written = match args.format {
-        cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, fatal, args.show),
-        cli::FormatArg::Human => report::write_report(&mut out, &exps, &results, fatal, args.show),
+        cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, fatal),
+        cli::FormatArg::Human => {
+            report::write_report(&mut out, &exps, &results, fatal, args.style.for_stdout())
+        }
     }
     .and_then(|()| out.flush());
     match written {
@@ -346,7 +382,7 @@ fn check(args: &cli::CheckArgs) -> anyhow::Result<Exit> {
             std::fs::File::create(path)
                 .with_context(|| format!("creating JUnit report {}", path.display()))?,
         );
-        report::write_junit(&mut f, &exps, &results, fatal, args.show, &seconds)
+        report::write_junit(&mut f, &exps, &results, fatal, &seconds)
             .and_then(|()| f.flush())
             .with_context(|| format!("writing JUnit report {}", path.display()))?;
     }
@@ -449,7 +485,7 @@ fn same_terminal(a: i32, b: i32) -> bool {
 }
 
 fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
-    use sockscope::check::{self, Collector, Tee};
+    use sockscope::check::{self, Checker, Tee};
     use sockscope::live;
     use std::io::IsTerminal;
     use std::sync::atomic::AtomicBool;
@@ -527,7 +563,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             status: &status,
             on: status_on,
         },
-        collector: (!exps.is_empty()).then(|| Collector::new(needs.clone())),
+        checker: (!exps.is_empty()).then(|| Checker::new(&exps, 5)),
     };
     let outcome = live::run(live_cap, &cfg, &mut sink, &stop, |p| {
         if status_on {
@@ -542,27 +578,25 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
     if status_on {
         eprint!("\r\x1b[K");
     }
-    let Tee { inner, collector } = sink;
+    let Tee { inner, checker } = sink;
     let mut failed = false;
     let mut out = match inner.inner.finish_into() {
         Ok(w) => w,
         Err(e) if is_broken_pipe(&e) => return Ok(Exit::Ok),
         Err(e) => return Err(e).context("writing output"),
     };
-    if let Some(c) = collector {
+    if let Some(c) = checker {
         use sockscope::render::check as report;
-        let outcomes = exps.iter().map(|e| e.evaluate(&c.records)).collect();
         let results = vec![check::FileResult {
             file: format!("capture on {}", cfg.interface),
-            records: c.records,
             error: None,
-            outcomes,
+            outcomes: c.finish(),
         }];
         match args.output.format {
-            cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, true, 5)?,
+            cli::FormatArg::Json => report::write_json(&mut out, &exps, &results, true)?,
             cli::FormatArg::Human => {
                 writeln!(out)?;
-                report::write_report(&mut out, &exps, &results, true, 5)?
+                report::write_report(&mut out, &exps, &results, true, out_cfg.style)?
             }
         }
         out.flush()?;
@@ -571,7 +605,7 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
                 std::fs::File::create(path)
                     .with_context(|| format!("creating JUnit report {}", path.display()))?,
             );
-            report::write_junit(&mut f, &exps, &results, true, 5, &[outcome.stats.duration])?;
+            report::write_junit(&mut f, &exps, &results, true, &[outcome.stats.duration])?;
             f.flush()?;
         }
         failed = report::Totals::of(&results, true).failed > 0;
@@ -647,8 +681,8 @@ mod tests {
         // SAFETY: reads and sets a plain integer option.
         let before = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
         assert_eq!(before, 1000);
-        keep_freed_memory();
+        return_freed_memory();
         let after = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        assert_eq!(after, -1);
+        assert_eq!(after, PURGE_DELAY_MS);
     }
 }

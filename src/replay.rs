@@ -17,10 +17,12 @@ use crate::config::{Input, ReplayConfig};
 use crate::decode::defrag::{DefragLimits, DefragStats};
 use crate::decode::owned::{Locator, PacketMeta};
 use crate::decode::{Decoded, Decoder, Transport};
-use crate::event::{ErrorRecord, Meta, Record, RecordSink, Summary, SCHEMA_VERSION};
+use crate::event::{
+    ErrorRecord, FlowRecords, Meta, Record, RecordSink, RecordTypes, Summary, SCHEMA_VERSION,
+};
 use crate::pipeline::{with_render_thread, Batch};
 use crate::proto::{payload_note, stream_detector};
-use crate::source::file::{CaptureReader, Next};
+use crate::source::file::{CaptureReader, Damaged, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
@@ -46,6 +48,8 @@ pub enum Wants {
     All,
     /// Only the run's own: `meta`, `error`, `capture_stats`, `summary`.
     RunOnly,
+    /// These types, and the run's own.
+    Types(RecordTypes),
 }
 
 impl Wants {
@@ -59,12 +63,22 @@ impl Wants {
         }
     }
 
+    #[inline]
     pub fn keeps(self, r: &Record) -> bool {
-        self == Wants::All
-            || matches!(
-                r,
-                Record::Meta(_) | Record::Error(_) | Record::CaptureStats(_) | Record::Summary(_)
-            )
+        match self {
+            Wants::All => true,
+            Wants::RunOnly => RecordTypes::RUN.contains(r),
+            Wants::Types(t) => t.contains(r) || RecordTypes::RUN.contains(r),
+        }
+    }
+
+    /// The per-flow records kept.
+    pub fn flow_records(self) -> FlowRecords {
+        match self {
+            Wants::All => FlowRecords::ALL,
+            Wants::RunOnly => FlowRecords::NONE,
+            Wants::Types(t) => FlowRecords::of(t),
+        }
     }
 }
 
@@ -141,6 +155,7 @@ fn open_inputs(cfg: &ReplayConfig) -> Result<Vec<Opened>, ReplayError> {
 struct AppCounts<'a, S> {
     inner: &'a mut S,
     wants: Wants,
+    flows: FlowRecords,
     sessions: u64,
     frames: u64,
     messages: u64,
@@ -152,6 +167,7 @@ impl<'a, S: RecordSink> AppCounts<'a, S> {
         AppCounts {
             inner,
             wants,
+            flows: wants.flow_records(),
             sessions: 0,
             frames: 0,
             messages: 0,
@@ -182,8 +198,8 @@ impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
     }
 
     #[inline]
-    fn wants_flow_records(&self) -> bool {
-        self.wants == Wants::All && self.inner.wants_flow_records()
+    fn flow_records(&self) -> FlowRecords {
+        self.flows.and(self.inner.flow_records())
     }
 }
 
@@ -242,18 +258,40 @@ impl Health {
         }
     }
 
+    /// Records skipped by the file reader as damaged.
+    /// Counts the damaged records a file's reader skipped (added up over
+    /// several files; the first offset is the first file's that had one).
+    pub fn damaged(&mut self, d: Damaged) {
+        self.summary.damaged_records += d.records;
+        if self.summary.first_damaged_offset.is_none() {
+            self.summary.first_damaged_offset = d.first_offset;
+        }
+    }
+
     pub fn finish(mut self, defrag: DefragStats, track: TrackStats, complete: bool) -> Summary {
         let s = &mut self.summary;
         s.tcp_conns = track.tcp_conns;
         s.udp_flows = track.udp_flows;
         s.evicted = track.evicted;
-        s.ip_fragments = defrag.fragments;
-        s.fragments_reassembled = defrag.reassembled;
-        s.fragments_incomplete = defrag.incomplete;
-        s.fragment_conflicts = defrag.conflicts;
+        // Every counter the defragmenter keeps is shown (a new one does not
+        // compile until it is placed).
+        let DefragStats {
+            fragments,
+            reassembled,
+            incomplete,
+            conflicts,
+            invalid,
+        } = defrag;
+        s.ip_fragments = fragments;
+        s.fragments_reassembled = reassembled;
+        s.fragments_incomplete = incomplete;
+        s.fragment_conflicts = conflicts;
+        s.fragments_invalid = invalid;
         s.reassembly_gaps = track.reassembly.gaps;
         s.reassembly_dropped_bytes = track.reassembly.dropped_bytes;
         s.reassembly_conflicts = track.reassembly.conflicts;
+        s.buffers_given_up = track.buffers.given_up;
+        s.buffer_bytes_given_up = track.buffers.given_up_bytes;
         s.link_types = self
             .link_counts
             .iter()
@@ -572,6 +610,7 @@ fn source_stage(
                 batch.chunk = reader.swap_buffer(std::mem::take(&mut next.chunk));
                 let full = std::mem::replace(&mut batch, next);
                 if !send_polling(&tx, full) {
+                    state.health.damaged(reader.damaged());
                     return state.end(error);
                 }
             }
@@ -597,6 +636,7 @@ fn source_stage(
     }
     batch.chunk = reader.swap_buffer(Vec::new());
     let _ = tx.send(batch);
+    state.health.damaged(reader.damaged());
     state.end(error)
 }
 
@@ -762,6 +802,9 @@ fn merged_source_stage(
         }
     }
     let _ = tx.send(batch);
+    for input in &inputs {
+        state.health.damaged(input.reader.damaged());
+    }
     state.end(error)
 }
 
@@ -802,6 +845,46 @@ mod tests {
         fn wants(&self) -> Wants {
             Wants::RunOnly
         }
+    }
+
+    /// Keeps what it is given, and says which types it wants.
+    struct Picky(Vec<Record>, RecordTypes);
+
+    impl RecordSink for Picky {
+        fn record(&mut self, r: Record) {
+            self.0.push(r);
+        }
+    }
+
+    impl StoppableSink for Picky {
+        fn wants(&self) -> Wants {
+            Wants::Types(self.1)
+        }
+    }
+
+    /// A sink that wants some types gets those and the run's own, the same
+    /// ones a sink taking everything gets; the others are not built.
+    #[test]
+    fn a_sink_gets_the_types_it_wants() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/ws-plain.pcap");
+        let cfg = ReplayConfig::new(Input::Path(path.into()));
+        let (all_out, all) = replay(&cfg, Vec::new()).unwrap();
+        for want in [
+            &["tcp_conn"][..],
+            &["tcp_event", "ws_session"],
+            &["udp_flow"],
+        ] {
+            let types = want.iter().fold(RecordTypes::default(), |t, n| t.with(n));
+            let (out, some) = replay(&cfg, Picky(Vec::new(), types)).unwrap();
+            let kept = |r: &&Record| types.contains(r) || RecordTypes::RUN.contains(r);
+            let expected: Vec<String> = all.iter().filter(kept).map(|r| format!("{r:?}")).collect();
+            let got: Vec<String> = some.0.iter().map(|r| format!("{r:?}")).collect();
+            assert_eq!(got, expected, "{want:?}");
+            assert_eq!(out.summary.tcp_conns, all_out.summary.tcp_conns);
+            assert_eq!(out.summary.ws_messages, all_out.summary.ws_messages);
+        }
+        assert!(all.iter().any(|r| matches!(r, Record::TcpConn(_))));
+        assert!(all.iter().any(|r| matches!(r, Record::TcpEvent(_))));
     }
 
     /// A sink that wants only the run's records gets only those, with a

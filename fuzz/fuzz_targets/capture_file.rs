@@ -4,6 +4,8 @@
 //! tracker whose decoders make no per-frame records, fed each packet with the
 //! payload note the replay source would make, ends every WebSocket session
 //! with the same counts (the notes survive reassembly only where they may).
+//! The decoded connections' buffers share a small budget: after every
+//! packet what the budget counts is what the connections hold, and within it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,23 +16,35 @@ use sockscope::decode::Transport;
 use sockscope::proto::{payload_note, stream_detector, WsConfig};
 use sockscope::render::json::encode;
 use sockscope::source::file::CaptureReader;
+use sockscope::track::reassembly::ReassemblyLimits;
 use sockscope::track::{TrackConfig, Tracker};
+
+/// Small enough that captures with a few decoded connections reach it.
+const BUDGET: usize = 24 * 1024;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut reader) = CaptureReader::new(data) else { return };
     let mut decoder = Decoder::new(DefragLimits::default());
-    let mut tracker = Tracker::new(TrackConfig { max_flows: 64, ..TrackConfig::default() });
+    let cfg = TrackConfig {
+        max_flows: 64,
+        reassembly: ReassemblyLimits { total_bytes: BUDGET, ..ReassemblyLimits::default() },
+        ..TrackConfig::default()
+    };
+    let mut tracker = Tracker::new(cfg);
     // WebSocket decoding over reassembled streams, with a small inflate cap.
     tracker.set_detector(stream_detector(WsConfig { preview: 40, max_inflated: 1 << 20, events: true }));
     let quiet_ws = WsConfig { preview: 40, max_inflated: 1 << 20, events: false };
     let note = payload_note(&quiet_ws).expect("quiet decoders take notes");
-    let mut quiet = Tracker::new(TrackConfig { max_flows: 64, ..TrackConfig::default() });
+    let mut quiet = Tracker::new(cfg);
     quiet.set_detector(stream_detector(quiet_ws));
     let mut out: Vec<Record> = Vec::new();
     let mut qout: Vec<Record> = Vec::new();
     while let Ok(Some(raw)) = reader.next_packet() {
         if let Decoded::Packet(p) = decoder.decode(&raw) {
             tracker.packet(&p, &mut out);
+            let (counted, held) = tracker.buffers();
+            assert_eq!(counted, held, "the budget counts what is held");
+            assert!(counted <= BUDGET, "{counted} bytes held");
             let n = match &p.transport {
                 Transport::Tcp(seg) if !seg.payload.is_empty() => note(seg.stream_bytes()),
                 _ => 0,

@@ -1,6 +1,8 @@
 //! The opening handshake from arbitrary bytes: the HTTP head parsers alone,
 //! then a whole decoder fed the client's bytes and the server's (split at the
-//! first NUL), in pieces of a size the first byte picks.
+//! first NUL), in pieces of a size the first byte picks. When the first
+//! byte's top bit is set, the decoder is told to shed its buffers every
+//! seventh step (as the memory budget would): it then holds nothing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,6 +16,7 @@ use sockscope::track::stream::{StreamCtx, StreamHandler};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&step, rest)) = data.split_first() else { return };
+    let shedding = step & 0x80 != 0;
     let step = step as usize % 64 + 1;
     if let Ok(Some((r, n))) = parse_request(rest) {
         assert!(n <= rest.len());
@@ -49,6 +52,10 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Some(b) = b {
             d.data(&ctx, false, Timestamp(t), b, &mut out);
+        }
+        if shedding && t % 7 == 0 {
+            d.shed(&ctx, Timestamp(t), &mut out);
+            assert_eq!(d.held_bytes(), 0, "shed holds nothing");
         }
     }
     d.end(&ctx, Timestamp(t), &mut out);

@@ -1,6 +1,6 @@
 //! The expectation language: a lexer and a recursive-descent parser to an
 //! [`Expr`] tree. Errors carry the byte position of the problem and what was
-//! expected there.
+//! expected there (with the nearest name when one was misspelt).
 //!
 //! ```text
 //! check  := or
@@ -18,10 +18,21 @@
 //!                                     one-per-run record (summary…)
 //! sel    := TYPE ("where" or)?
 //! ```
+//!
+//! Parentheses, `not` and lists nest at most [`MAX_DEPTH`] deep, so that
+//! neither the parser nor evaluation can exhaust the stack; `and` and `or`
+//! chains are flat lists, of any length.
 
 use std::fmt;
 
-use super::schema;
+use super::schema::{self, FieldDef};
+
+/// How deep parentheses, `not`s and lists may nest.
+pub const MAX_DEPTH: usize = 100;
+
+/// Characters of an expression shown around an error's position (a long
+/// one is cut to them).
+const SHOWN_AROUND: usize = 30;
 
 /// A parse error: where, and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,14 +42,34 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    /// The message with the expression and a caret under the position.
+    /// The message with the expression (the part around the position, when
+    /// it is long) and a caret under the position.
     pub fn explain(&self, src: &str) -> String {
-        let col = src[..self.pos.min(src.len())].chars().count();
+        let pos = self.pos.min(src.len());
+        let col = src.get(..pos).map_or(pos, |s| s.chars().count());
+        let chars: Vec<char> = src.chars().collect();
+        let (shown, caret) = if chars.len() <= 4 * SHOWN_AROUND {
+            (src.to_string(), col)
+        } else {
+            let start = col.saturating_sub(SHOWN_AROUND);
+            let end = (col + SHOWN_AROUND).min(chars.len());
+            let mut s = String::new();
+            let mut caret = col - start;
+            if start > 0 {
+                s.push('…');
+                caret += 1;
+            }
+            s.extend(&chars[start..end]);
+            if end < chars.len() {
+                s.push('…');
+            }
+            (s, caret)
+        };
         format!(
-            "in `{src}` at column {}: {}\n    {src}\n    {}^",
+            "in `{shown}` at column {}: {}\n    {shown}\n    {}^",
             col + 1,
             self.message,
-            " ".repeat(col)
+            " ".repeat(caret)
         )
     }
 }
@@ -62,6 +93,17 @@ impl CmpOp {
             CmpOp::Le => "<=",
             CmpOp::Gt => ">",
             CmpOp::Ge => ">=",
+        }
+    }
+
+    /// The operator with its operands swapped (`a < b` is `b > a`).
+    pub fn flipped(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            other => other,
         }
     }
 }
@@ -90,11 +132,27 @@ pub enum Lit {
     Num(f64),
 }
 
-/// A selection of records: a type and an optional condition.
+/// A field and, for a nested object, the keys inside it
+/// (`options.mss`, `link_types.ETHERNET`).
+#[derive(Clone, Debug)]
+pub struct FieldPath {
+    pub def: &'static FieldDef,
+    pub rest: Vec<String>,
+}
+
+/// A selection of records: a type (its index in `schema::RECORDS`), an
+/// optional condition, and its number among the expectation's selections.
 #[derive(Clone, Debug)]
 pub struct Selection {
-    pub ty: &'static str,
+    pub ty: usize,
     pub filter: Option<Box<Expr>>,
+    pub id: usize,
+}
+
+impl Selection {
+    pub fn type_name(&self) -> &'static str {
+        schema::RECORDS[self.ty].name
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -103,15 +161,15 @@ pub enum Expr {
     Str(String),
     List(Vec<Expr>),
     /// A field of the record being looked at.
-    Field(Vec<String>),
+    Field(FieldPath),
     /// A field of the run's one record of this type.
-    Single(&'static str, Vec<String>),
+    Single(usize, FieldPath),
     Count(Selection),
-    Aggregate(Agg, Selection, Vec<String>),
+    Aggregate(Agg, Selection, FieldPath),
     Quantified(Quant, Selection, Box<Expr>),
     Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
     In(Box<Expr>, Vec<Expr>),
     Match(Box<Expr>, regex::Regex),
@@ -166,6 +224,14 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
                 pos: start,
                 message: format!("`{text}` is not a number"),
             })?;
+            if !n.is_finite() {
+                return Err(ParseError {
+                    pos: start,
+                    message: format!(
+                        "`{text}` is out of range (numbers are doubles, at most about 1.8e308)"
+                    ),
+                });
+            }
             out.push((start, Tok::Num(n)));
             continue;
         }
@@ -264,7 +330,9 @@ pub fn parse(src: &str) -> Result<Expr, ParseError> {
     let mut p = Parser {
         toks,
         at: 0,
-        in_record: false,
+        ctx: None,
+        depth: 0,
+        sets: 0,
     };
     let start = p.pos();
     let e = p.or()?;
@@ -300,12 +368,27 @@ fn is_boolean(e: &Expr) -> bool {
     )
 }
 
+/// ` (did you mean `x`?)` when there is a nearest candidate.
+fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+    schema::nearest(word, candidates)
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+const FUNCTIONS: &[&str] = &[
+    "count", "all", "any", "none", "sum", "min", "max", "avg", "median",
+];
+
 struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
-    /// Inside a selection's condition or a quantifier's predicate: bare
-    /// names are the record's fields.
-    in_record: bool,
+    /// Inside a selection's condition or a quantifier's predicate: the
+    /// type whose fields bare names are.
+    ctx: Option<usize>,
+    /// Parentheses, `not`s and lists open around the current token.
+    depth: usize,
+    /// Selections numbered so far.
+    sets: usize,
 }
 
 impl Parser {
@@ -332,8 +415,16 @@ impl Parser {
         }
     }
 
+    fn is_op(&self, op: &str) -> bool {
+        matches!(self.peek(), Tok::Op(o) if *o == op)
+    }
+
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(s) if s == w)
+    }
+
     fn eat_op(&mut self, op: &str) -> bool {
-        if matches!(self.peek(), Tok::Op(o) if *o == op) {
+        if self.is_op(op) {
             self.bump();
             true
         } else {
@@ -342,7 +433,7 @@ impl Parser {
     }
 
     fn eat_word(&mut self, w: &str) -> bool {
-        if matches!(self.peek(), Tok::Ident(s) if s == w) {
+        if self.is_word(w) {
             self.bump();
             true
         } else {
@@ -358,32 +449,60 @@ impl Parser {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut l = self.and()?;
-        while self.eat_word("or") || self.eat_op("or") {
-            let r = self.and()?;
-            l = Expr::Or(Box::new(l), Box::new(r));
+    /// One level deeper, at the current token; an error past the limit.
+    fn deeper(&mut self) -> Result<(), ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError {
+                pos: self.pos(),
+                message: format!("nested more than {MAX_DEPTH} deep"),
+            });
         }
-        Ok(l)
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn next_set(&mut self) -> usize {
+        self.sets += 1;
+        self.sets - 1
+    }
+
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let first = self.and()?;
+        if !(self.is_word("or") || self.is_op("or")) {
+            return Ok(first);
+        }
+        let mut parts = vec![first];
+        while self.eat_word("or") || self.eat_op("or") {
+            parts.push(self.and()?);
+        }
+        Ok(Expr::Or(parts))
     }
 
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut l = self.not()?;
-        while self.eat_word("and") || self.eat_op("and") {
-            let r = self.not()?;
-            l = Expr::And(Box::new(l), Box::new(r));
+        let first = self.not()?;
+        if !(self.is_word("and") || self.is_op("and")) {
+            return Ok(first);
         }
-        Ok(l)
+        let mut parts = vec![first];
+        while self.eat_word("and") || self.eat_op("and") {
+            parts.push(self.not()?);
+        }
+        Ok(Expr::And(parts))
     }
 
     fn not(&mut self) -> Result<Expr, ParseError> {
-        if self.eat_word("not") || self.eat_op("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+        if self.is_word("not") || self.is_op("not") {
+            self.deeper()?;
+            self.bump();
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.cmp()
     }
 
     fn cmp(&mut self) -> Result<Expr, ParseError> {
+        let lpos = self.pos();
         let l = self.term()?;
         let op = match self.peek() {
             Tok::Op("==") => CmpOp::Eq,
@@ -407,29 +526,100 @@ impl Parser {
             }
             Tok::Ident(w) if w == "in" => {
                 self.bump();
-                let pos = self.pos();
-                return match self.term()? {
-                    Expr::List(items) => Ok(Expr::In(Box::new(l), items)),
-                    _ => Err(ParseError {
-                        pos,
+                if !self.is_op("[") {
+                    return Err(ParseError {
+                        pos: self.pos(),
                         message: "expected a list `[…]` after `in`".into(),
-                    }),
-                };
+                    });
+                }
+                let items = self.list()?;
+                for (pos, item) in &items {
+                    self.check_value(&l, item, *pos)?;
+                }
+                return Ok(Expr::In(
+                    Box::new(l),
+                    items.into_iter().map(|(_, e)| e).collect(),
+                ));
             }
             _ => return Ok(l),
         };
         self.bump();
+        let rpos = self.pos();
         let r = self.term()?;
+        if matches!(op, CmpOp::Eq | CmpOp::Ne) {
+            self.check_value(&l, &r, rpos)?;
+            self.check_value(&r, &l, lpos)?;
+        }
         Ok(Expr::Cmp(op, Box::new(l), Box::new(r)))
+    }
+
+    /// A string compared with an enumerated field must be one of its values.
+    fn check_value(&self, field: &Expr, lit: &Expr, pos: usize) -> Result<(), ParseError> {
+        let Expr::Str(s) = lit else {
+            return Ok(());
+        };
+        let (ty, path) = match field {
+            Expr::Field(p) => match self.ctx {
+                Some(ty) => (ty, p),
+                None => return Ok(()),
+            },
+            Expr::Single(ty, p) => (*ty, p),
+            _ => return Ok(()),
+        };
+        if !path.rest.is_empty() {
+            return Ok(());
+        }
+        let Some(values) = schema::enum_values(ty, path.def.name) else {
+            return Ok(());
+        };
+        if values.contains(s) {
+            return Ok(());
+        }
+        let list: Vec<&str> = values.iter().collect();
+        let hint = schema::nearest(s, list.iter().copied())
+            .map(|c| format!("; did you mean \"{c}\"?"))
+            .unwrap_or_default();
+        Err(ParseError {
+            pos,
+            message: format!(
+                "{}.{} is never {s:?}: it is one of {}{hint}",
+                schema::RECORDS[ty].name,
+                path.def.name,
+                list.join(", ")
+            ),
+        })
+    }
+
+    /// `[` items `]`, each with its position.
+    fn list(&mut self) -> Result<Vec<(usize, Expr)>, ParseError> {
+        self.deeper()?;
+        self.expect_op("[")?;
+        let mut items = Vec::new();
+        if !self.eat_op("]") {
+            loop {
+                let pos = self.pos();
+                items.push((pos, self.term()?));
+                if self.eat_op("]") {
+                    break;
+                }
+                self.expect_op(",")?;
+            }
+        }
+        self.depth -= 1;
+        Ok(items)
     }
 
     fn selection(&mut self) -> Result<Selection, ParseError> {
         let ty = self.record_type()?;
-        let filter = self.where_clause()?;
-        Ok(Selection { ty, filter })
+        let filter = self.where_clause(ty)?;
+        Ok(Selection {
+            ty,
+            filter,
+            id: self.next_set(),
+        })
     }
 
-    fn record_type(&mut self) -> Result<&'static str, ParseError> {
+    fn record_type(&mut self) -> Result<usize, ParseError> {
         let pos = self.pos();
         match self.peek().clone() {
             Tok::Ident(name) => match schema::record_type(&name) {
@@ -437,56 +627,25 @@ impl Parser {
                     self.bump();
                     Ok(t)
                 }
-                None => Err(ParseError {
-                    pos,
-                    message: format!(
-                        "unknown record type `{name}`; expected one of {}",
-                        schema::type_names()
-                    ),
-                }),
+                None => Err(unknown_type(pos, &name)),
             },
             _ => Err(self.expected("a record type (tcp_conn, udp_flow, ws_message…)")),
         }
     }
 
-    fn where_clause(&mut self) -> Result<Option<Box<Expr>>, ParseError> {
+    fn where_clause(&mut self, ty: usize) -> Result<Option<Box<Expr>>, ParseError> {
         if !self.eat_word("where") {
             return Ok(None);
         }
-        Ok(Some(Box::new(self.record_predicate()?)))
+        Ok(Some(Box::new(self.record_predicate(ty)?)))
     }
 
-    fn record_predicate(&mut self) -> Result<Expr, ParseError> {
-        let outer = self.in_record;
-        self.in_record = true;
+    fn record_predicate(&mut self, ty: usize) -> Result<Expr, ParseError> {
+        let outer = self.ctx;
+        self.ctx = Some(ty);
         let e = self.or();
-        self.in_record = outer;
+        self.ctx = outer;
         e
-    }
-
-    /// Checks every field name in `e` against `ty`'s.
-    fn check_fields(&self, e: &Expr, ty: &str, pos: usize) -> Result<(), ParseError> {
-        let mut bad = None;
-        visit_fields(e, &mut |path| {
-            if bad.is_none() && !schema::has_field(ty, path) {
-                bad = Some(path.join("."));
-            }
-        });
-        match bad {
-            None => Ok(()),
-            Some(f) => Err(ParseError {
-                // Point at the field itself where it is written.
-                pos: self
-                    .toks
-                    .iter()
-                    .find(|(p, t)| *p >= pos && matches!(t, Tok::Ident(s) if *s == f))
-                    .map_or(pos, |(p, _)| *p),
-                message: format!(
-                    "`{ty}` records have no field `{f}`; they have {}",
-                    schema::fields(ty).join(", ")
-                ),
-            }),
-        }
     }
 
     fn term(&mut self) -> Result<Expr, ParseError> {
@@ -501,25 +660,16 @@ impl Parser {
                 Ok(Expr::Str(s))
             }
             Tok::Op("(") => {
+                self.deeper()?;
                 self.bump();
                 let e = self.or()?;
                 self.expect_op(")")?;
+                self.depth -= 1;
                 Ok(e)
             }
-            Tok::Op("[") => {
-                self.bump();
-                let mut items = Vec::new();
-                if !self.eat_op("]") {
-                    loop {
-                        items.push(self.term()?);
-                        if self.eat_op("]") {
-                            break;
-                        }
-                        self.expect_op(",")?;
-                    }
-                }
-                Ok(Expr::List(items))
-            }
+            Tok::Op("[") => Ok(Expr::List(
+                self.list()?.into_iter().map(|(_, e)| e).collect(),
+            )),
             Tok::Ident(w) => {
                 self.bump();
                 let call = matches!(self.peek(), Tok::Op("("));
@@ -530,7 +680,6 @@ impl Parser {
                     ("all" | "any" | "none", true) => {
                         self.no_sets_here(pos, &w)?;
                         self.bump();
-                        let sel_pos = self.pos();
                         let sel = self.selection()?;
                         self.expect_op(")")?;
                         if !self.eat_op(":") {
@@ -538,12 +687,7 @@ impl Parser {
                                 "`:` and a condition on each record after {w}(…)"
                             )));
                         }
-                        let pred_pos = self.pos();
-                        let pred = self.record_predicate()?;
-                        if let Some(f) = &sel.filter {
-                            self.check_fields(f, sel.ty, sel_pos)?;
-                        }
-                        self.check_fields(&pred, sel.ty, pred_pos)?;
+                        let pred = self.record_predicate(sel.ty)?;
                         let q = match w.as_str() {
                             "all" => Quant::All,
                             "any" => Quant::Any,
@@ -554,12 +698,8 @@ impl Parser {
                     ("count", true) => {
                         self.no_sets_here(pos, &w)?;
                         self.bump();
-                        let sel_pos = self.pos();
                         let sel = self.selection()?;
                         self.expect_op(")")?;
-                        if let Some(f) = &sel.filter {
-                            self.check_fields(f, sel.ty, sel_pos)?;
-                        }
                         Ok(Expr::Count(sel))
                     }
                     (name, true) if aggregate(name).is_some() => {
@@ -574,13 +714,7 @@ impl Parser {
                         let mut parts = arg.splitn(2, '.');
                         let ty_name = parts.next().unwrap_or_default();
                         let Some(ty) = schema::record_type(ty_name) else {
-                            return Err(ParseError {
-                                pos: arg_pos,
-                                message: format!(
-                                    "unknown record type `{ty_name}`; expected one of {}",
-                                    schema::type_names()
-                                ),
-                            });
+                            return Err(unknown_type(arg_pos, ty_name));
                         };
                         let Some(field) = parts.next() else {
                             return Err(ParseError {
@@ -590,20 +724,22 @@ impl Parser {
                                 ),
                             });
                         };
-                        let path: Vec<String> = field.split('.').map(str::to_string).collect();
-                        self.check_fields(&Expr::Field(path.clone()), ty, arg_pos)?;
-                        let filter = self.where_clause()?;
-                        if let Some(f) = &filter {
-                            self.check_fields(f, ty, arg_pos)?;
-                        }
+                        let path = field_path(ty, field, arg_pos)?;
+                        let filter = self.where_clause(ty)?;
                         self.expect_op(")")?;
-                        Ok(Expr::Aggregate(agg, Selection { ty, filter }, path))
+                        let sel = Selection {
+                            ty,
+                            filter,
+                            id: self.next_set(),
+                        };
+                        Ok(Expr::Aggregate(agg, sel, path))
                     }
                     (name, true) => Err(ParseError {
                         pos,
                         message: format!(
-                            "unknown function `{name}`; expected count, all, any, none, sum, \
-                             min, max, avg, median or pNN (p50, p95, p99…)"
+                            "unknown function `{name}`{}; expected count, all, any, none, sum, \
+                             min, max, avg, median or pNN (p50, p95, p99…)",
+                            did_you_mean(name, FUNCTIONS.iter().copied())
                         ),
                     }),
                     (path, false) => self.path(pos, path),
@@ -614,7 +750,7 @@ impl Parser {
     }
 
     fn no_sets_here(&self, pos: usize, name: &str) -> Result<(), ParseError> {
-        if self.in_record {
+        if self.ctx.is_some() {
             return Err(ParseError {
                 pos,
                 message: format!(
@@ -627,49 +763,121 @@ impl Parser {
     }
 
     fn path(&self, pos: usize, text: &str) -> Result<Expr, ParseError> {
-        let parts: Vec<String> = text.split('.').map(str::to_string).collect();
-        if parts.iter().any(String::is_empty) {
+        if text.split('.').any(str::is_empty) {
             return Err(ParseError {
                 pos,
                 message: format!("`{text}` is not a field name"),
             });
         }
-        if self.in_record {
-            return Ok(Expr::Field(parts));
+        if let Some(ty) = self.ctx {
+            return field_path(ty, text, pos).map(Expr::Field);
         }
         // Outside a selection: TYPE.FIELD of a one-per-run record.
-        let ty = schema::record_type(&parts[0]);
-        match ty {
-            Some(t) if schema::SINGLETONS.contains(&t) && parts.len() > 1 => {
-                let path = parts[1..].to_vec();
-                if !schema::has_field(t, &path) {
-                    return Err(ParseError {
-                        pos,
-                        message: format!(
-                            "`{t}` has no field `{}`; it has {}",
-                            path.join("."),
-                            schema::fields(t).join(", ")
-                        ),
-                    });
-                }
-                Ok(Expr::Single(t, path))
+        let (first, rest) = text.split_once('.').unwrap_or((text, ""));
+        match schema::record_type(first) {
+            Some(t) if schema::is_singleton(t) && !rest.is_empty() => {
+                Ok(Expr::Single(t, field_path(t, rest, pos)?))
             }
-            Some(t) => Err(ParseError {
-                pos,
-                message: format!(
-                    "a run has many `{t}` records: use count({t} …), all/any/none({t}): …, \
-                     or an aggregate such as max({t}.FIELD)"
-                ),
-            }),
-            None => Err(ParseError {
-                pos,
-                message: format!(
-                    "unknown name `{text}`; outside count/all/any/none(…) only \
-                     summary.FIELD, capture_stats.FIELD and meta.FIELD name values"
-                ),
-            }),
+            Some(t) => {
+                let t = schema::RECORDS[t].name;
+                Err(ParseError {
+                    pos,
+                    message: format!(
+                        "a run has many `{t}` records: use count({t} …), all/any/none({t}): …, \
+                         or an aggregate such as max({t}.FIELD)"
+                    ),
+                })
+            }
+            None => {
+                let singles = schema::SINGLETONS.iter().copied();
+                let hint = if rest.is_empty() {
+                    quote_hint(text, singles.filter_map(schema::record_type))
+                } else {
+                    String::new()
+                };
+                Err(ParseError {
+                    pos,
+                    message: format!(
+                        "unknown name `{text}`{}{hint}; outside count/all/any/none(…) only \
+                         summary.FIELD, capture_stats.FIELD and meta.FIELD name values",
+                        if hint.is_empty() {
+                            did_you_mean(first, schema::type_names())
+                        } else {
+                            String::new()
+                        }
+                    ),
+                })
+            }
         }
     }
+}
+
+fn unknown_type(pos: usize, name: &str) -> ParseError {
+    ParseError {
+        pos,
+        message: format!(
+            "unknown record type `{name}`{}; expected one of {}",
+            did_you_mean(name, schema::type_names()),
+            schema::type_names().join(", ")
+        ),
+    }
+}
+
+/// `FIELD` or `FIELD.KEY…` of `ty`; an error says what the type has, the
+/// nearest name, or that a bare word is one of a field's values.
+fn field_path(ty: usize, text: &str, pos: usize) -> Result<FieldPath, ParseError> {
+    let mut parts = text.split('.');
+    let first = parts.next().unwrap_or_default();
+    match schema::field_def(ty, first) {
+        Some(def) => Ok(FieldPath {
+            def,
+            rest: parts.map(str::to_string).collect(),
+        }),
+        None => {
+            let t = schema::RECORDS[ty].name;
+            let fields = schema::fields(t);
+            let quote = if text.contains('.') {
+                String::new()
+            } else {
+                quote_hint(text, [ty])
+            };
+            let near = if quote.is_empty() {
+                did_you_mean(first, fields.iter().copied())
+            } else {
+                String::new()
+            };
+            let what = if schema::is_singleton(ty) {
+                format!("`{t}` has no field `{first}`{near}{quote}; it has")
+            } else {
+                format!("`{t}` records have no field `{first}`{near}{quote}; they have")
+            };
+            Err(ParseError {
+                pos,
+                message: format!("{what} {}", fields.join(", ")),
+            })
+        }
+    }
+}
+
+/// `; `REJ` is a value of state: quote it, state == "REJ"` when a bare
+/// word is (but for case) a value of an enumerated field of these types.
+fn quote_hint(word: &str, types: impl IntoIterator<Item = usize>) -> String {
+    for ty in types {
+        for def in schema::RECORDS[ty].fields {
+            let Some(values) = schema::enum_values(ty, def.name) else {
+                continue;
+            };
+            if let Some(v) = values.iter().find(|v| v.eq_ignore_ascii_case(word)) {
+                let field = if schema::is_singleton(ty) {
+                    format!("{}.{}", schema::RECORDS[ty].name, def.name)
+                } else {
+                    def.name.to_string()
+                };
+                return format!("; `{word}` is a value of {field}: quote it, {field} == \"{v}\"");
+            }
+        }
+    }
+    String::new()
 }
 
 fn aggregate(name: &str) -> Option<Agg> {
@@ -695,14 +903,13 @@ fn aggregate(name: &str) -> Option<Agg> {
     })
 }
 
-/// Calls `f` with every record-field path in `e` (not inside nested
-/// selections, which have their own type).
-fn visit_fields(e: &Expr, f: &mut impl FnMut(&[String])) {
+/// Calls `f` with every field path an expression on records reads.
+pub fn visit_fields<'e>(e: &'e Expr, f: &mut impl FnMut(&'e FieldPath)) {
     match e {
         Expr::Field(p) => f(p),
-        Expr::List(v) => v.iter().for_each(|x| visit_fields(x, f)),
-        Expr::Not(a) => visit_fields(a, f),
-        Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
+        Expr::List(v) | Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| visit_fields(x, f)),
+        Expr::Not(a) | Expr::Match(a, _) => visit_fields(a, f),
+        Expr::Cmp(_, a, b) => {
             visit_fields(a, f);
             visit_fields(b, f);
         }
@@ -710,74 +917,25 @@ fn visit_fields(e: &Expr, f: &mut impl FnMut(&[String])) {
             visit_fields(a, f);
             v.iter().for_each(|x| visit_fields(x, f));
         }
-        Expr::Match(a, _) => visit_fields(a, f),
         _ => {}
     }
 }
 
-/// The top-level field names an expression reads, of any type (records
-/// kept for a check are pruned to these and the ones a report shows).
-pub fn names_used(e: &Expr, out: &mut Vec<String>) {
-    let mut add = |p: &[String]| {
-        if let Some(f) = p.first() {
-            if !out.contains(f) {
-                out.push(f.clone());
-            }
-        }
-    };
+/// Calls `f` with every run-level node of an expectation: the selections
+/// (count, aggregates, quantifiers) and one-per-run fields, outermost first.
+pub fn visit_run<'e>(e: &'e Expr, f: &mut impl FnMut(&'e Expr)) {
+    f(e);
     match e {
-        Expr::Field(p) | Expr::Single(_, p) => add(p),
-        Expr::Aggregate(_, s, p) => {
-            add(p);
-            if let Some(f) = &s.filter {
-                names_used(f, out);
-            }
-        }
-        Expr::Count(s) => {
-            if let Some(f) = &s.filter {
-                names_used(f, out);
-            }
-        }
-        Expr::Quantified(_, s, pred) => {
-            if let Some(f) = &s.filter {
-                names_used(f, out);
-            }
-            names_used(pred, out);
-        }
-        Expr::List(v) => v.iter().for_each(|x| names_used(x, out)),
-        Expr::Not(a) | Expr::Match(a, _) => names_used(a, out),
-        Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
-            names_used(a, out);
-            names_used(b, out);
+        Expr::List(v) | Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| visit_run(x, f)),
+        Expr::Not(a) | Expr::Match(a, _) => visit_run(a, f),
+        Expr::Cmp(_, a, b) => {
+            visit_run(a, f);
+            visit_run(b, f);
         }
         Expr::In(a, v) => {
-            names_used(a, out);
-            v.iter().for_each(|x| names_used(x, out));
+            visit_run(a, f);
+            v.iter().for_each(|x| visit_run(x, f));
         }
-        Expr::Lit(_) | Expr::Str(_) => {}
-    }
-}
-
-/// The record types an expression reads (to keep only those).
-pub fn types_used(e: &Expr, out: &mut Vec<&'static str>) {
-    let mut add = |t: &'static str| {
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    };
-    match e {
-        Expr::Single(t, _) => add(t),
-        Expr::Count(s) | Expr::Aggregate(_, s, _) => add(s.ty),
-        Expr::Quantified(_, s, p) => {
-            add(s.ty);
-            types_used(p, out);
-        }
-        Expr::Not(a) | Expr::Match(a, _) => types_used(a, out),
-        Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) => {
-            types_used(a, out);
-            types_used(b, out);
-        }
-        Expr::In(a, _) => types_used(a, out),
         _ => {}
     }
 }
@@ -823,21 +981,34 @@ mod tests {
         match ok("count(tcp where server_port == 80) >= 3") {
             Expr::Cmp(CmpOp::Ge, l, r) => {
                 assert!(matches!(
-                    *l,
+                    &*l,
                     Expr::Count(Selection {
-                        ty: "tcp_conn",
-                        filter: Some(_)
+                        ty: 0,
+                        filter: Some(_),
+                        id: 0,
                     })
                 ));
                 assert!(matches!(*r, Expr::Lit(Lit::Num(n)) if n == 3.0));
             }
             e => panic!("{e:?}"),
         }
-        // `and` binds tighter than `or`.
-        match ok("summary.complete or count(tcp) > 0 and count(udp) > 0") {
-            Expr::Or(_, r) => assert!(matches!(*r, Expr::And(..))),
+        // `and` binds tighter than `or`; chains are flat.
+        match ok("summary.complete or count(tcp) > 0 and count(udp) > 0 and count(ws) > 0") {
+            Expr::Or(v) => assert!(matches!(&v[..], [_, Expr::And(a)] if a.len() == 3)),
             e => panic!("{e:?}"),
         }
+        // Selections are numbered in the order they are written.
+        let mut ids = Vec::new();
+        visit_run(
+            &ok("count(tcp) > 0 and max(udp.duration) < 1 and all(ws): status == 101"),
+            &mut |n| match n {
+                Expr::Count(s) | Expr::Aggregate(_, s, _) | Expr::Quantified(_, s, _) => {
+                    ids.push(s.id)
+                }
+                _ => {}
+            },
+        );
+        assert_eq!(ids, [0, 1, 2]);
         assert!(matches!(aggregate("p999"), Some(Agg::Pct(p)) if (p - 99.9).abs() < 1e-9));
         assert!(matches!(aggregate("p50"), Some(Agg::Pct(p)) if p == 50.0));
         assert!(matches!(aggregate("p100"), Some(Agg::Pct(p)) if p == 100.0));
@@ -851,12 +1022,20 @@ mod tests {
         let (pos, m) = err("count(tcp_con) > 0");
         assert_eq!(pos, 6);
         assert!(
-            m.starts_with("unknown record type `tcp_con`; expected one of tcp_conn"),
+            m.starts_with(
+                "unknown record type `tcp_con` (did you mean `tcp_conn`?); expected one of tcp_conn"
+            ),
             "{m}"
         );
         let (pos, m) = err("count(tcp where sever_port == 80) > 0");
         assert_eq!(pos, 16);
-        assert!(m.contains("no field `sever_port`"), "{m}");
+        assert!(
+            m.starts_with(
+                "`tcp_conn` records have no field `sever_port` (did you mean `server_port`?); \
+                 they have conn_id, client_ip"
+            ),
+            "{m}"
+        );
         let (pos, m) = err("count(tcp) >");
         assert_eq!(pos, 12);
         assert!(m.contains("found the end"), "{m}");
@@ -880,7 +1059,106 @@ mod tests {
         assert_eq!(pos, 15);
         assert!(m.contains("unexpected character `$`"), "{m}");
         let (_, m) = err("summary.trunc == 0");
-        assert!(m.contains("has no field `trunc`"), "{m}");
+        assert!(
+            m.contains("has no field `trunc` (did you mean `truncated`?)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_chains_are_not_nesting() {
+        let at = |s: &str| {
+            let (pos, m) = err(s);
+            assert_eq!(m, "nested more than 100 deep", "{s}");
+            pos
+        };
+        let parens = |n: usize| format!("{}count(tcp) > 0{}", "(".repeat(n), ")".repeat(n));
+        ok(&parens(MAX_DEPTH));
+        assert_eq!(at(&parens(MAX_DEPTH + 1)), MAX_DEPTH);
+        assert_eq!(at(&parens(100_000)), MAX_DEPTH);
+        ok(&format!("{}count(tcp) > 0", "not ".repeat(MAX_DEPTH)));
+        assert_eq!(
+            at(&format!("{}count(tcp) > 0", "not ".repeat(10_000))),
+            4 * MAX_DEPTH
+        );
+        assert_eq!(
+            at(&format!("{}count(tcp) > 0", "!".repeat(10_000))),
+            MAX_DEPTH
+        );
+        let lists = format!("count(tcp) in {}1{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(at(&lists), 14 + MAX_DEPTH);
+        let inside = format!(
+            "all(tcp): {}state == \"SF\"{}",
+            "(".repeat(200),
+            ")".repeat(200)
+        );
+        assert_eq!(at(&inside), 10 + MAX_DEPTH);
+        let chain = vec!["count(tcp) > 0"; 20_000].join(" or ");
+        assert!(matches!(ok(&chain), Expr::Or(v) if v.len() == 20_000));
+        // A long expression's error shows the part around the column.
+        let text = parse(&parens(5000)).unwrap_err().explain(&parens(5000));
+        assert!(
+            text.starts_with("in `…((((") && text.contains("at column 101: "),
+            "{text}"
+        );
+        assert!(text.len() < 300, "{text}");
+    }
+
+    #[test]
+    fn numbers_out_of_range() {
+        for (s, pos) in [("count(tcp) < 1e400", 13), ("count(tcp) > -1e400", 13)] {
+            let (p, m) = err(s);
+            assert_eq!(p, pos);
+            assert!(m.contains("out of range"), "{m}");
+        }
+        ok("count(tcp) < 1e300 and count(tcp) > -1.5e308");
+    }
+
+    #[test]
+    fn enumerated_values_are_checked_with_their_position() {
+        let (pos, m) = err(r#"count(tcp where state == "rej") == 0"#);
+        assert_eq!(pos, 25);
+        assert_eq!(
+            m,
+            "tcp_conn.state is never \"rej\": it is one of S0, S1, SF, REJ, S2, S3, RSTO, RSTR, \
+             RSTOS0, RSTRH, SH, SHR, OTH; did you mean \"REJ\"?"
+        );
+        let (pos, _) = err(r#"none(tcp): state in ["REJ", "SO"]"#);
+        assert_eq!(pos, 28);
+        let (pos, m) = err(r#""tcp" != meta.command"#);
+        assert_eq!(pos, 0);
+        assert!(m.starts_with("meta.command is never \"tcp\""), "{m}");
+        let (_, m) = err(r#"count(frame where opcode_name == "txt") == 0"#);
+        assert!(m.ends_with("did you mean \"text\"?"), "{m}");
+        // Fields that are not enumerated, ordering and patterns take any string.
+        ok(r#"count(tcp where history == "anything" and state > "R" and state ~ "^R") >= 0"#);
+        ok(r#"all(upgrade): target == "/x""#);
+        // A bare word that is a value: quote it.
+        let (_, m) = err("count(tcp where state == REJ) == 0");
+        assert!(
+            m.contains(r#"`REJ` is a value of state: quote it, state == "REJ""#),
+            "{m}"
+        );
+        let (_, m) = err("summary.format == pcapng");
+        assert!(
+            m.contains(
+                r#"`pcapng` is a value of summary.format: quote it, summary.format == "pcapng""#
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn names_get_suggestions() {
+        for (s, says) in [
+            ("count(tcp where rtt < 1) == 0", "(did you mean `rtt_ms`?)"),
+            ("cuont(tcp) > 0", "(did you mean `count`?)"),
+            ("sumary.truncated == 0", "(did you mean `summary`?)"),
+            ("p99(tcp.rtt) < 1", "(did you mean `rtt_ms`?)"),
+        ] {
+            let (_, m) = err(s);
+            assert!(m.contains(says), "{s}: {m}");
+        }
     }
 
     #[test]

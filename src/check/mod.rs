@@ -1,25 +1,26 @@
 //! `sockscope check`: expectations over the records a replay makes. Each
-//! capture is replayed through the same pipeline as `replay`; its records are
-//! turned into the JSON values `--format json` writes (so users assert on
-//! exactly what they see) and kept only for the record types and fields the
-//! expectations read; then every expectation is evaluated per capture.
+//! capture is replayed through the same pipeline as `replay`, and every
+//! expectation is evaluated as its records stream past ([`Checker`]): over
+//! the values `--format json` writes (so users assert on exactly what they
+//! see), read from the typed records (`check::schema`), with only running
+//! totals, the columns percentiles need and a bounded number of offending
+//! rows kept (`check::eval`).
 
 pub mod baseline;
 pub mod eval;
 pub mod expr;
 pub mod schema;
+pub mod value;
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::config::ReplayConfig;
-use crate::event::{Record, RecordSink};
-use crate::replay::StoppableSink;
+use crate::event::{Record, RecordSink, RecordTypes};
+use crate::replay::{StoppableSink, Wants};
 
-pub use eval::{Outcome, Records};
+pub use eval::{Offenders, Outcome, Row, Shown, View};
 pub use expr::{Expr, ParseError};
+pub use value::Val;
 
 /// One expectation: its name (the rules file's, or the expression), its
 /// text, and its parsed form.
@@ -37,9 +38,6 @@ pub enum Kind {
     /// The same outcomes as a stored replay output.
     Baseline(baseline::Baseline),
 }
-
-/// Differences listed in a baseline's outcome before "and N more".
-const BASELINE_SHOWN: usize = 20;
 
 impl Expectation {
     pub fn parse(name: Option<String>, source: &str) -> Result<Expectation, ParseError> {
@@ -61,31 +59,12 @@ impl Expectation {
         })
     }
 
-    pub fn evaluate(&self, records: &Records) -> Outcome {
+    /// Waits for what the expectation reads before a run (a baseline being
+    /// read on its own thread); `Err` says why it cannot be checked.
+    pub fn ready(&self) -> Result<(), String> {
         match &self.kind {
-            Kind::Expr(e) => eval::evaluate(e, records),
-            Kind::Baseline(b) => {
-                let (compared, diffs) = baseline::compare(b, records);
-                let mut reason = diffs
-                    .iter()
-                    .take(BASELINE_SHOWN)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                if diffs.len() > BASELINE_SHOWN {
-                    reason.push_str(&format!("\nand {} more", diffs.len() - BASELINE_SHOWN));
-                }
-                Outcome {
-                    held: Some(diffs.is_empty()),
-                    value: format!(
-                        "{compared} compared, {} difference{}",
-                        diffs.len(),
-                        if diffs.len() == 1 { "" } else { "s" }
-                    ),
-                    reason,
-                    offenders: Vec::new(),
-                }
-            }
+            Kind::Baseline(b) => b.ready(),
+            Kind::Expr(_) => Ok(()),
         }
     }
 }
@@ -140,147 +119,204 @@ pub fn read_rules(path: &Path) -> Result<Vec<Expectation>, String> {
         .collect()
 }
 
-/// Fields every kept record retains, for the report's tables.
-const SHOWN: &[&str] = &[
-    "ts",
-    "first_ts",
-    "conn_id",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
-    "state",
-    "direction",
-    "rule",
-    "detail",
-    "opcode_name",
-    "close_code",
-    "status",
-    "file",
-    "offset",
-    "message",
-];
-
-/// What the expectations need from a run.
-#[derive(Debug, Clone, Default)]
+/// What the expectations read from a run.
+#[derive(Debug, Clone)]
 pub struct Needs {
-    pub types: Vec<&'static str>,
-    pub fields: Vec<String>,
+    /// By index in `schema::RECORDS`.
+    pub types: [bool; schema::TYPES],
 }
 
 impl Needs {
     pub fn of(exps: &[Expectation]) -> Needs {
-        let mut n = Needs::default();
+        let mut types = [false; schema::TYPES];
         for e in exps {
             match &e.kind {
-                Kind::Expr(x) => {
-                    expr::types_used(x, &mut n.types);
-                    expr::names_used(x, &mut n.fields);
-                }
-                Kind::Baseline(_) => {
-                    for (t, fields) in baseline::COMPARED {
-                        if !n.types.contains(t) {
-                            n.types.push(t);
-                        }
-                        n.fields.extend(fields.iter().map(|f| f.to_string()));
+                Kind::Expr(x) => expr::visit_run(x, &mut |n| match n {
+                    Expr::Count(s) | Expr::Aggregate(_, s, _) | Expr::Quantified(_, s, _) => {
+                        types[s.ty] = true;
                     }
-                    n.fields
-                        .extend(baseline::IDENTITY.iter().map(|f| f.to_string()));
+                    Expr::Single(ty, _) => types[*ty] = true,
+                    _ => {}
+                }),
+                Kind::Baseline(_) => {
+                    for ty in baseline::RunSide::new().types() {
+                        types[ty] = true;
+                    }
                 }
             }
         }
-        for t in ["summary", "error", "meta"] {
-            if !n.types.contains(&t) {
-                n.types.push(t);
-            }
-        }
-        n.fields.extend(SHOWN.iter().map(|s| s.to_string()));
-        n
+        Needs { types }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        schema::record_type(name).is_some_and(|t| self.types[t])
     }
 
     /// Whether the per-event WebSocket records must be made.
     pub fn ws_events(&self) -> bool {
-        self.types.iter().any(|t| {
-            matches!(
-                *t,
-                "ws_upgrade" | "ws_frame" | "ws_message" | "ws_violation"
-            )
-        })
+        ["ws_upgrade", "ws_frame", "ws_message", "ws_violation"]
+            .iter()
+            .any(|t| self.has(t))
+    }
+
+    /// What the replay has to make and send: the types read (and the
+    /// run's own); per-flow records of other types are not even built.
+    pub fn wants(&self) -> Wants {
+        let types = schema::RECORDS
+            .iter()
+            .zip(self.types)
+            .filter(|(_, needed)| *needed)
+            .fold(RecordTypes::default(), |t, (r, _)| t.with(r.name));
+        Wants::Types(types)
     }
 }
 
-/// A sink keeping, as JSON values, the records and fields a check reads.
-pub struct Collector {
+/// How each expectation is being evaluated.
+enum State<'e> {
+    Expr(eval::ExprState<'e>),
+    Baseline(&'e baseline::Baseline, baseline::RunSide),
+}
+
+/// A record sink that evaluates expectations as the records stream past.
+pub struct Checker<'e> {
+    states: Vec<State<'e>>,
+    /// By record type: (expectation, selection) to feed.
+    routes: Vec<Vec<(usize, usize)>>,
+    /// By record type: expectations comparing with a baseline.
+    baselines: Vec<Vec<usize>>,
+    /// One-per-run records read, the last of each type.
+    singles: Vec<Option<Val<'static>>>,
+    wants_single: [bool; schema::TYPES],
     needs: Needs,
-    buf: Vec<u8>,
-    pub records: Records,
 }
 
-impl Collector {
-    pub fn new(needs: Needs) -> Collector {
-        Collector {
-            needs,
-            buf: Vec::with_capacity(1024),
-            records: Records {
-                by_type: HashMap::new(),
-            },
+impl<'e> Checker<'e> {
+    /// At most `show` offending records kept per selection.
+    pub fn new(exps: &'e [Expectation], show: usize) -> Checker<'e> {
+        let mut routes = vec![Vec::new(); schema::TYPES];
+        let mut baselines = vec![Vec::new(); schema::TYPES];
+        let mut wants_single = [false; schema::TYPES];
+        let states = exps
+            .iter()
+            .enumerate()
+            .map(|(i, e)| match &e.kind {
+                Kind::Expr(x) => {
+                    let st = eval::ExprState::new(x, show);
+                    for (ty, set) in st.routes() {
+                        routes[ty].push((i, set));
+                    }
+                    for ty in st.singles() {
+                        wants_single[ty] = true;
+                    }
+                    State::Expr(st)
+                }
+                Kind::Baseline(b) => {
+                    let side = baseline::RunSide::new();
+                    for ty in side.types() {
+                        baselines[ty].push(i);
+                    }
+                    State::Baseline(b, side)
+                }
+            })
+            .collect();
+        Checker {
+            states,
+            routes,
+            baselines,
+            singles: vec![None; schema::TYPES],
+            wants_single,
+            needs: Needs::of(exps),
         }
     }
-}
 
-impl RecordSink for Collector {
-    fn record(&mut self, r: Record) {
-        let ty = r.type_name();
-        let Some(&ty) = self.needs.types.iter().find(|t| **t == ty) else {
-            return;
-        };
-        self.buf.clear();
-        crate::render::json::encode(&r, &mut self.buf);
-        let Ok(Value::Object(mut obj)) = serde_json::from_slice::<Value>(&self.buf) else {
-            return;
-        };
-        // One-per-run records are small and kept whole.
-        if !schema::SINGLETONS.contains(&ty) && ty != "error" {
-            obj.retain(|k, _| self.needs.fields.iter().any(|f| f == k));
+    /// Feeds one record to every expectation that reads its type.
+    #[inline]
+    pub fn observe<V: View>(&mut self, rec: &V) {
+        let ty = rec.ty();
+        if self.wants_single[ty] {
+            self.singles[ty] = Some(rec.snapshot());
         }
-        self.records
-            .by_type
-            .entry(ty)
-            .or_default()
-            .push(Value::Object(obj));
-    }
-}
-
-impl StoppableSink for Collector {}
-
-impl crate::event::FlushSink for Collector {}
-
-impl Collector {
-    /// Whether a record of this type is kept (to clone only those).
-    pub fn wants(&self, r: &Record) -> bool {
-        self.needs.types.contains(&r.type_name())
-    }
-}
-
-/// A renderer and, when expectations were given, a collector beside it
-/// (live capture renders and checks the same records).
-pub struct Tee<S> {
-    pub inner: S,
-    pub collector: Option<Collector>,
-}
-
-impl<S: RecordSink> RecordSink for Tee<S> {
-    fn record(&mut self, r: Record) {
-        if let Some(c) = self.collector.as_mut() {
-            if c.wants(&r) {
-                c.record(r.clone());
+        for &(e, set) in &self.routes[ty] {
+            if let State::Expr(st) = &mut self.states[e] {
+                st.observe(set, rec);
             }
+        }
+        for &e in &self.baselines[ty] {
+            if let State::Baseline(_, side) = &mut self.states[e] {
+                side.observe(rec);
+            }
+        }
+    }
+
+    /// Every expectation's outcome, in order.
+    pub fn finish(self) -> Vec<Outcome> {
+        let singles = self.singles;
+        self.states
+            .into_iter()
+            .map(|st| match st {
+                State::Expr(st) => st.finish(&singles),
+                State::Baseline(b, side) => {
+                    let (compared, diffs, lines) = match side.compare(b) {
+                        Ok(c) => c,
+                        Err(why) => {
+                            return Outcome {
+                                held: None,
+                                value: Shown::None,
+                                reason: why,
+                                offenders: Offenders::default(),
+                            }
+                        }
+                    };
+                    let mut reason = lines.join("\n");
+                    if diffs > lines.len() as u64 {
+                        reason.push_str(&format!("\nand {} more", diffs - lines.len() as u64));
+                    }
+                    Outcome {
+                        held: Some(diffs == 0),
+                        value: Shown::Text(format!(
+                            "{compared} compared, {diffs} difference{}",
+                            if diffs == 1 { "" } else { "s" }
+                        )),
+                        reason,
+                        offenders: Offenders::default(),
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+impl RecordSink for Checker<'_> {
+    fn record(&mut self, r: Record) {
+        self.observe(&r);
+    }
+}
+
+impl StoppableSink for Checker<'_> {
+    fn wants(&self) -> Wants {
+        self.needs.wants()
+    }
+}
+
+impl crate::event::FlushSink for Checker<'_> {}
+
+/// A renderer and, when expectations were given, a checker beside it
+/// (live capture renders and checks the same records).
+pub struct Tee<'e, S> {
+    pub inner: S,
+    pub checker: Option<Checker<'e>>,
+}
+
+impl<S: RecordSink> RecordSink for Tee<'_, S> {
+    fn record(&mut self, r: Record) {
+        if let Some(c) = self.checker.as_mut() {
+            c.observe(&r);
         }
         self.inner.record(r);
     }
 }
 
-impl<S: crate::event::FlushSink> crate::event::FlushSink for Tee<S> {
+impl<S: crate::event::FlushSink> crate::event::FlushSink for Tee<'_, S> {
     fn flush(&mut self) {
         self.inner.flush();
     }
@@ -290,28 +326,25 @@ impl<S: crate::event::FlushSink> crate::event::FlushSink for Tee<S> {
 #[derive(Debug)]
 pub struct FileResult {
     pub file: String,
-    pub records: Records,
     /// The capture was damaged (error record: file, offset, message).
     pub error: Option<String>,
     pub outcomes: Vec<Outcome>,
 }
 
-/// Replays `cfg`'s capture and evaluates `exps` over it.
+/// Replays `cfg`'s capture and evaluates `exps` over it, keeping at most
+/// `show` offending records per selection.
 pub fn check_file(
     cfg: &ReplayConfig,
     exps: &[Expectation],
-    needs: &Needs,
+    show: usize,
 ) -> Result<FileResult, crate::replay::ReplayError> {
-    let (outcome, collector) = crate::replay::replay(cfg, Collector::new(needs.clone()))?;
-    let records = collector.records;
+    let (outcome, checker) = crate::replay::replay(cfg, Checker::new(exps, show))?;
     let error = outcome
         .error
         .map(|e| format!("{}: byte offset {}: {}", e.file, e.offset, e.message));
-    let outcomes = exps.iter().map(|e| e.evaluate(&records)).collect();
     Ok(FileResult {
         file: cfg.input.display(),
-        records,
         error,
-        outcomes,
+        outcomes: checker.finish(),
     })
 }

@@ -13,9 +13,18 @@
 //!   after its first fragment is dropped (Linux's `ipfrag_time` is 30 s).
 //!
 //! Every dropped datagram is counted as incomplete.
+//!
+//! The datagrams held are one insertion-ordered map (hashlink's
+//! `LinkedHashMap`): finding, completing, expiring and evicting a datagram
+//! are O(1), and the map holds exactly the incomplete datagrams. (A separate
+//! queue of keys kept an entry for every datagram of the last 30 s, completed
+//! or not: 2 million completed datagrams held 213 MB, and eviction walked
+//! past every stale entry — 32 s of CPU for 3 000 fragments after a million
+//! completed datagrams.)
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+
+use hashlink::LinkedHashMap;
 
 use crate::time::{Nanos, Timestamp};
 
@@ -102,10 +111,9 @@ struct Pending {
 
 pub struct Defragmenter {
     limits: DefragLimits,
-    pending: HashMap<FragKey, Pending, foldhash::fast::RandomState>,
-    /// Keys in order of first fragment, for expiry and eviction (stale
-    /// entries are skipped when popped).
-    order: VecDeque<(Timestamp, FragKey)>,
+    /// Incomplete datagrams in order of first fragment (for expiry and
+    /// eviction, oldest first); completed ones leave at once.
+    pending: LinkedHashMap<FragKey, Pending, foldhash::fast::RandomState>,
     bytes: usize,
     stats: DefragStats,
 }
@@ -114,11 +122,20 @@ impl Defragmenter {
     pub fn new(limits: DefragLimits) -> Self {
         Defragmenter {
             limits,
-            pending: HashMap::default(),
-            order: VecDeque::new(),
+            pending: LinkedHashMap::with_hasher(foldhash::fast::RandomState::default()),
             bytes: 0,
             stats: DefragStats::default(),
         }
+    }
+
+    /// Datagrams held (each with its place in the eviction order).
+    pub fn held(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Bytes held for them.
+    pub fn held_bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn stats(&self) -> DefragStats {
@@ -152,7 +169,6 @@ impl Defragmenter {
                     damaged: false,
                 },
             );
-            self.order.push_back((frag.ts, frag.key));
         }
 
         // Make room for the bytes this fragment may add.
@@ -186,6 +202,7 @@ impl Defragmenter {
                     // fragments: cut it.
                     if p.data.len() > frag_end as usize {
                         conflict = true;
+                        self.bytes -= p.data.len() - frag_end as usize;
                         p.data.truncate(frag_end as usize);
                         clip_ranges(&mut p.ranges, frag_end);
                     }
@@ -234,14 +251,11 @@ impl Defragmenter {
 
     /// Drops datagrams whose first fragment is older than the timeout.
     pub fn expire(&mut self, now: Timestamp) {
-        while let Some(&(ts, key)) = self.order.front() {
-            if now.since(ts) <= self.limits.timeout {
+        while let Some((&key, p)) = self.pending.front() {
+            if now.since(p.first_ts) <= self.limits.timeout {
                 break;
             }
-            self.order.pop_front();
-            if self.pending.get(&key).is_some_and(|p| p.first_ts == ts) {
-                self.drop_pending(&key);
-            }
+            self.drop_pending(&key);
         }
     }
 
@@ -249,34 +263,30 @@ impl Defragmenter {
     pub fn finish(&mut self) {
         self.stats.incomplete += self.pending.len() as u64;
         self.pending.clear();
-        self.order.clear();
         self.bytes = 0;
     }
 
     fn evict_oldest(&mut self) -> bool {
-        while let Some((ts, key)) = self.order.pop_front() {
-            if self.pending.get(&key).is_some_and(|p| p.first_ts == ts) {
+        match self.pending.front() {
+            Some((&key, _)) => {
                 self.drop_pending(&key);
-                return true;
+                true
             }
+            None => false,
         }
-        false
     }
 
+    /// Drops the oldest datagram other than `keep` (the first or the
+    /// second in the order).
     fn evict_oldest_except(&mut self, keep: &FragKey) -> bool {
-        let n = self.order.len();
-        for i in 0..n {
-            let (ts, key) = self.order[i];
-            if key == *keep {
-                continue;
-            }
-            if self.pending.get(&key).is_some_and(|p| p.first_ts == ts) {
-                self.order.remove(i);
+        let victim = self.pending.keys().take(2).find(|k| *k != keep).copied();
+        match victim {
+            Some(key) => {
                 self.drop_pending(&key);
-                return true;
+                true
             }
+            None => false,
         }
-        false
     }
 
     fn drop_pending(&mut self, key: &FragKey) {
@@ -459,6 +469,86 @@ mod tests {
         assert!(d.add(frag(1, 8, false, b"BB", 0)).is_none());
         assert_eq!(d.stats().incomplete, 1);
         assert_eq!(d.stats().reassembled, 0);
+    }
+
+    /// A last fragment that ends before data already held cuts it, and the
+    /// bytes cut are no longer counted as held (they were, for good: each
+    /// such datagram shrank the byte limit until the capture ended).
+    #[test]
+    fn a_conflicting_end_frees_what_it_cuts() {
+        let mut d = Defragmenter::new(DefragLimits::default());
+        d.add(frag(1, 8, true, &[1u8; 100], 0));
+        d.add(frag(1, 16, false, &[1u8; 8], 0));
+        assert_eq!(d.held_bytes(), 24);
+        assert_eq!(d.stats().conflicts, 1);
+    }
+
+    /// Completed datagrams leave nothing behind: before, each left its key
+    /// in the eviction queue for 30 s, and eviction walked past all of them.
+    #[test]
+    fn completed_datagrams_leave_nothing_behind() {
+        let mut d = Defragmenter::new(DefragLimits::default());
+        for id in 0..100_000u32 {
+            d.add(frag(id, 0, true, b"AAAAAAAA", 0));
+            assert!(d.add(frag(id, 8, false, b"BB", 0)).is_some());
+        }
+        assert_eq!((d.held(), d.held_bytes()), (0, 0));
+        // Now a flood of held datagrams: each is found at the front.
+        let big = [0u8; 1400];
+        for id in 0..3000u32 {
+            d.add(frag(1_000_000 + id, 64_000, true, &big, 1));
+        }
+        assert!(d.held_bytes() <= DefragLimits::default().max_bytes);
+        assert_eq!(d.stats().reassembled, 100_000);
+        assert_eq!(d.stats().incomplete + d.held() as u64, 3000);
+    }
+
+    /// Whatever arrives, in whatever order: the datagrams and bytes held
+    /// stay within the limits, and the bytes held are the bytes of the
+    /// datagrams held.
+    #[test]
+    fn limits_hold_for_any_fragments() {
+        let limits = DefragLimits {
+            max_datagrams: 8,
+            max_bytes: 4000,
+            timeout: Nanos::from_secs(30),
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let data = [7u8; 2048];
+        let mut d = Defragmenter::new(limits);
+        let mut t = 0;
+        for _ in 0..200_000 {
+            let r = next();
+            let id = (r % 24) as u32;
+            // Mostly near the start (datagrams complete), now and then
+            // past 64 KiB (invalid).
+            let offset = if (r >> 52) % 64 == 0 {
+                65_000
+            } else {
+                ((r >> 8) % 3000) as u32 & !7
+            };
+            let len = ((r >> 24) % 2048) as usize;
+            let more = (r >> 40) % 3 != 0;
+            t += (r >> 48) % 3;
+            d.add(frag(id, offset, more, &data[..len], t as i64));
+            assert!(d.held() <= limits.max_datagrams);
+            assert!(d.held_bytes() <= limits.max_bytes);
+            let sum: usize = d.pending.values().map(|p| p.data.len()).sum();
+            assert_eq!(sum, d.held_bytes());
+        }
+        let s = d.stats();
+        assert!(
+            s.reassembled > 0 && s.incomplete > 0 && s.invalid > 0,
+            "{s:?}"
+        );
+        d.finish();
+        assert_eq!((d.held(), d.held_bytes()), (0, 0));
     }
 
     #[test]

@@ -136,6 +136,72 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, HeadError
     }
 }
 
+/// Whether a head in `buf` may have ended in the bytes from `from` on (a
+/// blank line, CRLF CRLF or LF LF, reaching into them): when not, parsing
+/// it again would only say "incomplete" again.
+pub fn may_end_head(buf: &[u8], from: usize) -> bool {
+    let tail = &buf[from.saturating_sub(3).min(buf.len())..];
+    tail.windows(2)
+        .enumerate()
+        .any(|(i, w)| w == b"\n\n" || (w == b"\r\n" && i >= 1 && tail[i - 1] == b'\n'))
+}
+
+/// The readable start of a head longer than [`MAX_HEAD`]: its first
+/// [`MAX_HEAD`] bytes up to the last whole line (and at most
+/// [`MAX_HEADERS`] header lines), closed by a blank line.
+fn cut_head(buf: &[u8]) -> Vec<u8> {
+    let part = &buf[..buf.len().min(MAX_HEAD)];
+    let mut end = 0;
+    for (lines, (i, _)) in part
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .enumerate()
+    {
+        if lines > MAX_HEADERS {
+            break;
+        }
+        end = i + 1;
+    }
+    let mut v = part[..end].to_vec();
+    v.extend_from_slice(b"\r\n");
+    v
+}
+
+/// What the first [`MAX_HEAD`] bytes of an over-long request head say: its
+/// request line and the header lines among them. A request line that is
+/// itself too long gives its method and the start of its target. `None`:
+/// not HTTP.
+pub fn parse_request_prefix(buf: &[u8]) -> Option<Request> {
+    if let Ok(Some((r, _))) = parse_request(&cut_head(buf)) {
+        return Some(r);
+    }
+    let part = &buf[..buf.len().min(MAX_HEAD)];
+    let sp = part.iter().position(|&b| b == b' ')?;
+    let method = &part[..sp];
+    if method.is_empty() || !method.iter().all(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let target = &part[sp + 1..];
+    let target = &target[..target.len().min(256)];
+    Some(Request {
+        method: String::from_utf8_lossy(method).into_owned(),
+        target: format!("{}…", String::from_utf8_lossy(target)),
+        http_minor: 1,
+        ..Request::default()
+    })
+}
+
+/// What the first [`MAX_HEAD`] bytes of an over-long response head say
+/// (status line and the header lines among them). `None`: its status line
+/// is not among them, or it is not HTTP.
+pub fn parse_response_prefix(buf: &[u8]) -> Option<Response> {
+    match parse_response(&cut_head(buf)) {
+        Ok(Some((r, _))) => Some(r),
+        _ => None,
+    }
+}
+
 /// The Sec-WebSocket-Accept a server must send for `key` (RFC 6455 §4.2.2):
 /// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
 pub fn accept_for(key: &str) -> String {

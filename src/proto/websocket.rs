@@ -74,6 +74,7 @@ pub const RULES: &[(&str, &str)] = &[
     ("data-after-close", "a frame sent after the sender's own close frame (RFC 6455 §5.5.1)"),
     ("inflate-failed", "a compressed message that is not valid DEFLATE data for the agreed window and context takeover (RFC 7692 §7.2.2)"),
     ("decompressed-too-big", "a compressed message inflating past --ws-max-inflated; the rest is not inflated"),
+    ("head-too-long", "an HTTP request or response head longer than 16 KiB: only its first 16 KiB are read, the rest is skipped to the blank line that ends it (servers commonly refuse such a request with 431)"),
 ];
 
 fn rule(id: &'static str) -> &'static str {
@@ -165,7 +166,43 @@ struct Side {
     after_close_reported: bool,
     /// A gap outside a frame's payload: frame boundaries are lost.
     stopped: bool,
+    /// The rest of an HTTP head too long to keep, being read past.
+    head_rest: Option<HeadSkip>,
     totals: WsSideTotals,
+}
+
+/// Reads past the rest of an HTTP head that was too long to keep, to the
+/// blank line that ends it, without keeping any of it.
+#[derive(Clone, Copy, Debug, Default)]
+struct HeadSkip {
+    /// 0: inside a line; 1: just after LF; 2: after LF CR.
+    state: u8,
+}
+
+impl HeadSkip {
+    /// A skip that goes on after `seen` (the head read so far).
+    fn after(seen: &[u8]) -> HeadSkip {
+        let mut s = HeadSkip::default();
+        s.end_in(&seen[seen.len().saturating_sub(3)..]);
+        s
+    }
+
+    /// Where in `data` the head ends (just past its blank line: CRLF CRLF,
+    /// or LF LF as httparse also accepts), if it does.
+    fn end_in(&mut self, data: &[u8]) -> Option<usize> {
+        for (i, &b) in data.iter().enumerate() {
+            self.state = match (self.state, b) {
+                (1 | 2, b'\n') => {
+                    self.state = 0;
+                    return Some(i + 1);
+                }
+                (_, b'\n') => 1,
+                (1, b'\r') => 2,
+                _ => 0,
+            };
+        }
+        None
+    }
 }
 
 /// After a failed upgrade: what is still allowed to come.
@@ -184,6 +221,17 @@ pub struct WsDecoder {
     client_buf: Vec<u8>,
     server_buf: Vec<u8>,
     request: Option<(http::Request, Timestamp)>,
+    /// The request head was too long to read whole: headers it lacks (a
+    /// key, an offer) may be in the part not read.
+    request_cut: bool,
+    /// Bytes the buffers above and the sides' control payloads hold, kept
+    /// current as they change: the budget asks after every packet, and
+    /// counting them then would read the other direction's state (a cache
+    /// miss on most packets of a session).
+    held: usize,
+    /// An answer whose head was too long: what its first 16 KiB said, used
+    /// once the rest of the head has been read past.
+    cut_answer: Option<http::Response>,
     upgrade_emitted: bool,
     status: Option<u16>,
     accept_valid: Option<bool>,
@@ -207,6 +255,9 @@ impl WsDecoder {
             client_buf: Vec::new(),
             server_buf: Vec::new(),
             request: None,
+            request_cut: false,
+            held: 0,
+            cut_answer: None,
             upgrade_emitted: false,
             status: None,
             accept_valid: None,
@@ -264,20 +315,72 @@ impl WsDecoder {
         data: &[u8],
         sink: &mut dyn RecordSink,
     ) -> Interest {
+        let seen = self.client_buf.len();
         self.client_buf.extend_from_slice(data);
+        // Parsed again only when the head may have ended (or grown too
+        // long): a head arriving in many segments costs O(n), not O(n²).
+        if seen > 0
+            && self.client_buf.len() <= http::MAX_HEAD
+            && !http::may_end_head(&self.client_buf, seen)
+        {
+            return Interest::More;
+        }
         let (req, n) = match http::parse_request(&self.client_buf) {
             Ok(Some(r)) => r,
             Ok(None) => return Interest::More,
-            Err(_) => return Interest::Done,
+            Err(HeadError::TooLong) => return self.request_too_long(ctx, ts, sink),
+            Err(HeadError::NotHttp(_)) => return Interest::Done,
         };
         if !req.wants_websocket {
             return Interest::Done;
+        }
+        if n > http::MAX_HEAD {
+            let detail = format!(
+                "request head of {n} bytes, longer than the {} read",
+                http::MAX_HEAD
+            );
+            self.violation(ctx, CLIENT, ts, "head-too-long", detail, sink);
         }
         self.client_buf.drain(..n);
         self.request = Some((req, ts));
         self.first_ts.get_or_insert(ts);
         self.phase = Phase::Response;
         // The server may have answered already (bytes delivered earlier).
+        if !self.server_buf.is_empty() {
+            return self.response_bytes(ctx, ts, &[], sink);
+        }
+        Interest::More
+    }
+
+    /// The request head is longer than [`http::MAX_HEAD`]: it is reported,
+    /// what its first 16 KiB say is kept as the request, the rest is read
+    /// past, and the server's answer decides as usual (its Upgrade headers
+    /// may be in the part not read).
+    fn request_too_long(
+        &mut self,
+        ctx: &StreamCtx,
+        ts: Timestamp,
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        let Some(req) = http::parse_request_prefix(&self.client_buf) else {
+            return Interest::Done;
+        };
+        let detail = format!(
+            "request head longer than {} bytes ({}): only those were read",
+            http::MAX_HEAD,
+            if req.wants_websocket {
+                "they ask for a WebSocket upgrade"
+            } else {
+                "they do not say whether it asks for a WebSocket upgrade"
+            }
+        );
+        self.violation(ctx, CLIENT, ts, "head-too-long", detail, sink);
+        self.sides[CLIENT].head_rest = Some(HeadSkip::after(&self.client_buf));
+        self.client_buf = Vec::new();
+        self.request = Some((req, ts));
+        self.request_cut = true;
+        self.first_ts.get_or_insert(ts);
+        self.phase = Phase::Response;
         if !self.server_buf.is_empty() {
             return self.response_bytes(ctx, ts, &[], sink);
         }
@@ -296,32 +399,84 @@ impl WsDecoder {
             let (resp, n) = match http::parse_response(&self.server_buf) {
                 Ok(Some(r)) => r,
                 Ok(None) => return Interest::More,
-                Err(HeadError::NotHttp(_) | HeadError::TooLong) => {
+                Err(HeadError::TooLong) => {
+                    let Some(resp) = http::parse_response_prefix(&self.server_buf) else {
+                        self.emit_upgrade(ctx, ts, None, sink);
+                        return Interest::Done;
+                    };
+                    let detail = format!(
+                        "answer head ({} {}) longer than {} bytes: only those were read",
+                        resp.status,
+                        resp.reason,
+                        http::MAX_HEAD
+                    );
+                    self.violation(ctx, SERVER, ts, "head-too-long", detail, sink);
+                    return self.cut_head_answer(resp);
+                }
+                Err(HeadError::NotHttp(_)) => {
                     // Not an HTTP answer: the upgrade did not happen.
                     self.emit_upgrade(ctx, ts, None, sink);
                     return Interest::Done;
                 }
             };
+            if n > http::MAX_HEAD {
+                let detail = format!(
+                    "answer head of {n} bytes, longer than the {} read",
+                    http::MAX_HEAD
+                );
+                self.violation(ctx, SERVER, ts, "head-too-long", detail, sink);
+            }
             self.server_buf.drain(..n);
             // 1xx answers other than 101 are interim: the real one follows.
             if (100..200).contains(&resp.status) && resp.status != 101 {
                 continue;
             }
-            self.emit_upgrade(ctx, ts, Some(&resp), sink);
-            let rest_server = std::mem::take(&mut self.server_buf);
-            let rest_client = std::mem::take(&mut self.client_buf);
-            if resp.status == 101 {
-                self.open(ctx, ts, &resp, sink);
-                self.frames(ctx, SERVER, ts, &rest_server, sink);
-                self.frames(ctx, CLIENT, ts, &rest_client, sink);
-                return self.interest();
-            }
-            self.phase = Phase::Failed;
-            self.failure.server_body = resp.content_length;
-            self.after_failure(ctx, SERVER, ts, &rest_server, sink);
-            self.after_failure(ctx, CLIENT, ts, &rest_client, sink);
-            return Interest::More;
+            return self.answered(ctx, ts, &resp, sink);
         }
+    }
+
+    /// The answer's head is cut short (too long, or given up to the memory
+    /// budget): what was read of it stands for it, and the rest of the head
+    /// is read past; [`WsDecoder::answered`] follows at its end.
+    fn cut_head_answer(&mut self, resp: http::Response) -> Interest {
+        self.sides[SERVER].head_rest = Some(HeadSkip::after(&self.server_buf));
+        self.server_buf = Vec::new();
+        self.cut_answer = Some(resp);
+        Interest::More
+    }
+
+    /// Reads past the rest of a head cut short on side `dir`; returns the
+    /// bytes after it, or `None` while it goes on.
+    fn skip_head_rest<'d>(&mut self, dir: usize, data: &'d [u8]) -> Option<&'d [u8]> {
+        let skip = self.sides[dir].head_rest.as_mut()?;
+        let end = skip.end_in(data)?;
+        self.sides[dir].head_rest = None;
+        Some(&data[end..])
+    }
+
+    /// The server's answer (its head consumed; `server_buf` and
+    /// `client_buf` hold what each side sent after it).
+    fn answered(
+        &mut self,
+        ctx: &StreamCtx,
+        ts: Timestamp,
+        resp: &http::Response,
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        self.emit_upgrade(ctx, ts, Some(resp), sink);
+        let rest_server = std::mem::take(&mut self.server_buf);
+        let rest_client = std::mem::take(&mut self.client_buf);
+        if resp.status == 101 {
+            self.open(ctx, ts, resp, sink);
+            self.frames(ctx, SERVER, ts, &rest_server, sink);
+            self.frames(ctx, CLIENT, ts, &rest_client, sink);
+            return self.interest();
+        }
+        self.phase = Phase::Failed;
+        self.failure.server_body = resp.content_length;
+        self.after_failure(ctx, SERVER, ts, &rest_server, sink);
+        self.after_failure(ctx, CLIENT, ts, &rest_client, sink);
+        Interest::More
     }
 
     fn emit_upgrade(
@@ -341,13 +496,12 @@ impl WsDecoder {
         self.status = resp.map(|r| r.status);
         let switched = self.status == Some(101);
         let accept = resp.and_then(|r| r.accept.clone());
-        self.accept_valid = if switched {
-            Some(match (&req.key, &accept) {
-                (Some(k), Some(a)) => http::accept_for(k) == a.trim(),
-                _ => false,
-            })
-        } else {
-            None
+        self.accept_valid = match (switched, &req.key, &accept) {
+            (false, _, _) => None,
+            (true, Some(k), Some(a)) => Some(http::accept_for(k) == a.trim()),
+            // The key may be in the part of a cut head that was not read.
+            (true, None, _) if self.request_cut => None,
+            (true, _, _) => Some(false),
         };
         if switched {
             self.subprotocol = resp.and_then(|r| r.protocol.clone());
@@ -404,7 +558,13 @@ impl WsDecoder {
             self.violation(ctx, SERVER, ts, "bad-accept", detail, sink);
         }
         let offered_protocols = self.request.as_ref().and_then(|r| r.0.protocols.clone());
-        if let Some(p) = &resp.protocol {
+        // An offer missing from a cut request head may be in the part not
+        // read: only one that was read and lacks the choice is broken.
+        let unknown = |offer: &Option<String>| self.request_cut && offer.is_none();
+        let offered_extensions = self.request.as_ref().and_then(|r| r.0.extensions.clone());
+        let (protocols_unknown, extensions_unknown) =
+            (unknown(&offered_protocols), unknown(&offered_extensions));
+        if let Some(p) = resp.protocol.as_ref().filter(|_| !protocols_unknown) {
             if !http::has_token(offered_protocols.as_deref(), p) {
                 let detail = format!(
                     "chose {p:?}, offered {}",
@@ -414,11 +574,7 @@ impl WsDecoder {
             }
         }
         if let Some(ext) = &resp.extensions {
-            let offered = self
-                .request
-                .as_ref()
-                .and_then(|r| r.0.extensions.clone())
-                .unwrap_or_default();
+            let offered = offered_extensions.clone().unwrap_or_default();
             let offered_names: Vec<String> = offered
                 .split(',')
                 .filter_map(|e| e.split(';').next())
@@ -429,7 +585,10 @@ impl WsDecoder {
                 .filter_map(|e| e.split(';').next())
                 .map(str::trim)
             {
-                if !name.is_empty() && !offered_names.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+                if !name.is_empty()
+                    && !extensions_unknown
+                    && !offered_names.iter().any(|o| o.eq_ignore_ascii_case(name))
+                {
                     let detail = format!("accepted {name}, which the client did not offer");
                     self.violation(ctx, SERVER, ts, "extension-not-offered", detail, sink);
                 }
@@ -592,6 +751,7 @@ impl WsDecoder {
             && side.frame.is_none()
             && side.hdr_len == 0
             && !side.stopped
+            && side.head_rest.is_none()
             && side.msg.is_none()
             && !side.close_sent
             && masked == (dir == CLIENT)
@@ -835,11 +995,12 @@ impl WsDecoder {
         let mask = f.h.mask;
         if f.h.opcode.is_control() {
             let keep = CONTROL_KEEP.saturating_sub(control.len()).min(chunk.len());
-            let start = control.len();
+            let (start, cap) = (control.len(), control.capacity());
             control.extend_from_slice(&chunk[..keep]);
             if let Some(key) = f.h.mask {
                 ws::unmask(&mut control[start..], key, pos);
             }
+            self.held += control.capacity() - cap;
             return;
         }
         let Some(m) = msg.as_mut() else { return };
@@ -976,6 +1137,11 @@ impl WsDecoder {
             }
             _ => {}
         }
+        if h.opcode.is_control() {
+            // Freed, not kept for the next control frame: a session holds
+            // a control payload only while one is cut across segments.
+            self.held -= std::mem::take(&mut self.sides[dir].control).capacity();
+        }
         if h.opcode == Opcode::Close {
             self.sides[dir].close_sent = true;
             if self.close.is_none() {
@@ -1083,6 +1249,125 @@ impl WsDecoder {
         })));
     }
 
+    /// [`StreamHandler::shed`]'s work (the count of bytes held is
+    /// redone after it).
+    fn shed_buffers(
+        &mut self,
+        ctx: &StreamCtx,
+        ts: Timestamp,
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        match self.phase {
+            // A request head cut short cannot say whether it asks for an
+            // upgrade: the connection is not decoded (the tracker reports
+            // what was given up).
+            Phase::Request => {
+                self.client_buf = Vec::new();
+                self.server_buf = Vec::new();
+                return Interest::Done;
+            }
+            Phase::Response => {
+                // Client bytes sent before the answer: their frames are lost.
+                if !self.client_buf.is_empty() {
+                    self.sides[CLIENT].stopped = true;
+                }
+                self.client_buf = Vec::new();
+                if !self.server_buf.is_empty() {
+                    // The answer's head so far stands for it; the rest is
+                    // read past.
+                    let Some(resp) = http::parse_response_prefix(&self.server_buf) else {
+                        self.server_buf = Vec::new();
+                        self.emit_upgrade(ctx, ts, None, sink);
+                        return Interest::Done;
+                    };
+                    return self.cut_head_answer(resp);
+                }
+                self.server_buf = Vec::new();
+            }
+            Phase::Open | Phase::Failed => {
+                for side in &mut self.sides {
+                    if side.control.capacity() > 0 {
+                        side.control = Vec::new();
+                        // The control frame being read is reported
+                        // incomplete, the rest of its payload skipped.
+                        if let Some(f) = side.frame.as_mut().filter(|f| f.h.opcode.is_control()) {
+                            f.skip = true;
+                            f.gap = true;
+                        }
+                    }
+                }
+            }
+        }
+        Interest::More
+    }
+
+    /// What the buffers hold, counted (see [`WsDecoder::held`]).
+    fn count_held(&self) -> usize {
+        self.client_buf.capacity()
+            + self.server_buf.capacity()
+            + self.sides[CLIENT].control.capacity()
+            + self.sides[SERVER].control.capacity()
+    }
+
+    /// [`StreamHandler::data`]'s work.
+    fn data_in(
+        &mut self,
+        ctx: &StreamCtx,
+        from_client: bool,
+        ts: Timestamp,
+        data: &[u8],
+        sink: &mut dyn RecordSink,
+    ) -> Interest {
+        self.last_ts = ts;
+        let dir = if from_client { CLIENT } else { SERVER };
+        let mut data = data;
+        if self.sides[dir].head_rest.is_some() {
+            let Some(rest) = self.skip_head_rest(dir, data) else {
+                return Interest::More;
+            };
+            data = rest;
+            if let Some(resp) = self.cut_answer.take().filter(|_| dir == SERVER) {
+                self.server_buf.extend_from_slice(data);
+                if (100..200).contains(&resp.status) && resp.status != 101 {
+                    return self.response_bytes(ctx, ts, &[], sink);
+                }
+                return self.answered(ctx, ts, &resp, sink);
+            }
+            if data.is_empty() {
+                return Interest::More;
+            }
+        }
+        match (self.phase, dir) {
+            (Phase::Request, CLIENT) => self.request_bytes(ctx, ts, data, sink),
+            (Phase::Request, _) => {
+                // The server spoke first: keep it for when the request is read.
+                if self.server_buf.len() + data.len() > http::MAX_HEAD {
+                    return Interest::Done;
+                }
+                self.server_buf.extend_from_slice(data);
+                Interest::More
+            }
+            (Phase::Response, SERVER) => self.response_bytes(ctx, ts, data, sink),
+            (Phase::Response, _) => {
+                if self.client_buf.len() + data.len() > EARLY_CAP {
+                    self.client_buf.clear();
+                    self.sides[CLIENT].stopped = true;
+                } else if !self.sides[CLIENT].stopped {
+                    self.client_buf.extend_from_slice(data);
+                }
+                Interest::More
+            }
+            (Phase::Open, _) => {
+                self.frames(ctx, dir, ts, data, sink);
+                self.interest()
+            }
+            (Phase::Failed, _) => {
+                self.after_failure(ctx, dir, ts, data, sink);
+                Interest::More
+            }
+        }
+    }
+
     /// `len` bytes of a direction will never be seen.
     fn gap_in(
         &mut self,
@@ -1093,6 +1378,21 @@ impl WsDecoder {
         sink: &mut dyn RecordSink,
     ) -> Interest {
         self.gap_bytes += len;
+        if self.sides[dir].head_rest.take().is_some() {
+            // Where the head being read past ends is lost with the bytes.
+            if dir == SERVER {
+                let cut = self.cut_answer.take();
+                self.emit_upgrade(ctx, ts, cut.as_ref(), sink);
+                return Interest::Done;
+            }
+            self.client_buf = Vec::new();
+            self.sides[CLIENT].stopped = true;
+            return if self.phase == Phase::Open {
+                self.interest()
+            } else {
+                Interest::More
+            };
+        }
         match self.phase {
             // A head with a hole cannot be read.
             Phase::Request => return Interest::Done,
@@ -1238,37 +1538,14 @@ impl StreamHandler for WsDecoder {
         data: &[u8],
         sink: &mut dyn RecordSink,
     ) -> Interest {
-        self.last_ts = ts;
-        let dir = if from_client { CLIENT } else { SERVER };
-        match (self.phase, dir) {
-            (Phase::Request, CLIENT) => self.request_bytes(ctx, ts, data, sink),
-            (Phase::Request, _) => {
-                // The server spoke first: keep it for when the request is read.
-                if self.server_buf.len() + data.len() > http::MAX_HEAD {
-                    return Interest::Done;
-                }
-                self.server_buf.extend_from_slice(data);
-                Interest::More
-            }
-            (Phase::Response, SERVER) => self.response_bytes(ctx, ts, data, sink),
-            (Phase::Response, _) => {
-                if self.client_buf.len() + data.len() > EARLY_CAP {
-                    self.client_buf.clear();
-                    self.sides[CLIENT].stopped = true;
-                } else if !self.sides[CLIENT].stopped {
-                    self.client_buf.extend_from_slice(data);
-                }
-                Interest::More
-            }
-            (Phase::Open, _) => {
-                self.frames(ctx, dir, ts, data, sink);
-                self.interest()
-            }
-            (Phase::Failed, _) => {
-                self.after_failure(ctx, dir, ts, data, sink);
-                Interest::More
-            }
+        let before = self.phase;
+        let interest = self.data_in(ctx, from_client, ts, data, sink);
+        // Frames only change the side's control payload, counted as it
+        // changes; the handshake's buffers are counted here.
+        if before != Phase::Open || self.phase != Phase::Open {
+            self.held = self.count_held();
         }
+        interest
     }
 
     fn data_noted(
@@ -1300,16 +1577,36 @@ impl StreamHandler for WsDecoder {
     ) -> Interest {
         self.last_ts = ts;
         let dir = if from_client { CLIENT } else { SERVER };
-        self.gap_in(ctx, dir, ts, len, sink)
+        let interest = self.gap_in(ctx, dir, ts, len, sink);
+        if self.phase != Phase::Open {
+            self.held = self.count_held();
+        }
+        interest
     }
 
+    /// The heads and early client bytes, and control payloads cut across
+    /// segments. (The text preview is bounded by `--preview`, and an
+    /// inflater's window by the agreed window bits: both are part of the
+    /// fixed cost of a session.)
+    fn held_bytes(&self) -> usize {
+        debug_assert_eq!(self.held, self.count_held(), "held bytes kept current");
+        self.held
+    }
+
+    fn shed(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink) -> Interest {
+        let interest = self.shed_buffers(ctx, ts, sink);
+        self.held = self.count_held();
+        interest
+    }
     fn end(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink) {
         if self.request.is_none() {
             return;
         }
         let ts = ts.max(self.last_ts);
         if self.phase == Phase::Response {
-            self.emit_upgrade(ctx, ts, None, sink);
+            // An answer whose head was cut short is still the answer.
+            let cut = self.cut_answer.take();
+            self.emit_upgrade(ctx, ts, cut.as_ref(), sink);
         }
         if self.phase == Phase::Open {
             for dir in [CLIENT, SERVER] {
@@ -1908,6 +2205,104 @@ mod tests {
         assert_eq!(s.send(true, b"\r\n"), Interest::Done);
         s.end();
         assert!(s.out.is_empty(), "no WebSocket records for plain HTTP");
+    }
+
+    /// Heads over 16 KiB, in pieces of any size: reported, read past to
+    /// their blank line without being kept, and the frames after them
+    /// decoded. Before, a long request ended decoding unseen and a long
+    /// answer was reported as no answer.
+    #[test]
+    fn long_heads_are_reported_and_read_past() {
+        let pad = format!("X-Pad: {}\r\n", "p".repeat(20_000));
+        let upgrade =
+            format!("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n");
+        let ok = format!("HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: {ACCEPT}\r\n");
+        for (req, resp, side) in [
+            (
+                format!("GET /r HTTP/1.1\r\n{pad}{upgrade}\r\n"),
+                format!("{ok}\r\n"),
+                Direction::Client,
+            ),
+            (
+                format!("GET /a HTTP/1.1\r\n{upgrade}\r\n"),
+                format!("{ok}{pad}\r\n"),
+                Direction::Server,
+            ),
+        ] {
+            for step in [1, 3, 1448, 65_536] {
+                let mut s = Session::new();
+                let most = step.max(http::MAX_HEAD + step);
+                for piece in req.as_bytes().chunks(step) {
+                    s.send(true, piece);
+                    assert!(s.d.held_bytes() <= 2 * most, "the head is not kept");
+                }
+                for piece in [resp.as_bytes(), &server(0x81, b"hi")]
+                    .concat()
+                    .chunks(step)
+                {
+                    s.send(false, piece);
+                    assert!(s.d.held_bytes() <= 2 * most);
+                }
+                s.send(true, &client(0x81, b"hello"));
+                s.end();
+                assert_eq!(s.rules(), ["head-too-long"], "step {step}");
+                let v = s.out.iter().find_map(|r| match r {
+                    Record::WsViolation(v) => Some(v.direction),
+                    _ => None,
+                });
+                assert_eq!(v, Some(side));
+                assert_eq!(s.upgrade().status, Some(101));
+                let texts: Vec<_> = s.messages().iter().map(|m| m.text.clone()).collect();
+                assert_eq!(
+                    texts,
+                    [Some("hi".into()), Some("hello".into())],
+                    "step {step}"
+                );
+            }
+        }
+    }
+
+    /// Told to shed (memory is short), the decoder holds nothing after it,
+    /// in every phase, and goes on where it can.
+    #[test]
+    fn shedding_drops_every_buffer() {
+        // A partial request head: cannot go on.
+        let mut s = Session::new();
+        s.send(true, b"GET /x HTTP/1.1\r\nHost: a\r\n");
+        assert!(s.d.held_bytes() > 0);
+        assert_eq!(s.d.shed(&ctx(), Timestamp(0), &mut s.out), Interest::Done);
+        assert_eq!(s.d.held_bytes(), 0);
+        // A partial answer: what was read of it stands for it.
+        let mut s = Session::new();
+        s.send(true, format!("GET /x HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\r\n").as_bytes());
+        s.send(
+            false,
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: {ACCEPT}\r\nX-Long: a"
+            )
+            .as_bytes(),
+        );
+        assert_eq!(s.d.shed(&ctx(), Timestamp(0), &mut s.out), Interest::More);
+        assert_eq!(s.d.held_bytes(), 0);
+        s.send(
+            false,
+            &[b"aaaa\r\n\r\n".as_slice(), &server(0x81, b"hi")].concat(),
+        );
+        assert_eq!(s.upgrade().status, Some(101));
+        assert_eq!(s.messages().len(), 1);
+        // A control frame cut across segments: reported incomplete.
+        let mut s = Session::open(None);
+        let ping = client(0x89, b"are you there");
+        s.send(true, &ping[..8]);
+        assert!(s.d.held_bytes() > 0);
+        assert_eq!(s.d.shed(&ctx(), Timestamp(0), &mut s.out), Interest::More);
+        assert_eq!(s.d.held_bytes(), 0);
+        s.send(true, &ping[8..]);
+        s.send(true, &client(0x81, b"after"));
+        let f = s.frames();
+        assert_eq!((f[0].opcode_name, f[0].incomplete), ("ping", true));
+        assert_eq!(s.messages().len(), 1);
+        assert_eq!(s.d.held_bytes(), 0, "a whole control frame is not kept");
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use comfy_table::{presets, ContentArrangement, Table};
-use serde_json::{json, Value};
 
-use crate::check::{eval::show, Expectation, FileResult, Outcome};
-use crate::time::{TimeOfDay, Timestamp};
+use crate::check::{Expectation, FileResult, Outcome, Row};
+use crate::event::ConnRef;
+use crate::render::json::{escape_into, exact_decimal};
+use crate::time::TimeOfDay;
 
 /// How an expectation ended on one file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,95 +79,45 @@ impl Totals {
     }
 }
 
-fn endpoint(r: &Value, side: &str) -> Option<String> {
-    let ip = r.get(format!("{side}_ip"))?.as_str()?;
-    let port = r.get(format!("{side}_port")).map(show).unwrap_or_default();
-    Some(if ip.contains(':') {
+fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
+    if ip.is_ipv6() {
         format!("[{ip}]:{port}")
     } else {
         format!("{ip}:{port}")
-    })
+    }
 }
 
-fn time_of(r: &Value) -> Option<String> {
-    let t = r.get("ts").or_else(|| r.get("first_ts"))?.as_f64()?;
-    let secs = t.floor();
-    let nanos = ((t - secs) * 1e9).round() as u64;
-    Some(
-        TimeOfDay(Timestamp::from_parts(
-            secs as i64,
-            nanos.min(999_999_999),
-            1_000_000_000,
-        ))
-        .to_string(),
-    )
-}
-
-/// The offending records as a table: time, endpoints, then their other
-/// kept fields.
-fn offender_table(res: &FileResult, o: &Outcome, show_n: usize) -> String {
+/// The offending records as a table: time (to the microsecond, from the
+/// integer nanoseconds, as replay prints it), endpoints, then the columns
+/// the expectation chose; nothing shows as `-`.
+fn offender_table(o: &Outcome) -> String {
     let mut t = Table::new();
     t.load_style(presets::NOTHING);
     t.force_no_tty();
     t.set_content_arrangement(ContentArrangement::Disabled);
-    let recs: Vec<&Value> = o
-        .offenders
-        .iter()
-        .take(show_n)
-        .filter_map(|(ty, i)| res.records.of(ty).get(*i))
-        .collect();
-    let skip = [
-        "ts",
-        "first_ts",
-        "client_ip",
-        "client_port",
-        "server_ip",
-        "server_port",
-        "conn_id",
-    ];
-    let mut extra: Vec<String> = Vec::new();
-    for r in &recs {
-        if let Some(obj) = r.as_object() {
-            for k in obj.keys() {
-                if !skip.contains(&k.as_str()) && !extra.contains(k) {
-                    extra.push(k.clone());
-                }
-            }
-        }
-    }
-    // What a record is first (state, direction, rule), long text last.
-    const FIRST: &[&str] = &["state", "direction", "rule", "status", "opcode_name"];
-    let rank = |k: &String| match FIRST.iter().position(|f| f == k) {
-        Some(p) => (0, p),
-        None if matches!(k.as_str(), "detail" | "text" | "message") => (2, 0),
-        None => (1, 0),
-    };
-    extra.sort_by_key(rank);
     let mut header = vec![
         "time".to_string(),
         "client".to_string(),
         "server".to_string(),
     ];
-    header.extend(extra.iter().cloned());
+    header.extend(o.offenders.columns.iter().map(|c| c.to_string()));
     t.set_header(header);
-    for r in &recs {
+    for r in &o.offenders.rows {
         let mut row = vec![
-            time_of(r).unwrap_or_default(),
-            endpoint(r, "client").unwrap_or_default(),
-            endpoint(r, "server").unwrap_or_default(),
+            r.time
+                .map_or("-".into(), |(_, ts)| TimeOfDay(ts).to_string()),
+            r.conn
+                .map_or("-".into(), |c| endpoint(c.client_ip, c.client_port)),
+            r.conn
+                .map_or("-".into(), |c| endpoint(c.server_ip, c.server_port)),
         ];
-        for k in &extra {
-            row.push(match r.get(k) {
-                Some(Value::String(s)) => s.clone(),
-                Some(v) => show(v),
-                None => String::new(),
-            });
-        }
+        row.extend(r.cols.iter().map(|v| v.cell()));
         t.add_row(row);
     }
     let mut s = t.to_string();
-    if o.offenders.len() > recs.len() {
-        let _ = write!(s, "\nand {} more", o.offenders.len() - recs.len());
+    let shown = o.offenders.rows.len() as u64;
+    if o.offenders.total > shown {
+        let _ = write!(s, "\nand {} more", o.offenders.total - shown);
     }
     s
 }
@@ -175,14 +126,37 @@ fn named(e: &Expectation) -> bool {
     e.name != e.source
 }
 
-/// The human report.
+/// The human report: ✓ in green, ✗ and ! in red when `style` has colour,
+/// every mark and arrow in ASCII when it asks for that.
 pub fn write_report<W: Write>(
     out: &mut W,
     exps: &[Expectation],
     results: &[FileResult],
     fatal_errors: bool,
-    show_n: usize,
+    style: crate::config::Style,
 ) -> io::Result<()> {
+    let mut text = Vec::new();
+    report_text(&mut text, exps, results, fatal_errors, style)?;
+    let text = String::from_utf8_lossy(&text);
+    out.write_all(style.glyphs(&text).as_bytes())
+}
+
+fn report_text<W: Write>(
+    out: &mut W,
+    exps: &[Expectation],
+    results: &[FileResult],
+    fatal_errors: bool,
+    style: crate::config::Style,
+) -> io::Result<()> {
+    use crate::render::Tone;
+    let mark = |st: Status| {
+        let tone = match st {
+            Status::Passed => Some(Tone::Good),
+            Status::Failed | Status::Error => Some(Tone::Bad),
+            Status::Skipped => None,
+        };
+        style.paint(st.mark(), tone)
+    };
     for res in results {
         writeln!(out, "{}", res.file)?;
         let fatal = fatal_errors && res.error.is_some();
@@ -199,10 +173,10 @@ pub fn write_report<W: Write>(
         for (e, o) in exps.iter().zip(&res.outcomes) {
             let st = Status::of(o, fatal);
             if st == Status::Error {
-                writeln!(out, "  {} {}", st.mark(), e.name)?;
+                writeln!(out, "  {} {}", mark(st), e.name)?;
                 continue;
             }
-            writeln!(out, "  {} {}  → {}", st.mark(), e.name, o.value)?;
+            writeln!(out, "  {} {}  → {}", mark(st), e.name, o.value.show())?;
             match st {
                 Status::Failed => {
                     if named(e) {
@@ -212,7 +186,7 @@ pub fn write_report<W: Write>(
                         writeln!(out, "      {line}")?;
                     }
                     if !o.offenders.is_empty() {
-                        for line in offender_table(res, o, show_n).lines() {
+                        for line in offender_table(o).lines() {
                             writeln!(out, "      {}", line.trim_end())?;
                         }
                     }
@@ -242,50 +216,102 @@ pub fn write_report<W: Write>(
     writeln!(out)
 }
 
+/// A string field of a JSON object being written: `,"key":"value"`.
+fn str_field(out: &mut Vec<u8>, key: &str, v: &str) {
+    out.extend_from_slice(format!(",\"{key}\":").as_bytes());
+    escape_into(out, v);
+}
+
+/// An offending record as JSON: its type, time (the exact decimal replay
+/// writes), connection, and the columns shown.
+fn row_json(out: &mut Vec<u8>, columns: &[&str], r: &Row) {
+    out.extend_from_slice(b"{\"type\":");
+    escape_into(out, r.ty);
+    if let Some((field, ts)) = r.time {
+        out.extend_from_slice(format!(",\"{field}\":").as_bytes());
+        exact_decimal(out, ts.0, 9);
+    }
+    if let Some(ConnRef {
+        conn_id,
+        client_ip,
+        client_port,
+        server_ip,
+        server_port,
+    }) = r.conn
+    {
+        let _ = write!(
+            out,
+            ",\"conn_id\":{conn_id},\"client_ip\":\"{client_ip}\",\"client_port\":{client_port},\
+             \"server_ip\":\"{server_ip}\",\"server_port\":{server_port}"
+        );
+    }
+    for (name, v) in columns.iter().zip(&r.cols) {
+        out.extend_from_slice(format!(",\"{name}\":").as_bytes());
+        v.write_json(out);
+    }
+    out.push(b'}');
+}
+
 /// One `check_result` per expectation per file, then `check_summary`.
+/// `value` is the measured value with its JSON type (a number, boolean,
+/// string or null; a list for the parts of `and`/`or`; a description for
+/// quantifiers and baselines); `records` are the offending records shown.
 pub fn write_json<W: Write>(
     out: &mut W,
     exps: &[Expectation],
     results: &[FileResult],
     fatal_errors: bool,
-    show_n: usize,
 ) -> io::Result<()> {
+    let mut line = Vec::with_capacity(1024);
     for res in results {
         let fatal = fatal_errors && res.error.is_some();
         for (e, o) in exps.iter().zip(&res.outcomes) {
             let st = Status::of(o, fatal);
-            let records: Vec<&Value> = o
-                .offenders
-                .iter()
-                .take(show_n)
-                .filter_map(|(ty, i)| res.records.of(ty).get(*i))
-                .collect();
-            let v = json!({
-                "type": "check_result",
-                "file": res.file,
-                "name": e.name,
-                "expect": e.source,
-                "status": st.word(),
-                "value": if st == Status::Error { "n/a".to_string() } else { o.value.clone() },
-                "reason": if st == Status::Error { res.error.clone().unwrap_or_default() } else { o.reason.clone() },
-                "offenders": o.offenders.len(),
-                "records": records,
-                "capture_error": res.error,
-            });
-            writeln!(out, "{v}")?;
+            line.clear();
+            line.extend_from_slice(b"{\"type\":\"check_result\"");
+            str_field(&mut line, "file", &res.file);
+            str_field(&mut line, "name", &e.name);
+            str_field(&mut line, "expect", &e.source);
+            str_field(&mut line, "status", st.word());
+            line.extend_from_slice(b",\"value\":");
+            if st == Status::Error {
+                line.extend_from_slice(b"null");
+            } else {
+                o.value.write_json(&mut line);
+            }
+            let reason = if st == Status::Error {
+                res.error.clone().unwrap_or_default()
+            } else {
+                o.reason.clone()
+            };
+            str_field(&mut line, "reason", &reason);
+            let _ = write!(line, ",\"offenders\":{},\"records\":[", o.offenders.total);
+            for (i, r) in o.offenders.rows.iter().enumerate() {
+                if i > 0 {
+                    line.push(b',');
+                }
+                row_json(&mut line, &o.offenders.columns, r);
+            }
+            line.extend_from_slice(b"],\"capture_error\":");
+            match &res.error {
+                Some(err) => escape_into(&mut line, err),
+                None => line.extend_from_slice(b"null"),
+            }
+            line.extend_from_slice(b"}\n");
+            out.write_all(&line)?;
         }
     }
     let t = Totals::of(results, fatal_errors);
-    let v = json!({
-        "type": "check_summary",
-        "files": results.len(),
-        "expectations": exps.len(),
-        "passed": t.passed,
-        "failed": t.failed,
-        "skipped": t.skipped,
-        "errors": t.errors,
-    });
-    writeln!(out, "{v}")
+    writeln!(
+        out,
+        "{{\"type\":\"check_summary\",\"files\":{},\"expectations\":{},\"passed\":{},\"failed\":{},\"skipped\":{},\"errors\":{}}}",
+        results.len(),
+        exps.len(),
+        t.passed,
+        t.failed,
+        t.skipped,
+        t.errors
+    )
 }
 
 fn xml_escape(s: &str) -> String {
@@ -314,7 +340,6 @@ pub fn write_junit<W: Write>(
     exps: &[Expectation],
     results: &[FileResult],
     fatal_errors: bool,
-    show_n: usize,
     seconds: &[f64],
 ) -> io::Result<()> {
     let t = Totals::of(results, fatal_errors);
@@ -350,10 +375,10 @@ pub fn write_junit<W: Write>(
             match Status::of(o, fatal) {
                 Status::Passed => {}
                 Status::Failed => {
-                    let mut body = format!("{}\nvalue: {}\n{}", e.source, o.value, o.reason);
+                    let mut body = format!("{}\nvalue: {}\n{}", e.source, o.value.show(), o.reason);
                     if !o.offenders.is_empty() {
                         body.push('\n');
-                        body.push_str(&offender_table(res, o, show_n));
+                        body.push_str(&offender_table(o));
                     }
                     write!(
                         out,

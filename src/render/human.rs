@@ -223,6 +223,10 @@ impl<W: Write> HumanView<W> {
                 e.bytes.unwrap_or(0),
                 side(e.direction)
             ),
+            TcpEventKind::BufferLimit => format!(
+                "memory budget for all connections' buffers reached: this one, the oldest holder, gave up {} bytes",
+                e.bytes.unwrap_or(0)
+            ),
             TcpEventKind::OverlapConflict => format!(
                 "overlapping segment from {} differs from the first copy (first copy kept)",
                 side(e.direction)
@@ -631,6 +635,17 @@ impl<W: Write> HumanView<W> {
             bad(s.decode_errors),
         );
         row(
+            "damaged records",
+            match s.first_damaged_offset {
+                Some(at) => format!(
+                    "{} skipped (impossible original length), the first at byte offset {at}",
+                    s.damaged_records
+                ),
+                None => s.damaged_records.to_string(),
+            },
+            bad(s.damaged_records),
+        );
+        row(
             "not decoded",
             format!(
                 "{} non-IP, {} other IP protocols, {} unsupported link type",
@@ -641,13 +656,14 @@ impl<W: Write> HumanView<W> {
         row(
             "IP fragments",
             format!(
-                "{} seen, {} datagrams reassembled, {} incomplete, {} conflicting overlaps",
+                "{} seen, {} datagrams reassembled, {} incomplete, {} conflicting overlaps, {} invalid (past 65535 bytes)",
                 s.ip_fragments,
                 s.fragments_reassembled,
                 s.fragments_incomplete,
-                s.fragment_conflicts
+                s.fragment_conflicts,
+                s.fragments_invalid
             ),
-            warn(s.fragments_incomplete + s.fragment_conflicts),
+            warn(s.fragments_incomplete + s.fragment_conflicts + s.fragments_invalid),
         );
         row(
             "flows evicted (table full)",
@@ -658,6 +674,7 @@ impl<W: Write> HumanView<W> {
             || s.reassembly_gaps > 0
             || s.reassembly_dropped_bytes > 0
             || s.reassembly_conflicts > 0
+            || s.buffers_given_up > 0
         {
             row(
                 "WebSocket",
@@ -674,6 +691,14 @@ impl<W: Write> HumanView<W> {
                     s.reassembly_gaps, s.reassembly_dropped_bytes, s.reassembly_conflicts
                 ),
                 warn(s.reassembly_gaps + s.reassembly_dropped_bytes + s.reassembly_conflicts),
+            );
+            row(
+                "stream buffers",
+                format!(
+                    "{} given up to the memory budget ({} bytes)",
+                    s.buffers_given_up, s.buffer_bytes_given_up
+                ),
+                warn(s.buffers_given_up),
             );
         }
         if let Some(e) = &self.error {

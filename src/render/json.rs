@@ -256,6 +256,16 @@ fn decimal<const DIGITS: u32>(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&buf[i..]);
 }
 
+/// `v / 10^digits` as the exact decimal the encoder writes for times
+/// (`digits` 9) and milliseconds (6); other scales are not written.
+pub fn exact_decimal(out: &mut Vec<u8>, v: i64, digits: u32) {
+    debug_assert!(matches!(digits, 6 | 9), "scale {digits}");
+    match digits {
+        6 => decimal::<6>(out, v),
+        _ => decimal::<9>(out, v),
+    }
+}
+
 /// Dotted-quad IPv4, formatted in a stack buffer and appended once.
 #[inline]
 fn ipv4(out: &mut Vec<u8>, o: [u8; 4]) {
@@ -594,12 +604,15 @@ fn summary(out: &mut Vec<u8>, s: &Summary) {
     o.u64(k!("non_ip"), s.non_ip);
     o.u64(k!("other_ip"), s.other_ip);
     o.u64(k!("unsupported_link"), s.unsupported_link);
+    o.u64(k!("damaged_records"), s.damaged_records);
+    o.opt_u64(k!("first_damaged_offset"), s.first_damaged_offset);
     o.u64(k!("tcp_conns"), s.tcp_conns);
     o.u64(k!("udp_flows"), s.udp_flows);
     o.u64(k!("ip_fragments"), s.ip_fragments);
     o.u64(k!("fragments_reassembled"), s.fragments_reassembled);
     o.u64(k!("fragments_incomplete"), s.fragments_incomplete);
     o.u64(k!("fragment_conflicts"), s.fragment_conflicts);
+    o.u64(k!("fragments_invalid"), s.fragments_invalid);
     o.u64(k!("evicted"), s.evicted);
     o.u64(k!("ws_sessions"), s.ws_sessions);
     o.u64(k!("ws_frames"), s.ws_frames);
@@ -608,6 +621,8 @@ fn summary(out: &mut Vec<u8>, s: &Summary) {
     o.u64(k!("reassembly_gaps"), s.reassembly_gaps);
     o.u64(k!("reassembly_dropped_bytes"), s.reassembly_dropped_bytes);
     o.u64(k!("reassembly_conflicts"), s.reassembly_conflicts);
+    o.u64(k!("buffers_given_up"), s.buffers_given_up);
+    o.u64(k!("buffer_bytes_given_up"), s.buffer_bytes_given_up);
     o.key(k!("link_types"));
     o.out.push(b'{');
     for (i, (name, n)) in s.link_types.iter().enumerate() {

@@ -469,11 +469,11 @@ pub fn plain(
                 line.push(' ');
                 let painted = style.paint(text, *tone);
                 if *right {
-                    line.extend(std::iter::repeat(' ').take(pad));
+                    line.extend(std::iter::repeat_n(' ', pad));
                     line.push_str(&painted);
                 } else {
                     line.push_str(&painted);
-                    line.extend(std::iter::repeat(' ').take(pad));
+                    line.extend(std::iter::repeat_n(' ', pad));
                 }
                 line.push(' ');
             }

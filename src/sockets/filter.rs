@@ -10,7 +10,8 @@
 //! `<=`/`le`, `>`/`gt`, `>=`/`ge` (default `=`) and a port (`:443`, `443`,
 //! or a service name from /etc/services); `src`/`dst` with an address,
 //! `ADDR/PREFIX`, `ADDR:PORT` or `[V6]:PORT`, `*` for any. Juxtaposed terms
-//! are and-ed, as in ss.
+//! are and-ed, as in ss. Parentheses and `not`s nest at most [`MAX_DEPTH`]
+//! deep (deeper would exhaust the stack); and/or chains are flat lists.
 
 use std::net::IpAddr;
 
@@ -29,9 +30,12 @@ pub enum Filter {
         port: Option<u16>,
     },
     Not(Box<Filter>),
-    And(Box<Filter>, Box<Filter>),
-    Or(Box<Filter>, Box<Filter>),
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
 }
+
+/// How deep parentheses and `not`s may nest.
+pub const MAX_DEPTH: usize = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -43,93 +47,142 @@ pub enum Op {
     Ge,
 }
 
-/// A parse error: the word where it happened and what was expected.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("filter expression, at `{at}`: {message}")]
+/// A parse error: the word where it happened (and its column, counted in
+/// characters from 1; none at the end) and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterError {
     pub at: String,
+    pub column: Option<usize>,
     pub message: String,
 }
 
-/// Words, parentheses and runs of operator characters (`>=`, `!=`, `!`).
-fn tokens(src: &str) -> Vec<String> {
+impl std::fmt::Display for FilterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.column {
+            Some(c) => write!(
+                f,
+                "filter expression, at column {c} `{}`: {}",
+                self.at, self.message
+            ),
+            None => write!(f, "filter expression, at the end: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+/// Words, parentheses and runs of operator characters (`>=`, `!=`, `!`),
+/// each with the column it starts at.
+fn tokens(src: &str) -> Vec<(usize, String)> {
     let is_op = |c: char| matches!(c, '=' | '!' | '<' | '>');
     let mut out = Vec::new();
     let mut cur = String::new();
-    for c in src.chars() {
+    let mut start = 0;
+    for (i, c) in src.chars().enumerate() {
+        let col = i + 1;
         let cur_is_op = cur.chars().next().is_some_and(is_op);
         if c == '(' || c == ')' || c.is_whitespace() {
             if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
+                out.push((start, std::mem::take(&mut cur)));
             }
             if !c.is_whitespace() {
-                out.push(c.to_string());
+                out.push((col, c.to_string()));
             }
         } else if is_op(c) != cur_is_op && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
+            out.push((start, std::mem::take(&mut cur)));
+            start = col;
             cur.push(c);
         } else {
+            if cur.is_empty() {
+                start = col;
+            }
             cur.push(c);
         }
     }
     if !cur.is_empty() {
-        out.push(cur);
+        out.push((start, cur));
     }
     out
 }
 
 struct Parser {
-    toks: Vec<String>,
+    toks: Vec<(usize, String)>,
     at: usize,
+    /// Parentheses and `not`s open around the current token.
+    depth: usize,
 }
 
 impl Parser {
     fn peek(&self) -> Option<&str> {
-        self.toks.get(self.at).map(String::as_str)
+        self.toks.get(self.at).map(|(_, t)| t.as_str())
     }
 
     fn err(&self, message: impl Into<String>) -> FilterError {
         FilterError {
             at: self.peek().unwrap_or("the end").to_string(),
+            column: self.toks.get(self.at).map(|(c, _)| *c),
             message: message.into(),
         }
     }
 
+    /// One level deeper; an error past the limit.
+    fn deeper(&mut self) -> Result<(), FilterError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err(format!("nested more than {MAX_DEPTH} deep")));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Filter, FilterError> {
-        let mut l = self.and()?;
+        let mut parts = vec![self.and()?];
         while matches!(self.peek(), Some("or" | "||" | "|")) {
             self.at += 1;
-            l = Filter::Or(Box::new(l), Box::new(self.and()?));
+            parts.push(self.and()?);
         }
-        Ok(l)
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Filter::And(Vec::new()))
+        } else {
+            Filter::Or(parts)
+        })
     }
 
     fn and(&mut self) -> Result<Filter, FilterError> {
-        let mut l = self.not()?;
+        let mut parts = vec![self.not()?];
         loop {
             match self.peek() {
                 Some("and" | "&&" | "&") => self.at += 1,
                 // ss and-s terms written one after another.
                 Some(t) if t != ")" && t != "or" && t != "||" && t != "|" => {}
-                _ => return Ok(l),
+                _ => break,
             }
-            l = Filter::And(Box::new(l), Box::new(self.not()?));
+            parts.push(self.not()?);
         }
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Filter::And(Vec::new()))
+        } else {
+            Filter::And(parts)
+        })
     }
 
     fn not(&mut self) -> Result<Filter, FilterError> {
         match self.peek() {
             Some("not" | "!") => {
+                self.deeper()?;
                 self.at += 1;
-                Ok(Filter::Not(Box::new(self.not()?)))
+                let f = self.not()?;
+                self.depth -= 1;
+                Ok(Filter::Not(Box::new(f)))
             }
             Some("(") => {
+                self.deeper()?;
                 self.at += 1;
                 let f = self.or()?;
                 if self.peek() != Some(")") {
                     return Err(self.err("expected `)`"));
                 }
                 self.at += 1;
+                self.depth -= 1;
                 Ok(f)
             }
             _ => self.primitive(),
@@ -258,6 +311,7 @@ pub fn parse(src: &str) -> Result<Filter, FilterError> {
     let mut p = Parser {
         toks: tokens(src),
         at: 0,
+        depth: 0,
     };
     if p.toks.is_empty() {
         return Err(p.err("empty filter"));
@@ -316,12 +370,12 @@ impl Filter {
                 } else {
                     (r.remote_ip, r.remote_port)
                 };
-                inet && port.map_or(true, |want| p == Some(want))
-                    && net.map_or(true, |(n, len)| ip.is_some_and(|ip| in_net(ip, n, len)))
+                inet && port.is_none_or(|want| p == Some(want))
+                    && net.is_none_or(|(n, len)| ip.is_some_and(|ip| in_net(ip, n, len)))
             }
             Filter::Not(f) => !f.matches(r),
-            Filter::And(a, b) => a.matches(r) && b.matches(r),
-            Filter::Or(a, b) => a.matches(r) || b.matches(r),
+            Filter::And(parts) => parts.iter().all(|f| f.matches(r)),
+            Filter::Or(parts) => parts.iter().any(|f| f.matches(r)),
         }
     }
 }
@@ -383,6 +437,33 @@ mod tests {
         assert_eq!(e.at, "port");
         let e = parse("dst 10.0.0.0/40").unwrap_err();
         assert_eq!(e.at, "10.0.0.0/40");
+        assert_eq!(
+            e.to_string(),
+            "filter expression, at column 5 `10.0.0.0/40`: expected an address (10.0.0.1, 10.0.0.0/8, [::1]:22, *:80)"
+        );
         assert!(parse("").is_err());
+        assert_eq!(
+            parse("sport = :22 or").unwrap_err().to_string(),
+            "filter expression, at the end: expected sport, dport, src or dst"
+        );
+    }
+
+    /// Nesting past the limit is an error at the token that goes too deep;
+    /// long chains are not nesting.
+    #[test]
+    fn nesting_is_bounded_and_chains_are_flat() {
+        let deep = format!("{}sport = :22{}", "( ".repeat(101), " )".repeat(101));
+        let e = parse(&deep).unwrap_err();
+        assert_eq!((e.column, e.at.as_str()), (Some(201), "("));
+        assert!(e.message.contains("nested more than 100 deep"), "{e}");
+        let ok = format!("{}sport = :22{}", "( ".repeat(100), " )".repeat(100));
+        assert!(parse(&ok).is_ok());
+        let nots = format!("{}sport = :22", "not ".repeat(101));
+        assert_eq!(parse(&nots).unwrap_err().column, Some(401));
+        let chain = vec!["sport = :22"; 50_000].join(" or ");
+        let f = parse(&chain).unwrap();
+        assert!(matches!(&f, Filter::Or(v) if v.len() == 50_000));
+        let web = row("10.0.0.1", 22, "192.168.1.9", 51000);
+        assert!(f.matches(&web));
     }
 }

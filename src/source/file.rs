@@ -160,8 +160,34 @@ pub struct CaptureReader<R> {
     /// Interfaces seen, in order of description (all sections).
     all_interfaces: Vec<Interface>,
     skipped_blocks: u64,
+    /// Records skipped as damaged (see [`Damaged`]).
+    damaged: Damaged,
     /// Never move handed-out bytes: ask for a new buffer instead.
     chunked: bool,
+}
+
+/// Packet records whose framing holds but whose original length cannot be
+/// true: below the captured length, or above the largest snapshot length
+/// (max(snaplen, 256 KiB)). Such a record is damage, not data: it is skipped,
+/// counted, and the offset of the first one kept for the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Damaged {
+    pub records: u64,
+    /// File offset of the first one.
+    pub first_offset: Option<u64>,
+}
+
+impl Damaged {
+    /// Whether `orig` (a record's original length) is impossible for
+    /// `captured` bytes under `limit`; counts the record at `offset` if so.
+    fn check(&mut self, captured: usize, orig: u32, limit: u32, offset: u64) -> bool {
+        let bad = (orig as usize) < captured || orig > limit;
+        if bad {
+            self.records += 1;
+            self.first_offset.get_or_insert(offset);
+        }
+        bad
+    }
 }
 
 impl<R: Read> CaptureReader<R> {
@@ -184,6 +210,7 @@ impl<R: Read> CaptureReader<R> {
             last_ts: Timestamp::ZERO,
             all_interfaces: Vec::new(),
             skipped_blocks: 0,
+            damaged: Damaged::default(),
             chunked: false,
         };
         r.fill_to(4).map_err(|e| r.err_here(e.into()))?;
@@ -288,6 +315,11 @@ impl<R: Read> CaptureReader<R> {
         self.skipped_blocks
     }
 
+    /// Records skipped because their original length cannot be true.
+    pub fn damaged(&self) -> Damaged {
+        self.damaged
+    }
+
     /// File offset of the next unread byte.
     pub fn offset(&self) -> u64 {
         self.base + self.pos as u64
@@ -364,59 +396,64 @@ impl<R: Read> CaptureReader<R> {
             unreachable!("called for pcap layout only")
         };
         let hdr_len = if modified { 24 } else { 16 };
-        fill!(self, hdr_len);
-        let have = self.end - self.pos;
-        if have == 0 {
-            return Ok(Step::End);
-        }
-        if have < hdr_len {
-            return Err(self.err_here(ReadErrorKind::Truncated {
-                what: "record header",
-                needed: hdr_len as u64,
-                available: have as u64,
-            }));
-        }
-        let h = &self.buf[self.pos..self.pos + hdr_len];
-        let rd = |i: usize| {
-            let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
-            if big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
+        loop {
+            fill!(self, hdr_len);
+            let have = self.end - self.pos;
+            if have == 0 {
+                return Ok(Step::End);
             }
-        };
-        let (ts_sec, ts_frac, caplen, origlen) = (rd(0), rd(4), rd(8), rd(12));
-        let limit = snaplen.max(MAX_PCAP_RECORD).min(MAX_BLOCK_LEN as u32);
-        if caplen > limit {
-            return Err(self.err_here(ReadErrorKind::AbsurdLength {
-                what: "record",
-                len: u64::from(caplen),
-                limit: u64::from(limit),
+            if have < hdr_len {
+                return Err(self.err_here(ReadErrorKind::Truncated {
+                    what: "record header",
+                    needed: hdr_len as u64,
+                    available: have as u64,
+                }));
+            }
+            let h = &self.buf[self.pos..self.pos + hdr_len];
+            let rd = |i: usize| {
+                let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+                if big_endian {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            };
+            let (ts_sec, ts_frac, caplen, origlen) = (rd(0), rd(4), rd(8), rd(12));
+            let limit = snaplen.max(MAX_PCAP_RECORD).min(MAX_BLOCK_LEN as u32);
+            if caplen > limit {
+                return Err(self.err_here(ReadErrorKind::AbsurdLength {
+                    what: "record",
+                    len: u64::from(caplen),
+                    limit: u64::from(limit),
+                }));
+            }
+            let total = hdr_len + caplen as usize;
+            fill!(self, total);
+            let have = self.end - self.pos;
+            if have < total {
+                return Err(self.err_here(ReadErrorKind::Truncated {
+                    what: "packet record",
+                    needed: total as u64,
+                    available: have as u64,
+                }));
+            }
+            let offset = self.offset();
+            let start = self.pos + hdr_len;
+            self.pos += total;
+            if self.damaged.check(caplen as usize, origlen, limit, offset) {
+                continue;
+            }
+            return Ok(Step::Found(Found {
+                // pcap stores seconds as an unsigned 32-bit count.
+                ts: Timestamp::from_parts(i64::from(ts_sec), u64::from(ts_frac), units_per_sec),
+                link,
+                interface: 0,
+                wire_len: origlen,
+                start,
+                len: caplen as usize,
+                offset,
             }));
         }
-        let total = hdr_len + caplen as usize;
-        fill!(self, total);
-        let have = self.end - self.pos;
-        if have < total {
-            return Err(self.err_here(ReadErrorKind::Truncated {
-                what: "packet record",
-                needed: total as u64,
-                available: have as u64,
-            }));
-        }
-        let offset = self.offset();
-        let start = self.pos + hdr_len;
-        self.pos += total;
-        Ok(Step::Found(Found {
-            // pcap stores seconds as an unsigned 32-bit count.
-            ts: Timestamp::from_parts(i64::from(ts_sec), u64::from(ts_frac), units_per_sec),
-            link,
-            interface: 0,
-            wire_len: origlen.max(caplen),
-            start,
-            len: caplen as usize,
-            offset,
-        }))
     }
 
     fn next_pcapng_packet(&mut self) -> Result<Step, ReadError> {
@@ -463,7 +500,7 @@ impl<R: Read> CaptureReader<R> {
             };
             let block_type = u32_at(head);
             let total_len = u32_at(&head[4..]) as usize;
-            if total_len < 12 || total_len % 4 != 0 {
+            if total_len < 12 || !total_len.is_multiple_of(4) {
                 return Err(self.err_here(ReadErrorKind::BadBlock(format!(
                     "block length {total_len} is not a multiple of 4 of at least 12"
                 ))));
@@ -562,10 +599,15 @@ impl<R: Read> CaptureReader<R> {
                     let data = epb.packet_data();
                     let start = data.as_ptr() as usize - self.buf.as_ptr() as usize;
                     let len = data.len();
-                    let wire_len = epb.origlen.max(len as u32);
+                    let wire_len = epb.origlen;
+                    let (link, limit) = (iface.link, iface.snaplen.max(MAX_PCAP_RECORD));
+                    if self.damaged.check(len, wire_len, limit, offset) {
+                        self.pos += total_len;
+                        continue;
+                    }
                     let found = Found {
                         ts,
-                        link: iface.link,
+                        link,
                         interface: epb.if_id,
                         wire_len,
                         start,
@@ -596,13 +638,19 @@ impl<R: Read> CaptureReader<R> {
                     }
                     let start = data.as_ptr() as usize - self.buf.as_ptr() as usize;
                     let len = data.len();
+                    let limit = iface.snaplen.max(MAX_PCAP_RECORD);
+                    let (link, wire_len) = (iface.link, spb.origlen);
+                    if self.damaged.check(len, wire_len, limit, offset) {
+                        self.pos += total_len;
+                        continue;
+                    }
                     let found = Found {
                         // SPBs carry no timestamp: the previous packet's time
                         // keeps the capture in order.
                         ts: self.last_ts,
-                        link: iface.link,
+                        link,
                         interface: 0,
-                        wire_len: spb.origlen.max(len as u32),
+                        wire_len,
                         start,
                         len,
                         offset,
@@ -823,6 +871,34 @@ mod tests {
         assert!(matches!(e.kind, ReadErrorKind::Truncated { .. }));
     }
 
+    /// An original length below the captured one, or beyond any snapshot
+    /// length, is damage: the record is skipped and counted with its
+    /// offset, and reading goes on (before, 0xffffffff was taken as the
+    /// packet's size on the wire).
+    #[test]
+    fn impossible_original_lengths_are_damage_not_data() {
+        let mut f = pcap_header(0xa1b2_c3d4, 1);
+        f.extend(record(1, 0, b"good", 4));
+        let second = f.len() as u64;
+        f.extend(record(2, 0, b"huge", 0xffff_ffff));
+        f.extend(record(3, 0, b"longer-than-orig", 3));
+        f.extend(record(4, 0, b"past-the-snaplen", MAX_PCAP_RECORD + 1));
+        f.extend(record(5, 0, b"cut", 1500));
+        let mut r = CaptureReader::new(&f[..]).unwrap();
+        let mut wire = Vec::new();
+        while let Some(p) = r.next_packet().unwrap() {
+            wire.push(p.wire_len);
+        }
+        assert_eq!(wire, [4, 1500]);
+        assert_eq!(
+            r.damaged(),
+            Damaged {
+                records: 3,
+                first_offset: Some(second)
+            }
+        );
+    }
+
     #[test]
     fn absurd_length_is_not_waited_for() {
         let mut f = pcap_header(0xa1b2_c3d4, 1);
@@ -838,7 +914,7 @@ mod tests {
 
     fn block(kind: u32, body: &[u8]) -> Vec<u8> {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let total = (body.len() + 12) as u32;

@@ -15,6 +15,7 @@
 //! Records are written to a [`RecordSink`] as flows end; at the end of input
 //! the remaining flows are written in order of their first packet.
 
+pub mod budget;
 pub mod index;
 pub mod key;
 pub mod reassembly;
@@ -32,6 +33,7 @@ use std::net::IpAddr;
 use crate::decode::{Packet, TcpSegment, Transport, Vlans};
 use crate::event::{Record, RecordSink};
 use crate::time::{Nanos, Timestamp};
+use budget::{BufferStats, StreamBudget};
 use key::{Endpoint, FlowKey, Proto};
 use reassembly::{ReassemblyLimits, ReassemblyStats};
 use service::service_for;
@@ -71,7 +73,12 @@ pub struct TrackConfig {
 impl Default for TrackConfig {
     fn default() -> Self {
         TrackConfig {
-            // About 1.5 KB per TCP connection at worst: ~300 MB.
+            // About 1.1 KB per TCP connection (a 312-byte slot, a 592-byte
+            // cold part, index and timer), 1.6 KB more for one being
+            // decoded (its decoder and reassemblers), whose buffers share
+            // `reassembly.total_bytes` (measured: 100 000 open connections
+            // add 112 MB, 272 MB when all are decoded): at most ~220 MB,
+            // ~540 MB if every one is decoded.
             max_flows: 200_000,
             // Zeek's tcp_inactivity_timeout and udp_inactivity_timeout;
             // Linux's TIME-WAIT (TCP_TIMEWAIT_LEN).
@@ -94,6 +101,8 @@ pub struct TrackStats {
     pub peak_flows: u64,
     /// Reassembled streams: holes, and bytes given up to limits.
     pub reassembly: ReassemblyStats,
+    /// Buffers given up to the budget of all connections' buffers.
+    pub buffers: BufferStats,
 }
 
 /// A packet's flow identity, computed once (possibly on another thread than
@@ -179,6 +188,8 @@ pub struct Tracker {
     wheel: TimerWheel<Timer>,
     detector: Option<StreamDetector>,
     rstats: ReassemblyStats,
+    /// Every decoded connection's buffers, within `reassembly.total_bytes`.
+    budget: StreamBudget,
     next_id: u64,
     next_gen: u32,
     now: Timestamp,
@@ -203,6 +214,7 @@ impl Tracker {
             wheel: TimerWheel::new(horizon + 1),
             detector: None,
             rstats: ReassemblyStats::default(),
+            budget: StreamBudget::new(cfg.reassembly.total_bytes),
             next_id: 0,
             next_gen: 0,
             now: Timestamp(i64::MIN),
@@ -214,6 +226,7 @@ impl Tracker {
     pub fn stats(&self) -> TrackStats {
         TrackStats {
             reassembly: self.rstats,
+            buffers: self.budget.stats(),
             ..self.stats
         }
     }
@@ -222,6 +235,14 @@ impl Tracker {
     /// first client bytes.
     pub fn set_detector(&mut self, detector: StreamDetector) {
         self.detector = Some(detector);
+    }
+
+    /// Bytes all decoded connections' buffers hold: as the budget counts
+    /// them, and as counted now connection by connection (for tests and
+    /// fuzzing: the two must agree, and stay within the budget).
+    pub fn buffers(&self) -> (usize, usize) {
+        let held = self.tcp.iter().map(|(_, e)| e.flow.buffers().0).sum();
+        (self.budget.used(), held)
     }
 
     /// Flows currently held.
@@ -403,8 +424,10 @@ impl Tracker {
                     detector: self.detector.as_ref(),
                     limits: &self.cfg.reassembly,
                     stats: &mut self.rstats,
+                    budget: &mut self.budget,
                 };
                 e.flow.process(&tp, &mut env, sink);
+                e.flow.charge_buffers(slot, &mut self.budget);
                 let deadline = e.flow.deadline(linger, idle);
                 if deadline.0.div_euclid(1_000_000_000) < e.queued {
                     let timer = Timer {
@@ -413,6 +436,9 @@ impl Tracker {
                         gen: e.gen,
                     };
                     e.queued = self.wheel.schedule(self.now, deadline, timer);
+                }
+                if self.budget.over() {
+                    self.enforce_budget(sink);
                 }
                 return;
             }
@@ -424,6 +450,7 @@ impl Tracker {
                     detector: None,
                     limits: &self.cfg.reassembly,
                     stats: &mut self.rstats,
+                    budget: &mut self.budget,
                 };
                 emit_tcp(&mut old.flow, false, &mut env, sink)
             }
@@ -451,6 +478,7 @@ impl Tracker {
             detector: self.detector.as_ref(),
             limits: &self.cfg.reassembly,
             stats: &mut self.rstats,
+            budget: &mut self.budget,
         };
         conn.process(&tp, &mut env, sink);
         let deadline = conn.deadline(linger, idle);
@@ -470,8 +498,44 @@ impl Tracker {
         let queued = self.wheel.schedule(pkt.ts, deadline, timer);
         if let Some(e) = self.tcp.get_mut(slot) {
             e.queued = queued;
+            e.flow.charge_buffers(slot, &mut self.budget);
         }
         self.note_peak();
+        if self.budget.over() {
+            self.enforce_budget(sink);
+        }
+    }
+
+    /// All decoded connections' buffers hold more than the budget: the
+    /// connections that have held buffers longest give them up until they
+    /// fit (each at most once per call: one that cannot shed goes to the
+    /// back).
+    #[cold]
+    fn enforce_budget<S: RecordSink>(&mut self, sink: &mut S) {
+        let mut tries = self.budget.holders();
+        while self.budget.over() && tries > 0 {
+            tries -= 1;
+            let Some((id, slot)) = self.budget.oldest() else {
+                break;
+            };
+            let Some(e) = self.tcp.get_mut(slot).filter(|e| e.flow.id == id) else {
+                // Cannot happen (a connection leaving releases its charge);
+                // never loop on it.
+                self.budget.release(id);
+                continue;
+            };
+            let mut env = StreamEnv {
+                detector: None,
+                limits: &self.cfg.reassembly,
+                stats: &mut self.rstats,
+                budget: &mut self.budget,
+            };
+            e.flow.give_up_buffers(&mut env, sink);
+            e.flow.charge_buffers(slot, &mut self.budget);
+            if self.budget.oldest().is_some_and(|(first, _)| first == id) {
+                self.budget.to_back(id);
+            }
+        }
     }
 
     /// The real deadline of the flow a timer points to, if the timer is live.
@@ -590,6 +654,7 @@ impl Tracker {
                     detector: None,
                     limits: &self.cfg.reassembly,
                     stats: &mut self.rstats,
+                    budget: &mut self.budget,
                 };
                 self.tcp
                     .remove_with(t.slot, |e| emit_tcp(&mut e.flow, evicted, &mut env, sink));
@@ -623,7 +688,7 @@ impl Tracker {
 
 fn emit_tcp<S: RecordSink>(c: &mut TcpConn, evicted: bool, env: &mut StreamEnv<'_>, sink: &mut S) {
     c.finish_streams(env, sink);
-    if !sink.wants_flow_records() {
+    if !sink.flow_records().tcp_conn {
         return;
     }
     let service = service_for(Proto::Tcp, c.server().port);
@@ -631,7 +696,7 @@ fn emit_tcp<S: RecordSink>(c: &mut TcpConn, evicted: bool, env: &mut StreamEnv<'
 }
 
 fn emit_udp<S: RecordSink>(e: &Entry<UdpFlow>, evicted: bool, sink: &mut S) {
-    if !sink.wants_flow_records() {
+    if !sink.flow_records().udp_flow {
         return;
     }
     let (client, server) = e.endpoints();
@@ -721,8 +786,8 @@ mod tests {
             self.0.push(r);
         }
 
-        fn wants_flow_records(&self) -> bool {
-            false
+        fn flow_records(&self) -> crate::event::FlowRecords {
+            crate::event::FlowRecords::NONE
         }
     }
 

@@ -229,6 +229,20 @@ impl Reassembler {
         self.held_bytes = 0;
     }
 
+    /// Gives up every hole before held data (each becomes a gap) and
+    /// delivers the held data: the stream holds nothing after it.
+    pub fn flush_held(
+        &mut self,
+        limits: &ReassemblyLimits,
+        stats: &mut ReassemblyStats,
+        out: &mut dyn FnMut(Piece<'_>),
+    ) {
+        if self.ended {
+            return;
+        }
+        while self.skip_to_first_held(limits, stats, out) {}
+    }
+
     /// Frees what the stream holds (when the connection is forgotten).
     pub fn release(&mut self, stats: &mut ReassemblyStats) {
         stats.buffered -= self.held_bytes.min(stats.buffered);

@@ -5,6 +5,51 @@
 
 use super::key::Proto;
 
+/// Every name [`service_for`] gives.
+pub const SERVICES: &[&str] = &[
+    "dns",
+    "dhcp",
+    "tftp",
+    "ntp",
+    "netbios-ns",
+    "netbios-dgm",
+    "snmp",
+    "quic",
+    "ipsec",
+    "syslog",
+    "dhcpv6",
+    "openvpn",
+    "ssdp",
+    "stun",
+    "sip",
+    "mdns",
+    "llmnr",
+    "wireguard",
+    "ftp",
+    "ssh",
+    "telnet",
+    "smtp",
+    "http",
+    "pop3",
+    "imap",
+    "bgp",
+    "ldap",
+    "https",
+    "smb",
+    "imaps",
+    "pop3s",
+    "mssql",
+    "mysql",
+    "rdp",
+    "postgresql",
+    "amqp",
+    "redis",
+    "irc",
+    "kafka",
+    "memcached",
+    "mongodb",
+];
+
 /// The service name IANA (or common use) gives the port, if any.
 pub fn service_for(proto: Proto, port: u16) -> Option<&'static str> {
     Some(match (proto, port) {
@@ -62,6 +107,24 @@ pub fn likely_server_port(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_lists_every_name_given() {
+        let mut given = std::collections::BTreeSet::new();
+        for proto in [Proto::Tcp, Proto::Udp] {
+            for port in 0..=u16::MAX {
+                if let Some(s) = service_for(proto, port) {
+                    assert!(SERVICES.contains(&s), "{s} is not in SERVICES");
+                    given.insert(s);
+                }
+            }
+        }
+        assert_eq!(
+            given.len(),
+            SERVICES.len(),
+            "SERVICES names a service never given"
+        );
+    }
 
     #[test]
     fn labels() {

@@ -70,6 +70,18 @@ pub trait StreamHandler: Send {
     ) -> Interest;
     /// The connection is over (closed, idle, evicted, or the input ended).
     fn end(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink);
+    /// Bytes the handler's buffers hold (counted against the budget of all
+    /// connections' buffers, [`super::budget`]). Asked after every packet
+    /// of the connection: it must be cheap.
+    fn held_bytes(&self) -> usize {
+        0
+    }
+    /// Memory is short and this connection has held buffers longest: drop
+    /// every buffer, reporting what that loses. [`Interest::Done`] when
+    /// decoding cannot go on without them.
+    fn shed(&mut self, _ctx: &StreamCtx, _ts: Timestamp, _sink: &mut dyn RecordSink) -> Interest {
+        Interest::More
+    }
     /// Hints the CPU at what [`StreamHandler::data`] will read for the next
     /// bytes of one direction (see [`prefetch`]).
     fn prefetch(&self, _from_client: bool) {}
@@ -91,6 +103,8 @@ pub struct Streams<H: ?Sized = dyn StreamHandler> {
     client_fin: Option<u64>,
     server_fin: Option<u64>,
     done: bool,
+    /// What the buffer budget has on record for this connection.
+    pub charged: usize,
     handler: H,
 }
 
@@ -151,6 +165,7 @@ impl<H: StreamHandler + 'static> Streams<H> {
             client_fin: None,
             server_fin: None,
             done: false,
+            charged: 0,
             handler,
         })
     }
@@ -176,6 +191,44 @@ impl Streams {
 
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Bytes held by the reassemblers and the handler.
+    #[inline]
+    pub fn held(&self) -> usize {
+        self.client.held_bytes() + self.server.held_bytes() + self.handler.held_bytes()
+    }
+
+    /// Gives up every buffer (memory is short): held segments are delivered
+    /// across their holes (the holes become gaps), then the handler drops
+    /// what it holds.
+    pub fn shed(
+        &mut self,
+        ts: Timestamp,
+        limits: &ReassemblyLimits,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+    ) {
+        for from_client in [true, false] {
+            let r = if from_client {
+                &self.client
+            } else {
+                &self.server
+            };
+            if !self.done && r.held_bytes() > 0 {
+                self.feed(from_client, ts, stats, sink, |r, stats, out| {
+                    r.flush_held(limits, stats, out)
+                });
+            }
+        }
+        if self.done {
+            return;
+        }
+        if self.handler.shed(&self.ctx, ts, sink) == Interest::Done {
+            self.done = true;
+            self.client.release(stats);
+            self.server.release(stats);
+        }
     }
 
     /// A side's FIN occupies sequence number `at`.

@@ -144,7 +144,7 @@ impl<F> FlowTable<F> {
                 i
             }
             None => {
-                if self.chunks.last().map_or(true, |c| c.len() == CHUNK) {
+                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
                     self.chunks.push(Vec::with_capacity(CHUNK));
                 }
                 let n = self.chunks.len() - 1;

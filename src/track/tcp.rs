@@ -49,6 +49,7 @@ use crate::event::{
 };
 use crate::time::{Nanos, Timestamp};
 
+use super::budget::StreamBudget;
 use super::key::Endpoint as Addr;
 use super::reassembly::{ReassemblyLimits, ReassemblyStats};
 use super::seq::{unwrap_near, SeqNum, UNWRAP_BASE};
@@ -61,6 +62,8 @@ pub struct StreamEnv<'a> {
     pub detector: Option<&'a StreamDetector>,
     pub limits: &'a ReassemblyLimits,
     pub stats: &'a mut ReassemblyStats,
+    /// All connections' buffers together.
+    pub budget: &'a mut StreamBudget,
 }
 
 /// Whether a connection's bytes go to an application decoder.
@@ -75,6 +78,11 @@ enum StreamState {
 
 /// Zeek's TOO_LARGE_SEQ_DELTA: jumps beyond 1 MiB in a SYN or RST are not trusted.
 const TOO_LARGE_SEQ_DELTA: i32 = 1_048_576;
+
+/// Every `conn_state` (Zeek's, in the order its documentation lists them).
+pub const CONN_STATES: &[&str] = &[
+    "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
+];
 /// SYN and SYN-ACK times remembered per connection (to pair each SYN-ACK with
 /// the SYN it answers, and the handshake ACK with its SYN-ACK).
 const HANDSHAKE_RING: usize = 4;
@@ -983,8 +991,56 @@ impl TcpConn {
         let ts = self.last_ts;
         if let Some(mut streams) = self.streams.take() {
             streams.end(ts, env.limits, env.stats, sink);
+            if streams.charged > 0 {
+                env.budget.release(self.id);
+            }
         }
         self.stream = StreamState::Declined;
+    }
+
+    /// Bytes its decoder's buffers hold now, and what the budget has on
+    /// record for them.
+    pub fn buffers(&self) -> (usize, usize) {
+        self.streams
+            .as_ref()
+            .map_or((0, 0), |s| (s.held(), s.charged))
+    }
+
+    /// Tells the budget what this connection's buffers hold now (it sits in
+    /// flow-table slot `slot`).
+    #[inline]
+    pub fn charge_buffers(&mut self, slot: u32, budget: &mut StreamBudget) {
+        if let Some(s) = self.streams.as_mut() {
+            let held = s.held();
+            if held != s.charged {
+                budget.charge(self.id, slot, held);
+                s.charged = held;
+            }
+        }
+    }
+
+    /// Memory is short and this connection has held buffers longest: it
+    /// gives them up (its decoder goes on if it can), and says so in a
+    /// `buffer_limit` event.
+    pub fn give_up_buffers<S: RecordSink>(&mut self, env: &mut StreamEnv<'_>, sink: &mut S) {
+        let ts = self.last_ts;
+        let Some(streams) = self.streams.as_mut() else {
+            return;
+        };
+        let bytes = streams.charged;
+        streams.shed(ts, env.limits, env.stats, sink);
+        env.budget.gave_up(bytes);
+        let done = streams.is_done();
+        self.emit(
+            sink,
+            ts,
+            TcpEventKind::BufferLimit,
+            Direction::Client,
+            |e| e.bytes = Some(bytes as u64),
+        );
+        if done {
+            self.finish_streams(env, sink);
+        }
     }
 
     /// Zeek's `UpdateStateMachine`: returns whether this packet closes the
@@ -1269,7 +1325,7 @@ impl TcpConn {
         direction: Direction,
         f: impl FnOnce(&mut TcpEvent),
     ) {
-        if sink.wants_flow_records() {
+        if sink.flow_records().tcp_event {
             sink.record(self.event(ts, kind, direction, f));
         }
     }
@@ -1307,7 +1363,7 @@ impl TcpConn {
         self.cold.history.as_str()
     }
 
-    /// Zeek's `conn_state`.
+    /// Zeek's `conn_state`, one of [`CONN_STATES`].
     pub fn conn_state(&self) -> &'static str {
         use EpState::*;
         let (os, rs) = (self.orig.state, self.resp.state);
@@ -1414,6 +1470,7 @@ impl TcpConn {
     /// The connection's record, as written when it ends.
     pub fn record(&self, evicted: bool, service: Option<&'static str>) -> TcpConnRecord {
         let state = self.conn_state();
+        debug_assert!(CONN_STATES.contains(&state), "unlisted state {state}");
         let cold = &self.cold;
         let [c, s] = cold.syn;
         let t = cold.hs.timings;
@@ -1614,10 +1671,12 @@ mod tests {
             }
             let limits = ReassemblyLimits::default();
             let mut stats = ReassemblyStats::default();
+            let mut budget = StreamBudget::new(limits.total_bytes);
             let mut env = StreamEnv {
                 detector: None,
                 limits: &limits,
                 stats: &mut stats,
+                budget: &mut budget,
             };
             self.conn
                 .as_mut()

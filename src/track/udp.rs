@@ -8,6 +8,9 @@ use crate::time::{Nanos, Timestamp};
 use super::key::Endpoint as Addr;
 use super::Vlans;
 
+/// Every UDP flow state (Zeek's, as it gives them to UDP).
+pub const FLOW_STATES: &[&str] = &["S0", "SF", "SHR", "OTH"];
+
 /// The endpoints are not stored: the flow table's key holds them (a flow is
 /// one of up to hundreds of thousands held at once, so every byte counts).
 #[derive(Clone, Debug)]
@@ -60,7 +63,7 @@ impl UdpFlow {
         service: Option<&'static str>,
         sink: &mut S,
     ) {
-        if !sink.wants_flow_records() {
+        if !sink.flow_records().udp_event {
             return;
         }
         sink.record(Record::UdpEvent(UdpEvent {
@@ -80,6 +83,7 @@ impl UdpFlow {
         self.last_ts + idle
     }
 
+    /// One of [`FLOW_STATES`].
     pub fn state(&self) -> &'static str {
         match (self.client_packets > 0, self.server_packets > 0) {
             (true, true) => "SF",

@@ -337,3 +337,36 @@ fn ls_tables_fit_and_keep_addresses_whole() {
         }
     }
 }
+
+#[test]
+fn check_reports_colour_their_marks() {
+    let args = [
+        "check",
+        "captures/refused.pcap",
+        "--expect",
+        "count(tcp_conn) == 0",
+        "--expect",
+        "summary.packets > 0",
+    ];
+    let mut coloured: Vec<&str> = args.to_vec();
+    coloured.extend(["--color", "always"]);
+    let run = sockscope(&coloured);
+    assert_eq!(run.status, 1);
+    assert!(run.stdout.contains("\x1b[31m✗\x1b[0m"), "{}", run.stdout);
+    assert!(run.stdout.contains("\x1b[32m✓\x1b[0m"), "{}", run.stdout);
+    let plain = sockscope(&args);
+    assert!(!plain.stdout.contains('\x1b'));
+    let mut ascii: Vec<&str> = args.to_vec();
+    ascii.push("--ascii");
+    let run = sockscope(&ascii);
+    assert!(
+        run.stdout.contains("  x count(tcp_conn) == 0  -> 2"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  ok summary.packets > 0"),
+        "{}",
+        run.stdout
+    );
+}

@@ -282,6 +282,26 @@ fn bad_state_is_a_usage_error() {
     );
 }
 
+/// A filter nested past the limit is a usage error with its column, not a
+/// stack overflow.
+#[test]
+fn deep_ls_filter_is_a_usage_error() {
+    let filter = format!("{}sport = :22{}", "( ".repeat(20_000), " )".repeat(20_000));
+    let run = sockscope(&["ls", &filter]);
+    assert_eq!(
+        run.status,
+        2,
+        "{}",
+        &run.stderr[..run.stderr.len().min(400)]
+    );
+    assert!(
+        run.stderr
+            .contains("filter expression, at column 201 `(`: nested more than 100 deep"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(400)]
+    );
+}
+
 #[test]
 fn tree_groups_accepted_connections_under_their_listener() {
     let Some(f) = Fixture::new("tree") else {
@@ -547,7 +567,8 @@ fn filter_expressions_select_what_ss_selects() {
     let bad = sockscope(&["ls", "dport = :no-such-service"]);
     assert_eq!(bad.status, 2);
     assert!(
-        bad.stderr.contains("at `:no-such-service`"),
+        bad.stderr
+            .contains("at column 9 `:no-such-service`: not a port"),
         "{}",
         bad.stderr
     );
