@@ -25,6 +25,18 @@ use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
 use crate::track::{FlowKeyer, TrackConfig, Tracker};
 
+/// The largest snaplen, and the default (libpcap's and tcpdump's
+/// MAXIMUM_SNAPLEN): whole packets, 64 KiB loopback frames included.
+pub const MAX_SNAPLEN: u32 = 262_144;
+
+/// The largest kernel ring `-B` accepts, in MiB. The ring is kernel memory
+/// that cannot be swapped, allocated and touched when the socket opens (on
+/// the test VM 1 GiB took a second to set up, 2 GiB two); 1 GiB holds
+/// almost a second of a saturated 10 Gb/s link, and a decoder slower than
+/// the traffic for longer than its ring holds drops however large the ring
+/// is. libpcap's own limit is 2 GiB less a byte (an `int` of bytes).
+pub const MAX_BUFFER_MIB: u32 = 1024;
+
 /// Where recorded packets go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteTo {
@@ -80,6 +92,8 @@ pub enum CaptureError {
     Write { what: String, err: io::Error },
     #[error("dropping privileges: {0}")]
     Privileges(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// How a capture ended.
@@ -146,6 +160,18 @@ fn pcap_error(iface: &str, e: pcap::Error) -> CaptureError {
 /// Opens the socket, attaches the filter, opens the output file, then drops
 /// privileges — all before any packet is read.
 pub fn open(cfg: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
+    if !(1..=MAX_SNAPLEN).contains(&cfg.snaplen) {
+        return Err(CaptureError::Config(format!(
+            "snaplen {} is out of range: 1 to {MAX_SNAPLEN} bytes",
+            cfg.snaplen
+        )));
+    }
+    if !(1..=MAX_BUFFER_MIB << 20).contains(&cfg.buffer_bytes) {
+        return Err(CaptureError::Config(format!(
+            "a kernel ring of {} bytes is out of range: 1 byte to {MAX_BUFFER_MIB} MiB",
+            cfg.buffer_bytes
+        )));
+    }
     let iface = cfg.interface.as_str();
     let cooked = cfg.cooked || iface == "any";
     if iface != "any" && !interface_names().iter().any(|n| n == iface) {

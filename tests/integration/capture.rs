@@ -730,3 +730,67 @@ fn after_the_drop_no_thread_holds_or_can_regain_privileges() {
     }
     stop(cap);
 }
+
+/// `-s 0` is whole packets, as in tcpdump (not 64 bytes), a small snaplen
+/// is kept as given, and `-s` or `-B` out of range is one clear error (not
+/// silently clamped).
+#[test]
+fn snaplen_zero_is_whole_packets_and_out_of_range_limits_are_errors() {
+    for (args, says) in [
+        (["-s", "262145"], "1 to 262144 bytes"),
+        (["-B", "1025"], "1 to 1024 MiB"),
+        (["-B", "0"], "1 to 1024 MiB"),
+        (["-B", "4096"], "1 to 1024 MiB"),
+    ] {
+        let run = crate::util::sockscope(
+            &[
+                &["capture", "-i", "lo", "--duration", "0.2", "-q"][..],
+                &args[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: invalid value") && run.stderr.contains(says),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let Some(mut p) = Pair::new("snap") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    wait_listening(&p.srv, 8080);
+    let (whole, hello) = start_capture(&p.srv, &["-i", "lo", "-s", "0", "-F", "json", "-q"]);
+    assert!(hello.contains("snaplen 262144"), "{hello}");
+    let (cut, hello_cut) = start_capture(&p.srv, &["-i", "lo", "-s", "40", "-F", "json", "-q"]);
+    assert!(hello_cut.contains("snaplen 40)"), "{hello_cut}");
+    let srv = p.srv.clone();
+    let page = p
+        .in_ns(
+            &srv,
+            &[
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "http://127.0.0.1:8080/captures/ws-reorder.pcap",
+            ],
+        )
+        .status()
+        .unwrap();
+    assert!(page.success());
+    let recs = stop(whole);
+    assert_eq!(of(&recs, "capture_stats")[0]["snaplen"], 262_144);
+    let sum = of(&recs, "summary")[0];
+    assert_eq!(sum["truncated"], 0, "{sum}");
+    assert_eq!(sum["captured_bytes"], sum["bytes"], "{sum}");
+    let recs = stop(cut);
+    assert_eq!(of(&recs, "capture_stats")[0]["snaplen"], 40);
+    let sum = of(&recs, "summary")[0];
+    let packets = sum["packets"].as_u64().unwrap();
+    assert!(packets > 10, "{sum}");
+    assert_eq!(sum["truncated"].as_u64(), Some(packets), "{sum}");
+    assert_eq!(sum["captured_bytes"].as_u64(), Some(40 * packets), "{sum}");
+}
