@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use crate::decode::defrag::DefragLimits;
 use crate::decode::{Decoded, Decoder};
-use crate::event::{CaptureStats, ErrorRecord, FlushSink, Record};
+use crate::event::{CaptureStats, ErrorRecord, FlushSink, Record, RecordSink};
 use crate::proto::{stream_detector, WsConfig};
-use crate::replay::{meta, Health};
+use crate::replay::{meta, Counted, Health, Wants};
 use crate::source::write::{FileFormat, PacketWriter};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
@@ -330,6 +330,9 @@ pub fn run<S: FlushSink>(
     stop: &AtomicBool,
     mut status: impl FnMut(Progress),
 ) -> CaptureOutcome {
+    // The same counting sink as replay's, so the summary counts what a
+    // replay of the recording counts.
+    let sink = &mut Counted::new(sink, Wants::All);
     sink.record(Record::Meta(meta(
         "capture",
         Some(cfg.interface.clone()),
@@ -480,7 +483,12 @@ pub fn run<S: FlushSink>(
         }));
     }
     sink.record(Record::CaptureStats(Box::new(stats.clone())));
-    let summary = health.finish(decoder.defrag_stats(), tracker.stats(), error.is_none());
+    let summary = health.finish(
+        decoder.defrag_stats(),
+        tracker.stats(),
+        sink.counts(),
+        error.is_none(),
+    );
     sink.record(Record::Summary(Box::new(summary)));
     sink.flush();
     CaptureOutcome {

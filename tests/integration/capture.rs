@@ -794,3 +794,141 @@ fn snaplen_zero_is_whole_packets_and_out_of_range_limits_are_errors() {
     assert_eq!(sum["truncated"].as_u64(), Some(packets), "{sum}");
     assert_eq!(sum["captured_bytes"].as_u64(), Some(40 * packets), "{sum}");
 }
+
+/// The summary a capture writes counts the WebSocket sessions, frames,
+/// messages and violations that a replay of its own `-w` file counts (they
+/// were 0 live while `ws_session` records said otherwise), so
+/// `--expect 'summary.ws_frames == 0'` fails on a capture with frames, and
+/// the health block has its WebSocket and stream reassembly rows.
+#[test]
+fn live_summary_counts_websocket_sessions_as_replay_does() {
+    let Some(mut p) = Pair::new("wsum") else {
+        return;
+    };
+    let py = python();
+    let has_websockets = Command::new(py)
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_websockets {
+        eprintln!("skipped: python3-websockets is not installed (scripts/ensure-deps.sh)");
+        return;
+    }
+    let ws = root().join("captures/ws_peer.py");
+    let ws = ws.to_str().unwrap();
+    p.serve(&[py, ws, "serve"]);
+    wait_listening(&p.srv, 8765);
+    wait_listening(&p.srv, 8766);
+    let dir = std::env::temp_dir().join(format!("sockscope-wsum-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ws.pcapng");
+    let iface = p.if_srv.clone();
+    let (json, _) = start_capture(
+        &p.srv,
+        &[
+            "-i",
+            &iface,
+            "-F",
+            "json",
+            "--no-drop-privileges",
+            "-w",
+            file.to_str().unwrap(),
+        ],
+    );
+    let (checked, _) = start_capture(
+        &p.srv,
+        &[
+            "-i",
+            &iface,
+            "-F",
+            "json",
+            "-q",
+            "--expect",
+            "summary.ws_frames == 0",
+            "--expect",
+            "summary.ws_sessions > 0",
+        ],
+    );
+    let (human, _) = start_capture(&p.srv, &["-i", &iface, "-q", "--color", "never"]);
+    let cli = p.cli.clone();
+    for args in [
+        &[
+            py,
+            ws,
+            "session",
+            &format!("ws://{SRV}:8766/chat"),
+            "--no-compression",
+        ][..],
+        &[py, ws, "session", &format!("ws://{SRV}:8765/chat")],
+        &[py, ws, "violations", SRV, "8766"],
+    ] {
+        let out = p.in_ns(&cli, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let recs = stop(json);
+    let (code, checks) = stop_with_status(checked);
+    let (_, text) = stop_text(human);
+    let replay = crate::util::sockscope(&["replay", "-F", "json", file.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(replay.status, 0, "{}", replay.stderr);
+    let replayed: Vec<Value> = replay
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ws_counts = |recs: &[Value]| {
+        let s = of(recs, "summary")[0];
+        ["ws_sessions", "ws_frames", "ws_messages", "ws_violations"].map(|k| s[k].as_u64())
+    };
+    let live = ws_counts(&recs);
+    let sessions = of(&recs, "ws_session");
+    assert!(sessions.len() >= 3, "{sessions:?}");
+    assert_eq!(live[0], Some(sessions.len() as u64));
+    assert!(live.iter().all(|n| n.is_some_and(|n| n > 0)), "{live:?}");
+    assert_eq!(
+        live,
+        ws_counts(&replayed),
+        "live summary against replay of its -w file"
+    );
+    // Every other summary counter of the decoded streams agrees too.
+    for k in [
+        "tcp_conns",
+        "reassembly_gaps",
+        "reassembly_dropped_bytes",
+        "reassembly_conflicts",
+    ] {
+        assert_eq!(
+            of(&recs, "summary")[0][k],
+            of(&replayed, "summary")[0][k],
+            "{k}"
+        );
+    }
+
+    assert_eq!(code, Some(1), "summary.ws_frames == 0 must fail");
+    let results: Vec<(&str, &str)> = of(&checks, "check_result")
+        .iter()
+        .map(|r| (r["expect"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("summary.ws_frames == 0", "fail"),
+            ("summary.ws_sessions > 0", "pass")
+        ]
+    );
+
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} row in the health block:\n{text}"))
+    };
+    assert!(
+        row("WebSocket").contains(&format!("{} sessions", sessions.len())),
+        "{text}"
+    );
+    assert!(row("stream reassembly").contains("gaps"), "{text}");
+}
