@@ -932,3 +932,102 @@ fn live_summary_counts_websocket_sessions_as_replay_does() {
     );
     assert!(row("stream reassembly").contains("gaps"), "{text}");
 }
+
+/// When `-C` cannot create its next file (here its name is taken by a
+/// directory, which stops root too), the capture ends with one error that
+/// names the file, and the files listed are the ones it created, which
+/// together hold every packet captured.
+#[test]
+fn a_rotation_that_cannot_create_its_next_file_is_one_error_and_lists_what_was_written() {
+    let Some(mut p) = Pair::new("rotf") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    wait_listening(&p.srv, 8080);
+    let dir = std::env::temp_dir().join(format!("sockscope-rotf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("lo-2.pcapng")).unwrap();
+    let base = dir.join("lo.pcapng");
+    let (cap, _, err) = start_capture_as(
+        &p.srv,
+        &[],
+        env!("CARGO_BIN_EXE_sockscope"),
+        &[
+            "-i",
+            "lo",
+            "-F",
+            "json",
+            "-q",
+            "--no-drop-privileges",
+            "-C",
+            "0.002",
+            "-w",
+            base.to_str().unwrap(),
+            "tcp port 8080",
+        ],
+    );
+    let srv = p.srv.clone();
+    for _ in 0..6 {
+        let out = p
+            .in_ns(
+                &srv,
+                &["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:8080/"],
+            )
+            .status()
+            .unwrap();
+        assert!(out.success());
+    }
+    let (code, out) = stop_text(cap);
+    let err = err.join().unwrap();
+    let recs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let name = |f: &str| dir.join(f).display().to_string();
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "sockscope: wrote 2 files: {}, {}",
+                name("lo.pcapng"),
+                name("lo-1.pcapng")
+            ),
+            format!(
+                "sockscope: error: -C cannot start its next file: creating {}: Is a directory",
+                name("lo-2.pcapng")
+            ),
+        ],
+        "{err}"
+    );
+    let errors = of(&recs, "error");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("lo-2.pcapng: Is a directory")),
+        "{errors:?}"
+    );
+    assert_eq!(of(&recs, "summary")[0]["complete"], false);
+    let captured = of(&recs, "capture_stats")[0]["captured"].as_u64().unwrap();
+    let mut total = 0;
+    for f in ["lo.pcapng", "lo-1.pcapng"] {
+        let out = Command::new("tcpdump")
+            .args(["-n", "-r"])
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{f}");
+        total += String::from_utf8_lossy(&out.stdout).lines().count() as u64;
+    }
+    assert!(
+        std::fs::read_dir(dir.join("lo-2.pcapng"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the directory in the way is left alone"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(total, captured);
+}
