@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -418,7 +418,10 @@ fn plain_error(e: &CaptureError) -> String {
 /// the largest snaplen, so any packet fits an empty batch.
 const RING_BATCH_BYTES: usize = 2 * MAX_SNAPLEN as usize;
 /// Packets per batch at most (and the metadata vector's starting size).
-const RING_BATCH_PACKETS: usize = 4096;
+const RING_BATCH_PACKETS: usize = 8192;
+/// How long packets wait in the reader's batch, when decoding is busy,
+/// for more to fill it (when decoding is waiting, they go at once).
+const RING_HOLD: Duration = Duration::from_millis(20);
 /// Batches in flight to decoding: up to 4 MiB of packets waiting beside the
 /// kernel's ring. Past that the reader waits, the ring fills, and the
 /// kernel drops and counts, as it does for any reader too slow for the
@@ -452,6 +455,7 @@ fn read_ring(
     cfg: &CaptureConfig,
     stop: &AtomicBool,
     halt: &AtomicBool,
+    queued: &AtomicUsize,
     tx: SyncSender<LiveBatch>,
     free: Receiver<LiveBatch>,
 ) -> ReaderEnd {
@@ -467,6 +471,8 @@ fn read_ring(
     let mut read = 0u64;
     let mut last_stats = Instant::now();
     let mut batch = fresh();
+    // When the batch being filled got its first packet.
+    let mut first_at = Instant::now();
     let mut error = None;
     let over = |read: u64| {
         read >= limit
@@ -474,18 +480,10 @@ fn read_ring(
             || halt.load(Ordering::Relaxed)
             || cfg.duration.is_some_and(|d| started.elapsed() >= d)
     };
-    // Sends the batch (with the counters once a second); false when
+    // Hands a batch over (waiting while RING_QUEUE are queued); false when
     // decoding has gone.
-    let mut send = |batch: &mut LiveBatch, cap: &mut pcap::Capture<pcap::Active>, idle| {
-        if last_stats.elapsed() >= Duration::from_secs(1) {
-            batch.kernel = cap.stats().ok();
-            last_stats = Instant::now();
-        }
-        if batch.raw.is_empty() && batch.kernel.is_none() {
-            return true;
-        }
-        batch.idle = idle;
-        let full = std::mem::replace(batch, fresh());
+    let send = |full: LiveBatch| {
+        queued.fetch_add(1, Ordering::Relaxed);
         tx.send(full).is_ok()
     };
     'read: while !over(read) {
@@ -502,18 +500,21 @@ fn read_ring(
                         (h.ts.tv_usec as u64).min(999_999_999),
                         1_000_000_000,
                     );
+                    if batch.raw.is_empty() {
+                        first_at = Instant::now();
+                    }
                     if !batch.raw.push(ts, h.len, pkt.data) {
                         let mut next = fresh();
                         // Fits: a batch holds the largest snaplen.
                         next.raw.push(ts, h.len, pkt.data);
-                        let full = std::mem::replace(&mut batch, next);
-                        if tx.send(full).is_err() {
+                        first_at = Instant::now();
+                        if !send(std::mem::replace(&mut batch, next)) {
                             break 'read;
                         }
                     }
                     read += 1;
                     if batch.raw.packets.len() >= RING_BATCH_PACKETS
-                        && !send(&mut batch, &mut cap, false)
+                        && !send(std::mem::replace(&mut batch, fresh()))
                     {
                         break 'read;
                     }
@@ -521,13 +522,30 @@ fn read_ring(
                         break 'read;
                     }
                 }
-                // The ring is empty: hand over what there is, then sleep
-                // until there is more, or 50 ms pass.
+                // The ring is empty. Hand over what there is when decoding
+                // waits for it, or it has waited RING_HOLD; while decoding
+                // is busy, keep filling the batch instead (a queue slot
+                // spent on a few packets would shorten the queue). Then
+                // sleep until there are packets, the batch is due, or 50 ms
+                // pass.
                 Err(pcap::Error::TimeoutExpired) => {
-                    if !send(&mut batch, &mut cap, true) {
-                        break 'read;
+                    if last_stats.elapsed() >= Duration::from_secs(1) {
+                        batch.kernel = cap.stats().ok();
+                        last_stats = Instant::now();
                     }
-                    wait_readable(&cap, 50);
+                    let waited = first_at.elapsed();
+                    let due = !batch.raw.is_empty()
+                        && (queued.load(Ordering::Relaxed) == 0 || waited >= RING_HOLD);
+                    let mut sleep = Duration::from_millis(50);
+                    if due || (batch.raw.is_empty() && batch.kernel.is_some()) {
+                        batch.idle = true;
+                        if !send(std::mem::replace(&mut batch, fresh())) {
+                            break 'read;
+                        }
+                    } else if !batch.raw.is_empty() {
+                        sleep = RING_HOLD.saturating_sub(waited);
+                    }
+                    wait_readable(&cap, (sleep.as_millis() as i32).max(1));
                     break;
                 }
                 Err(e) => {
@@ -539,7 +557,7 @@ fn read_ring(
     }
     if !batch.raw.is_empty() {
         batch.idle = true;
-        let _ = tx.send(batch);
+        let _ = send(batch);
     }
     ReaderEnd {
         kernel: cap.stats().ok(),
@@ -588,14 +606,18 @@ pub fn run<S: FlushSink>(
     let mut error = None;
     let mut dirty = false;
     let halt = AtomicBool::new(false);
+    let queued = AtomicUsize::new(0);
     let (tx, rx) = sync_channel::<LiveBatch>(RING_QUEUE);
     let (free_tx, free_rx) = sync_channel::<LiveBatch>(RING_QUEUE + 2);
     let reader_end = std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("ring reader".into())
-            .spawn_scoped(scope, || read_ring(cap, cfg, stop, &halt, tx, free_rx))
+            .spawn_scoped(scope, || {
+                read_ring(cap, cfg, stop, &halt, &queued, tx, free_rx)
+            })
             .expect("starting the ring reader thread");
         'batches: while let Ok(mut batch) = rx.recv() {
+            queued.fetch_sub(1, Ordering::Relaxed);
             for m in &batch.raw.packets {
                 let data = batch.raw.data(m);
                 captured += 1;
