@@ -332,11 +332,19 @@ the same terminal (it is redrawn below the events), when the decoded view
 goes to standard error (-w -), or with -q (nothing is written to standard
 output until the end). --status and --no-status decide instead.
 
+Limits: -s is 1 to 262144 bytes (0, as in tcpdump: whole packets). -B is 1 to
+1024 MiB: the ring is kernel memory that cannot be swapped, set up when the
+capture starts (about a second per GiB), and 1 GiB already holds almost a
+second of a saturated 10 Gb/s link; a bigger ring would only postpone the
+drops of a decoder slower than the traffic.
+
 Privileges: opening the socket needs CAP_NET_RAW (promiscuous mode also
 CAP_NET_ADMIN): run as root, or once `sudo setcap cap_net_raw,cap_net_admin=eip
 $(which sockscope)`. Once the socket (and the -w file) is open, sockscope
 drops every capability and, when root, becomes --user (nobody) before it reads
-a packet.")]
+a packet. It also empties the capability bounding set (root can; a binary
+given only cap_net_raw and cap_net_admin cannot) and sets no_new_privs, so
+nothing it could execute gains a privilege.")]
 #[command(mut_arg("format", |a| a.help(
     "Output format: `human`, one line per event as it happens, then the tables \
      and the capture-health block (kernel drops included) when the capture stops; \
@@ -373,16 +381,30 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub cooked: bool,
 
-    /// Bytes kept of each packet (default: whole packets, as tcpdump)
-    #[arg(long, short = 's', value_name = "BYTES", default_value_t = 262_144)]
+    /// Bytes kept of each packet, 1 to 262144; 0, as in tcpdump, or no -s:
+    /// whole packets (262144)
+    #[arg(
+        long,
+        short = 's',
+        value_name = "BYTES",
+        default_value_t = sockscope::live::MAX_SNAPLEN,
+        value_parser = parse_snaplen
+    )]
     pub snaplen: u32,
 
     /// Do not put the interface into promiscuous mode
     #[arg(long, short = 'p')]
     pub no_promisc: bool,
 
-    /// Kernel ring buffer size in MiB (tcpdump's default is 2)
-    #[arg(long, short = 'B', value_name = "MIB", default_value_t = 32)]
+    /// Kernel ring buffer size in MiB, 1 to 1024 (tcpdump's default is 2
+    /// MiB; see Limits below)
+    #[arg(
+        long,
+        short = 'B',
+        value_name = "MIB",
+        default_value_t = 32,
+        value_parser = parse_ring_mib
+    )]
     pub buffer_size: u32,
 
     /// Stop after N packets
@@ -471,6 +493,31 @@ fn input_of(path: &std::path::Path) -> Input {
     }
 }
 
+/// `-s`: 0 means whole packets, as in tcpdump; above the largest snaplen
+/// is an error, as in tcpdump.
+fn parse_snaplen(s: &str) -> Result<u32, String> {
+    use sockscope::live::MAX_SNAPLEN;
+    match s.trim().parse::<u64>() {
+        Ok(0) => Ok(MAX_SNAPLEN),
+        Ok(n) if n <= u64::from(MAX_SNAPLEN) => Ok(n as u32),
+        _ => Err(format!(
+            "`{s}`: give 1 to {MAX_SNAPLEN} bytes, or 0 for whole packets ({MAX_SNAPLEN})"
+        )),
+    }
+}
+
+/// `-B`: 1 MiB to [`sockscope::live::MAX_BUFFER_MIB`].
+fn parse_ring_mib(s: &str) -> Result<u32, String> {
+    use sockscope::live::MAX_BUFFER_MIB;
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=u64::from(MAX_BUFFER_MIB)).contains(&n) => Ok(n as u32),
+        _ => Err(format!(
+            "`{s}`: the kernel ring is 1 to {MAX_BUFFER_MIB} MiB (unswappable kernel memory, \
+             set up when the capture starts)"
+        )),
+    }
+}
+
 /// `30s`, `2m`, `1h`, `500ms`, or seconds.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
@@ -510,9 +557,9 @@ impl CaptureArgs {
                 Some(filter)
             },
             cooked: self.cooked,
-            snaplen: self.snaplen.max(64),
+            snaplen: self.snaplen,
             promisc: !self.no_promisc,
-            buffer_bytes: self.buffer_size.clamp(1, 2047) * 1024 * 1024,
+            buffer_bytes: self.buffer_size << 20,
             count: self.count,
             duration: self.duration,
             write: self.write.as_ref().map(|p| {

@@ -664,7 +664,8 @@ pub struct RtChannel {
 #[derive(Clone, Debug)]
 pub struct ErrorRecord {
     pub file: String,
-    /// Byte offset of the record or block that could not be read.
+    /// Byte offset of the record or block that could not be read (a live
+    /// capture: packets captured before it stopped).
     pub offset: u64,
     pub message: String,
 }

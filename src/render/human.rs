@@ -747,7 +747,7 @@ impl<W: Write> HumanView<W> {
         // Lists of counts break after their commas only: "0 incomplete"
         // stays on one line.
         let mut row = |k: &str, v: String, tone: Option<Tone>| {
-            let counts = k != "read error" && v.contains(", ");
+            let counts = !k.ends_with(" error") && v.contains(", ");
             let v = if counts {
                 v.split(", ")
                     .map(|item| item.replace(' ', "\u{a0}"))
@@ -911,14 +911,22 @@ impl<W: Write> HumanView<W> {
             );
         }
         if let Some(e) = &self.error {
-            row(
-                "read error",
-                format!(
-                    "{}: stopped at byte offset {}: {}",
-                    e.file, e.offset, e.message
-                ),
-                Some(Tone::Bad),
-            );
+            // A live capture's error counts packets, not bytes of a file.
+            let (key, text) = if self.capture.is_some() {
+                (
+                    "capture error",
+                    format!("on {}, after {} packets: {}", e.file, e.offset, e.message),
+                )
+            } else {
+                (
+                    "read error",
+                    format!(
+                        "{}: stopped at byte offset {}: {}",
+                        e.file, e.offset, e.message
+                    ),
+                )
+            };
+            row(key, text, Some(Tone::Bad));
         }
         let drawn = layout::boxed(&HEALTH_COLUMNS, &rows, self.width(), self.cfg.style);
         let text = format!("\nCapture health\n{}\n", drawn.text);
