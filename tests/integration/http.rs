@@ -251,7 +251,9 @@ fn sse_events_match_the_blocks_the_server_wrote() {
 /// Each channel's technique, and the numbers its verdict gives.
 #[test]
 fn channels_get_their_technique() {
-    let cases: &[(&str, &[(&str, &str, u64)])] = &[
+    /// A capture, and the (path, technique, requests) of its channels.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str, u64)]);
+    let cases: &[Case] = &[
         (
             "http-polling",
             &[("/poll", "polling", 8), ("/status", "polling", 5)],
