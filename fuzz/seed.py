@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Seed the ws_frames and http_upgrade corpora from recorded sessions.
+"""Seed the ws_frames, http_upgrade and http_exchange corpora from recorded sessions.
 
     fuzz/seed.py captures/ws-deflate.pcap captures/ws-plain.pcap ...
 
@@ -8,6 +8,8 @@ byte streams are rebuilt (in file order, duplicates skipped) and written as:
   corpus/http_upgrade/<name>-<n>: step byte, client bytes, NUL, server bytes
   corpus/ws_frames/<name>-<n>:    option byte, then the bytes after each
                                   side's HTTP head in the target's chunk format
+  corpus/http_exchange/<name>-<n>: step byte, client bytes, NUL, server bytes
+                                  (whole streams of any HTTP request, 16 KB each at most)
 """
 import os
 import struct
@@ -81,11 +83,14 @@ def chunks(side_bytes, side_bit, size=60):
 
 
 def main():
-    for d in ("ws_frames", "http_upgrade"):
+    for d in ("ws_frames", "http_upgrade", "http_exchange"):
         os.makedirs(os.path.join(HERE, "corpus", d), exist_ok=True)
     for path in sys.argv[1:]:
         name = os.path.basename(path).split(".")[0]
         for n, (c, s) in enumerate(streams(path)):
+            if c[:1].isupper() and b" HTTP/1." in c[:2048]:
+                whole = b"\x0b" + c[:8192].replace(b"\x00", b"") + b"\x00" + s[:8192]
+                open(os.path.join(HERE, "corpus/http_exchange", f"{name}-{n}"), "wb").write(whole)
             if not c.startswith(b"GET "):
                 continue
             ch, sh = c.split(b"\r\n\r\n", 1), s.split(b"\r\n\r\n", 1)

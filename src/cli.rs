@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use sockscope::sockets::{LsConfig, NetnsChoice, StateSet};
 
 use sockscope::config::{Detail, Input, OutputConfig, OutputFormat, ReplayConfig};
-use sockscope::proto::WsConfig;
+use sockscope::proto::{HttpOptions, WsConfig};
 use sockscope::time::Nanos;
 use sockscope::track::TrackConfig;
 
@@ -226,9 +226,15 @@ pub struct TrackArgs {
 /// capture).
 #[derive(Args, Debug)]
 pub struct DecodeArgs {
-    /// Do not decode WebSocket (and do not reassemble TCP streams at all)
+    /// Do not decode WebSocket (with --no-http too, TCP streams are not
+    /// reassembled at all)
     #[arg(long)]
     pub no_ws: bool,
+
+    /// Do not decode HTTP exchanges, Server-Sent Events and real-time
+    /// channels (WebSocket upgrades are still found)
+    #[arg(long)]
+    pub no_http: bool,
 
     /// Characters of each WebSocket text message and ping/pong payload kept
     /// in the output
@@ -268,7 +274,20 @@ Examples:
 
 Tables: c/s = client/server (the client's count first); rtx = retransmitted
 SYNs. At a narrow width, headers are abbreviated and the least useful columns
-left out (named under the table); --width brings them back.")]
+left out (named under the table); --width brings them back.
+
+Real-time channels (what one client does to get updates from one server path):
+  websocket     an accepted upgrade (101)
+  sse           a text/event-stream answer
+  streaming     an answer without a length whose pieces span 1 s or more
+  long_polling  3+ requests, median wait >= 1 s, or >= 200 ms with the client
+                asking again within 100 ms of each answer (the server holds them)
+  polling       3+ requests answered sooner, the client waiting >= 100 ms
+                before asking again (its interval)
+  request       anything else (one request, or a burst: a page and its parts)
+  unclassified  2 requests: too few to tell a poll from a retry
+A wait of a second is far above any round trip in one network, so the server
+chose to wait; a long-polling client asks again at once, a polling one sleeps.")]
 pub struct ReplayArgs {
     /// Capture files (.pcap or .pcapng; - reads standard input), then a BPF
     /// filter in tcpdump syntax applied exactly as tcpdump -r would (several
@@ -349,11 +368,19 @@ the same terminal (it is redrawn below the events), when the decoded view
 goes to standard error (-w -), or with -q (nothing is written to standard
 output until the end). --status and --no-status decide instead.
 
+Limits: -s is 1 to 262144 bytes (0, as in tcpdump: whole packets). -B is 1 to
+1024 MiB: the ring is kernel memory that cannot be swapped, set up when the
+capture starts (about a second per GiB), and 1 GiB already holds almost a
+second of a saturated 10 Gb/s link; a bigger ring would only postpone the
+drops of a decoder slower than the traffic.
+
 Privileges: opening the socket needs CAP_NET_RAW (promiscuous mode also
 CAP_NET_ADMIN): run as root, or once `sudo setcap cap_net_raw,cap_net_admin=eip
 $(which sockscope)`. Once the socket (and the -w file) is open, sockscope
 drops every capability and, when root, becomes --user (nobody) before it reads
-a packet.")]
+a packet. It also empties the capability bounding set (root can; a binary
+given only cap_net_raw and cap_net_admin cannot) and sets no_new_privs, so
+nothing it could execute gains a privilege.")]
 #[command(mut_arg("format", |a| a.help(
     "Output format: `human`, one line per event as it happens, then the tables \
      and the capture-health block (kernel drops included) when the capture stops; \
@@ -390,16 +417,30 @@ pub struct CaptureArgs {
     #[arg(long)]
     pub cooked: bool,
 
-    /// Bytes kept of each packet (default: whole packets, as tcpdump)
-    #[arg(long, short = 's', value_name = "BYTES", default_value_t = 262_144)]
+    /// Bytes kept of each packet, 1 to 262144; 0, as in tcpdump, or no -s:
+    /// whole packets (262144)
+    #[arg(
+        long,
+        short = 's',
+        value_name = "BYTES",
+        default_value_t = sockscope::live::MAX_SNAPLEN,
+        value_parser = parse_snaplen
+    )]
     pub snaplen: u32,
 
     /// Do not put the interface into promiscuous mode
     #[arg(long, short = 'p')]
     pub no_promisc: bool,
 
-    /// Kernel ring buffer size in MiB (tcpdump's default is 2)
-    #[arg(long, short = 'B', value_name = "MIB", default_value_t = 32)]
+    /// Kernel ring buffer size in MiB, 1 to 1024 (tcpdump's default is 2
+    /// MiB; see Limits below)
+    #[arg(
+        long,
+        short = 'B',
+        value_name = "MIB",
+        default_value_t = 32,
+        value_parser = parse_ring_mib
+    )]
     pub buffer_size: u32,
 
     /// Stop after N packets
@@ -520,7 +561,7 @@ impl ReportArgs {
         cfg.more_inputs = self.files[1..].iter().map(|f| input_of(f)).collect();
         cfg.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
         cfg.track = self.track.to_config();
-        cfg.ws = self.decode.apply(&mut cfg.track, true);
+        (cfg.ws, cfg.http) = self.decode.apply(&mut cfg.track, true);
         cfg
     }
 }
@@ -548,6 +589,31 @@ fn input_of(path: &std::path::Path) -> Input {
         Input::Stdin
     } else {
         Input::Path(path.to_path_buf())
+    }
+}
+
+/// `-s`: 0 means whole packets, as in tcpdump; above the largest snaplen
+/// is an error, as in tcpdump.
+fn parse_snaplen(s: &str) -> Result<u32, String> {
+    use sockscope::live::MAX_SNAPLEN;
+    match s.trim().parse::<u64>() {
+        Ok(0) => Ok(MAX_SNAPLEN),
+        Ok(n) if n <= u64::from(MAX_SNAPLEN) => Ok(n as u32),
+        _ => Err(format!(
+            "`{s}`: give 1 to {MAX_SNAPLEN} bytes, or 0 for whole packets ({MAX_SNAPLEN})"
+        )),
+    }
+}
+
+/// `-B`: 1 MiB to [`sockscope::live::MAX_BUFFER_MIB`].
+fn parse_ring_mib(s: &str) -> Result<u32, String> {
+    use sockscope::live::MAX_BUFFER_MIB;
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=u64::from(MAX_BUFFER_MIB)).contains(&n) => Ok(n as u32),
+        _ => Err(format!(
+            "`{s}`: the kernel ring is 1 to {MAX_BUFFER_MIB} MiB (unswappable kernel memory, \
+             set up when the capture starts)"
+        )),
     }
 }
 
@@ -580,7 +646,7 @@ impl CaptureArgs {
         use sockscope::live::{CaptureConfig, WriteTo};
         let mut track = self.track.to_config();
         let events = ws_events || !(self.output.summary || self.output.quiet);
-        let ws = self.decode.apply(&mut track, events);
+        let (ws, http) = self.decode.apply(&mut track, events);
         let filter = self.filter.join(" ");
         CaptureConfig {
             interface: self.interface.clone().unwrap_or_default(),
@@ -590,9 +656,9 @@ impl CaptureArgs {
                 Some(filter)
             },
             cooked: self.cooked,
-            snaplen: self.snaplen.max(64),
+            snaplen: self.snaplen,
             promisc: !self.no_promisc,
-            buffer_bytes: self.buffer_size.clamp(1, 2047) * 1024 * 1024,
+            buffer_bytes: self.buffer_size << 20,
             count: self.count,
             duration: self.duration,
             write: self.write.as_ref().map(|p| {
@@ -618,6 +684,7 @@ impl CaptureArgs {
             track,
             defrag: Default::default(),
             ws,
+            http,
         }
     }
 }
@@ -632,7 +699,11 @@ Expressions (the record types and fields are those of `replay --format json`):
   any(ws_message where direction == \"client\"): text ~ \"hello\"
   p99(tcp_conn.rtt_ms) < 5      (also sum, min, max, avg, median, pNN)
   summary.truncated == 0 and summary.decode_errors == 0
-Aliases: tcp, udp, ws (ws_session), upgrade, frame, message, violation.
+  count(http_txn where status >= 500) == 0
+  p95(http_txn.wait_ms) < 200
+  all(rt_channel): technique != \"polling\"
+Aliases: tcp, udp, ws (ws_session), upgrade, frame, message, violation,
+http (http_txn), sse (sse_event), channel (rt_channel).
 
 Rules file (--rules):
   [[expect]]
@@ -700,7 +771,7 @@ impl CheckArgs {
         let mut cfg = ReplayConfig::new(input_of(file));
         cfg.filter = self.filter.clone().filter(|f| !f.trim().is_empty());
         cfg.track = self.track.to_config();
-        cfg.ws = self.decode.apply(&mut cfg.track, ws_events);
+        (cfg.ws, cfg.http) = self.decode.apply(&mut cfg.track, ws_events);
         cfg
     }
 }
@@ -756,16 +827,25 @@ impl TrackArgs {
 impl DecodeArgs {
     /// Fills in the decoding part of a tracker configuration; `events`:
     /// whether per-event records will be shown.
-    pub fn apply(&self, track: &mut TrackConfig, events: bool) -> Option<WsConfig> {
+    pub fn apply(
+        &self,
+        track: &mut TrackConfig,
+        events: bool,
+    ) -> (Option<WsConfig>, Option<HttpOptions>) {
         track.reassembly.stream_bytes = self.reassembly_stream_bytes;
         track.reassembly.total_bytes = self
             .reassembly_total_bytes
             .max(self.reassembly_stream_bytes);
-        (!self.no_ws).then_some(WsConfig {
+        let ws = (!self.no_ws).then_some(WsConfig {
             preview: self.ws_preview,
             max_inflated: self.ws_max_inflated,
             events,
-        })
+        });
+        let http = (!self.no_http).then_some(HttpOptions {
+            events,
+            preview: self.ws_preview,
+        });
+        (ws, http)
     }
 }
 
@@ -808,7 +888,7 @@ impl ReplayArgs {
         // --summary and -q show no per-event records: the decoders need not
         // make them.
         let events = !(self.output.summary || self.output.quiet);
-        cfg.ws = self.decode.apply(&mut cfg.track, events);
+        (cfg.ws, cfg.http) = self.decode.apply(&mut cfg.track, events);
         Ok(cfg)
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::decode::defrag::DefragLimits;
-use crate::proto::WsConfig;
+use crate::proto::{HttpOptions, WsConfig};
 use crate::track::TrackConfig;
 
 /// Where a capture comes from.
@@ -90,8 +90,11 @@ pub struct ReplayConfig {
     pub filter: Option<String>,
     pub track: TrackConfig,
     pub defrag: DefragLimits,
-    /// WebSocket decoding (`None`: TCP streams are not reassembled at all).
+    /// WebSocket decoding.
     pub ws: Option<WsConfig>,
+    /// HTTP exchanges, event streams and real-time channels (with `ws`
+    /// `None` too, TCP streams are not reassembled at all).
+    pub http: Option<HttpOptions>,
 }
 
 impl ReplayConfig {
@@ -104,6 +107,7 @@ impl ReplayConfig {
             track: TrackConfig::default(),
             defrag: DefragLimits::default(),
             ws: Some(WsConfig::default()),
+            http: Some(HttpOptions::default()),
         }
     }
 }

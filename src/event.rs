@@ -563,11 +563,113 @@ pub struct WsSession {
     pub last_ts: Timestamp,
 }
 
+/// One HTTP/1.x request and its response (an exchange), written when the
+/// response ends (or the connection does).
+#[derive(Clone, Debug)]
+pub struct HttpTxn {
+    /// Time of the request's first byte.
+    pub ts: Timestamp,
+    pub conn: ConnRef,
+    pub method: String,
+    pub target: String,
+    pub host: Option<String>,
+    /// `HTTP/1.0` or `HTTP/1.1`, as the request said.
+    pub version: &'static str,
+    /// The final status (not an interim 1xx other than 101); null when no
+    /// answer was seen.
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    /// The response's Content-Type and Transfer-Encoding.
+    pub content_type: Option<String>,
+    pub transfer_encoding: Option<String>,
+    /// Body bytes (without the chunk framing).
+    pub req_body_len: u64,
+    pub resp_body_len: u64,
+    /// Chunks of a chunked body, events of an event stream, otherwise the
+    /// packets that carried body bytes.
+    pub resp_pieces: u64,
+    /// Header bytes (request line and headers, blank line included) of the
+    /// request and of the response (interim answers included).
+    pub req_head_bytes: u64,
+    pub resp_head_bytes: u64,
+    /// First → last request byte.
+    pub request_ms: Nanos,
+    /// Last request byte → first byte of the final response (negative when
+    /// the server answered before the request ended).
+    pub wait_ms: Option<Nanos>,
+    /// First → last byte of the final response.
+    pub transfer_ms: Option<Nanos>,
+    /// Time of the response's last byte (of the request's when none).
+    pub last_ts: Timestamp,
+    /// An interim `100 Continue` came before the final answer.
+    pub continued: bool,
+    /// The server switched protocols (101).
+    pub upgrade: bool,
+    /// Request and response were both seen whole.
+    pub complete: bool,
+    pub channel_id: u64,
+}
+
+/// One block of a Server-Sent Events stream (a `text/event-stream`
+/// response body), ended by a blank line.
+#[derive(Clone, Debug)]
+pub struct SseEvent {
+    /// Time of the block's last byte.
+    pub ts: Timestamp,
+    pub conn: ConnRef,
+    pub channel_id: u64,
+    pub event: Option<String>,
+    pub id: Option<String>,
+    pub data_len: u64,
+    pub data: Option<String>,
+    pub data_truncated: bool,
+    /// A comment line's text (a heart-beat).
+    pub comment: Option<String>,
+    pub retry: Option<u64>,
+    /// Delivered to the application (it carried data).
+    pub dispatched: bool,
+}
+
+/// What one client does to get updates from one server resource, and the
+/// real-time technique it uses; written when the run ends.
+#[derive(Clone, Debug)]
+pub struct RtChannel {
+    pub channel_id: u64,
+    /// `websocket`, `sse`, `streaming`, `long_polling`, `polling`,
+    /// `request` or `unclassified`.
+    pub technique: &'static str,
+    pub client_ip: IpAddr,
+    pub server_ip: IpAddr,
+    pub server_port: u16,
+    pub host: Option<String>,
+    /// The request path, without the query.
+    pub path: String,
+    /// The connections it used (the first ones, at most 64).
+    pub conn_ids: Vec<u64>,
+    pub requests: u64,
+    /// Responses, events or WebSocket messages that carried data.
+    pub data_messages: u64,
+    /// Answers without new data (no body, 204, 304, or the same length as
+    /// the answer before).
+    pub empty_responses: u64,
+    pub mean_wait_ms: Option<Nanos>,
+    pub max_wait_ms: Option<Nanos>,
+    /// Between one request's start and the next one's.
+    pub mean_interval_ms: Option<Nanos>,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// Header bytes of both directions per data message.
+    pub overhead_bytes: Option<u64>,
+    /// One line saying what the channel did.
+    pub verdict: String,
+}
+
 /// Reading stopped on a damaged file.
 #[derive(Clone, Debug)]
 pub struct ErrorRecord {
     pub file: String,
-    /// Byte offset of the record or block that could not be read.
+    /// Byte offset of the record or block that could not be read (a live
+    /// capture: packets captured before it stopped).
     pub offset: u64,
     pub message: String,
 }
@@ -621,6 +723,12 @@ pub struct Summary {
     pub ws_frames: u64,
     pub ws_messages: u64,
     pub ws_violations: u64,
+    /// HTTP exchanges (`http_txn` records).
+    pub http_txns: u64,
+    /// Server-Sent Events blocks (`sse_event` records).
+    pub sse_events: u64,
+    /// Real-time channels (`rt_channel` records).
+    pub rt_channels: u64,
     /// Holes in reassembled TCP streams (bytes never captured, or given up).
     pub reassembly_gaps: u64,
     /// Out-of-order bytes given up because a reassembly limit was reached.
@@ -675,6 +783,9 @@ pub enum Record {
     WsMessage(Box<WsMessage>),
     WsViolation(Box<WsViolation>),
     WsSession(Box<WsSession>),
+    HttpTxn(Box<HttpTxn>),
+    SseEvent(Box<SseEvent>),
+    RtChannel(Box<RtChannel>),
     Error(ErrorRecord),
     CaptureStats(Box<CaptureStats>),
     Summary(Box<Summary>),
@@ -682,7 +793,7 @@ pub enum Record {
 
 impl Record {
     /// Every record type's `"type"`, in the order of the variants.
-    pub const TYPE_NAMES: [&'static str; 13] = [
+    pub const TYPE_NAMES: [&'static str; 16] = [
         "meta",
         "tcp_event",
         "udp_event",
@@ -693,6 +804,9 @@ impl Record {
         "ws_message",
         "ws_violation",
         "ws_session",
+        "http_txn",
+        "sse_event",
+        "rt_channel",
         "error",
         "capture_stats",
         "summary",
@@ -712,9 +826,12 @@ impl Record {
             Record::WsMessage(_) => 7,
             Record::WsViolation(_) => 8,
             Record::WsSession(_) => 9,
-            Record::Error(_) => 10,
-            Record::CaptureStats(_) => 11,
-            Record::Summary(_) => 12,
+            Record::HttpTxn(_) => 10,
+            Record::SseEvent(_) => 11,
+            Record::RtChannel(_) => 12,
+            Record::Error(_) => 13,
+            Record::CaptureStats(_) => 14,
+            Record::Summary(_) => 15,
         }
     }
 
@@ -726,11 +843,11 @@ impl Record {
 
 /// A set of record types.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecordTypes(u16);
+pub struct RecordTypes(u32);
 
 impl RecordTypes {
     /// The run's own records: `meta`, `error`, `capture_stats`, `summary`.
-    pub const RUN: RecordTypes = RecordTypes(1 | 1 << 10 | 1 << 11 | 1 << 12);
+    pub const RUN: RecordTypes = RecordTypes(1 | 1 << 13 | 1 << 14 | 1 << 15);
 
     /// The set with the type named `name` added (unchanged for a name that
     /// is no record type).
@@ -762,6 +879,9 @@ pub struct FlowRecords {
     pub udp_event: bool,
     pub tcp_conn: bool,
     pub udp_flow: bool,
+    /// `http_txn`, `sse_event`, `rt_channel` (the HTTP decoder still keeps
+    /// its counts and channels without them).
+    pub http: bool,
 }
 
 impl FlowRecords {
@@ -770,12 +890,14 @@ impl FlowRecords {
         udp_event: true,
         tcp_conn: true,
         udp_flow: true,
+        http: true,
     };
     pub const NONE: FlowRecords = FlowRecords {
         tcp_event: false,
         udp_event: false,
         tcp_conn: false,
         udp_flow: false,
+        http: false,
     };
 
     /// Those of a set of record types.
@@ -785,6 +907,7 @@ impl FlowRecords {
             udp_event: types.has("udp_event"),
             tcp_conn: types.has("tcp_conn"),
             udp_flow: types.has("udp_flow"),
+            http: types.has("http_txn") || types.has("sse_event") || types.has("rt_channel"),
         }
     }
 
@@ -795,6 +918,7 @@ impl FlowRecords {
             udp_event: self.udp_event && o.udp_event,
             tcp_conn: self.tcp_conn && o.tcp_conn,
             udp_flow: self.udp_flow && o.udp_flow,
+            http: self.http && o.http,
         }
     }
 }

@@ -12,18 +12,32 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::decode::defrag::DefragLimits;
 use crate::decode::{Decoded, Decoder};
-use crate::event::{CaptureStats, ErrorRecord, FlushSink, Record};
-use crate::proto::{stream_detector, WsConfig};
-use crate::replay::{meta, Health};
+use crate::event::{CaptureStats, ErrorRecord, FlushSink, Record, RecordSink};
+use crate::pipeline::RawBatch;
+use crate::proto::{stream_detector, HttpConfig, HttpOptions, WsConfig};
+use crate::replay::{meta, Counted, Health, Wants};
 use crate::source::write::{FileFormat, PacketWriter};
 use crate::source::{LinkType, RawPacket};
 use crate::time::Timestamp;
 use crate::track::{FlowKeyer, TrackConfig, Tracker};
+
+/// The largest snaplen, and the default (libpcap's and tcpdump's
+/// MAXIMUM_SNAPLEN): whole packets, 64 KiB loopback frames included.
+pub const MAX_SNAPLEN: u32 = 262_144;
+
+/// The largest kernel ring `-B` accepts, in MiB. The ring is kernel memory
+/// that cannot be swapped, allocated and touched when the socket opens (on
+/// the test VM 1 GiB took a second to set up, 2 GiB two); 1 GiB holds
+/// almost a second of a saturated 10 Gb/s link, and a decoder slower than
+/// the traffic for longer than its ring holds drops however large the ring
+/// is. libpcap's own limit is 2 GiB less a byte (an `int` of bytes).
+pub const MAX_BUFFER_MIB: u32 = 1024;
 
 /// Where recorded packets go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +72,7 @@ pub struct CaptureConfig {
     pub track: TrackConfig,
     pub defrag: DefragLimits,
     pub ws: Option<WsConfig>,
+    pub http: Option<HttpOptions>,
 }
 
 /// Why a capture could not start; each says what to do.
@@ -80,6 +95,8 @@ pub enum CaptureError {
     Write { what: String, err: io::Error },
     #[error("dropping privileges: {0}")]
     Privileges(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// How a capture ended.
@@ -99,7 +116,7 @@ pub struct LiveCapture {
     cap: pcap::Capture<pcap::Active>,
     link: LinkType,
     socket: &'static str,
-    writer: Option<PacketWriter<Box<dyn Write + Send>>>,
+    recording: Option<Recording>,
     privileges: Option<String>,
 }
 
@@ -146,6 +163,18 @@ fn pcap_error(iface: &str, e: pcap::Error) -> CaptureError {
 /// Opens the socket, attaches the filter, opens the output file, then drops
 /// privileges — all before any packet is read.
 pub fn open(cfg: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
+    if !(1..=MAX_SNAPLEN).contains(&cfg.snaplen) {
+        return Err(CaptureError::Config(format!(
+            "snaplen {} is out of range: 1 to {MAX_SNAPLEN} bytes",
+            cfg.snaplen
+        )));
+    }
+    if !(1..=MAX_BUFFER_MIB << 20).contains(&cfg.buffer_bytes) {
+        return Err(CaptureError::Config(format!(
+            "a kernel ring of {} bytes is out of range: 1 byte to {MAX_BUFFER_MIB} MiB",
+            cfg.buffer_bytes
+        )));
+    }
     let iface = cfg.interface.as_str();
     let cooked = cfg.cooked || iface == "any";
     if iface != "any" && !interface_names().iter().any(|n| n == iface) {
@@ -206,9 +235,9 @@ pub fn open(cfg: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
         12 | 14 => LinkType::RAW,
         n => LinkType(n as u32),
     };
-    let writer = match &cfg.write {
+    let recording = match &cfg.write {
         None => None,
-        Some(to) => Some(open_writer(to, 0, link, cfg.snaplen, iface)?),
+        Some(to) => Some(Recording::open(cfg, to, link)?),
     };
     let privileges = match &cfg.run_as {
         Some(user) => Some(crate::privileges::drop_to(user).map_err(CaptureError::Privileges)?),
@@ -218,7 +247,7 @@ pub fn open(cfg: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
         cap,
         link,
         socket: if cooked { "dgram" } else { "raw" },
-        writer,
+        recording,
         privileges,
     })
 }
@@ -295,88 +324,317 @@ pub struct Progress {
     pub interface_drops: u64,
 }
 
+/// The `-w` output: the file being written, its rotation (`-C`, `-G`), and
+/// the files really created so far.
+struct Recording {
+    writer: PacketWriter<Box<dyn Write + Send>>,
+    to: WriteTo,
+    link: LinkType,
+    snaplen: u32,
+    interface: String,
+    rotate_bytes: Option<u64>,
+    rotate_every: Option<Duration>,
+    opened: Instant,
+    /// Every file created, in order (empty for standard output).
+    files: Vec<PathBuf>,
+}
+
+impl Recording {
+    /// Creates the first file (or starts writing standard output).
+    fn open(cfg: &CaptureConfig, to: &WriteTo, link: LinkType) -> Result<Self, CaptureError> {
+        let writer = open_writer(to, 0, link, cfg.snaplen, &cfg.interface)?;
+        Ok(Recording {
+            writer,
+            to: to.clone(),
+            link,
+            snaplen: cfg.snaplen,
+            interface: cfg.interface.clone(),
+            rotate_bytes: cfg.rotate_bytes,
+            rotate_every: cfg.rotate_every,
+            opened: Instant::now(),
+            files: match to {
+                WriteTo::File(p) => vec![rotated_name(p, 0)],
+                WriteTo::Stdout => Vec::new(),
+            },
+        })
+    }
+
+    /// Writes a packet, then starts the next file when this one is full or
+    /// old enough (after a whole packet, so each file is valid alone). An
+    /// error ends the recording; the files listed are those created.
+    fn packet(&mut self, ts: Timestamp, wire_len: u32, data: &[u8]) -> Result<(), String> {
+        self.writer
+            .packet(ts, wire_len, data)
+            .map_err(|e| format!("writing packets to {}: {e}", self.current()))?;
+        let full = self.rotate_bytes.is_some_and(|b| self.writer.written >= b);
+        let due = self
+            .rotate_every
+            .is_some_and(|d| self.opened.elapsed() >= d);
+        if (full || due) && matches!(self.to, WriteTo::File(_)) {
+            self.flush()?;
+            let n = self.files.len() as u32;
+            let next = open_writer(&self.to, n, self.link, self.snaplen, &self.interface).map_err(
+                |e| {
+                    format!(
+                        "{} cannot start its next file: {}",
+                        if full { "-C" } else { "-G" },
+                        plain_error(&e)
+                    )
+                },
+            )?;
+            self.writer = next;
+            if let WriteTo::File(p) = &self.to {
+                self.files.push(rotated_name(p, n));
+            }
+            self.opened = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.writer
+            .flush()
+            .map_err(|e| format!("writing packets to {}: {e}", self.current()))
+    }
+
+    /// The file being written, for messages.
+    fn current(&self) -> String {
+        match self.files.last() {
+            Some(p) => p.display().to_string(),
+            None => "standard output".into(),
+        }
+    }
+}
+
+/// An error's message without the "(os error N)" std adds.
+fn plain_error(e: &CaptureError) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Bytes of packets per batch from the ring reader to decoding: at least
+/// the largest snaplen, so any packet fits an empty batch.
+const RING_BATCH_BYTES: usize = 2 * MAX_SNAPLEN as usize;
+/// Packets per batch at most (and the metadata vector's starting size).
+const RING_BATCH_PACKETS: usize = 8192;
+/// How long packets wait in the reader's batch, when decoding is busy,
+/// for more to fill it (when decoding is waiting, they go at once).
+const RING_HOLD: Duration = Duration::from_millis(20);
+/// Batches in flight to decoding: up to 4 MiB of packets waiting beside the
+/// kernel's ring. Past that the reader waits, the ring fills, and the
+/// kernel drops and counts, as it does for any reader too slow for the
+/// traffic.
+const RING_QUEUE: usize = 8;
+
+/// What the ring reader hands to decoding.
+struct LiveBatch {
+    raw: RawBatch,
+    /// The ring was empty when this was sent: a quiet moment to write out.
+    idle: bool,
+    /// The socket's counters (received, dropped, dropped by the interface),
+    /// taken about once a second, for the status line.
+    kernel: Option<pcap::Stat>,
+}
+
+/// How the ring reader ended.
+struct ReaderEnd {
+    kernel: Option<pcap::Stat>,
+    error: Option<String>,
+}
+
+/// The ring reader's thread: takes packets out of the kernel's ring as
+/// soon as they are there, copies them into batches and hands those to
+/// decoding, until `cfg`'s count or duration, `stop`, `halt` (decoding
+/// ended), or an error. Copying out returns each ring block to the kernel
+/// at once, whatever decoding is doing (when both shared a thread, a 2 MiB
+/// ring overflowed while a burst was being decoded).
+fn read_ring(
+    mut cap: pcap::Capture<pcap::Active>,
+    cfg: &CaptureConfig,
+    stop: &AtomicBool,
+    halt: &AtomicBool,
+    queued: &AtomicUsize,
+    tx: SyncSender<LiveBatch>,
+    free: Receiver<LiveBatch>,
+) -> ReaderEnd {
+    let fresh = || {
+        free.try_recv().unwrap_or_else(|_| LiveBatch {
+            raw: RawBatch::new(RING_BATCH_BYTES, RING_BATCH_PACKETS),
+            idle: false,
+            kernel: None,
+        })
+    };
+    let started = Instant::now();
+    let limit = cfg.count.unwrap_or(u64::MAX);
+    let mut read = 0u64;
+    let mut last_stats = Instant::now();
+    let mut batch = fresh();
+    // When the batch being filled got its first packet.
+    let mut first_at = Instant::now();
+    let mut error = None;
+    let over = |read: u64| {
+        read >= limit
+            || stop.load(Ordering::Relaxed)
+            || halt.load(Ordering::Relaxed)
+            || cfg.duration.is_some_and(|d| started.elapsed() >= d)
+    };
+    // Hands a batch over (waiting while RING_QUEUE are queued); false when
+    // decoding has gone.
+    let send = |full: LiveBatch| {
+        queued.fetch_add(1, Ordering::Relaxed);
+        tx.send(full).is_ok()
+    };
+    'read: while !over(read) {
+        // Packets as long as the ring has them; the clock and the flags
+        // are looked at between bursts and every 1024 packets.
+        for _ in 0..1024 {
+            match cap.next_packet() {
+                Ok(pkt) => {
+                    let h = *pkt.header;
+                    let ts = Timestamp::from_parts(
+                        // time_t is i64 on 64-bit Linux, i32 on some 32-bit ABIs.
+                        #[allow(clippy::useless_conversion)]
+                        i64::from(h.ts.tv_sec),
+                        (h.ts.tv_usec as u64).min(999_999_999),
+                        1_000_000_000,
+                    );
+                    if batch.raw.is_empty() {
+                        first_at = Instant::now();
+                    }
+                    if !batch.raw.push(ts, h.len, pkt.data) {
+                        let mut next = fresh();
+                        // Fits: a batch holds the largest snaplen.
+                        next.raw.push(ts, h.len, pkt.data);
+                        first_at = Instant::now();
+                        if !send(std::mem::replace(&mut batch, next)) {
+                            break 'read;
+                        }
+                    }
+                    read += 1;
+                    if batch.raw.packets.len() >= RING_BATCH_PACKETS
+                        && !send(std::mem::replace(&mut batch, fresh()))
+                    {
+                        break 'read;
+                    }
+                    if read >= limit {
+                        break 'read;
+                    }
+                }
+                // The ring is empty. Hand over what there is when decoding
+                // waits for it, or it has waited RING_HOLD; while decoding
+                // is busy, keep filling the batch instead (a queue slot
+                // spent on a few packets would shorten the queue). Then
+                // sleep until there are packets, the batch is due, or 50 ms
+                // pass.
+                Err(pcap::Error::TimeoutExpired) => {
+                    if last_stats.elapsed() >= Duration::from_secs(1) {
+                        batch.kernel = cap.stats().ok();
+                        last_stats = Instant::now();
+                    }
+                    let waited = first_at.elapsed();
+                    let due = !batch.raw.is_empty()
+                        && (queued.load(Ordering::Relaxed) == 0 || waited >= RING_HOLD);
+                    let mut sleep = Duration::from_millis(50);
+                    if due || (batch.raw.is_empty() && batch.kernel.is_some()) {
+                        batch.idle = true;
+                        if !send(std::mem::replace(&mut batch, fresh())) {
+                            break 'read;
+                        }
+                    } else if !batch.raw.is_empty() {
+                        sleep = RING_HOLD.saturating_sub(waited);
+                    }
+                    wait_readable(&cap, (sleep.as_millis() as i32).max(1));
+                    break;
+                }
+                Err(e) => {
+                    error = Some(format!("reading from {}: {e}", cfg.interface));
+                    break 'read;
+                }
+            }
+        }
+    }
+    if !batch.raw.is_empty() {
+        batch.idle = true;
+        let _ = send(batch);
+    }
+    ReaderEnd {
+        kernel: cap.stats().ok(),
+        error,
+    }
+}
+
 /// Reads packets until `cfg`'s count or duration, `stop`, or an error; then
-/// ends every flow and writes `capture_stats` and `summary`.
+/// ends every flow and writes `capture_stats` and `summary`. The ring is
+/// read on a thread of its own ([`read_ring`]); packets are written to the
+/// `-w` file, decoded and tracked on this one.
 pub fn run<S: FlushSink>(
-    mut live: LiveCapture,
+    live: LiveCapture,
     cfg: &CaptureConfig,
     sink: &mut S,
     stop: &AtomicBool,
     mut status: impl FnMut(Progress),
 ) -> CaptureOutcome {
+    // The same counting sink as replay's, so the summary counts what a
+    // replay of the recording counts.
+    let sink = &mut Counted::new(sink, Wants::All);
     sink.record(Record::Meta(meta(
         "capture",
         Some(cfg.interface.clone()),
         cfg.filter.clone(),
     )));
+    let LiveCapture {
+        cap,
+        link,
+        socket,
+        mut recording,
+        privileges,
+    } = live;
     let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
     let mut tracker = Tracker::with_keyer(cfg.track, keyer.clone());
-    if let Some(ws) = cfg.ws {
-        tracker.set_detector(stream_detector(ws));
+    let http = cfg.http.map(HttpConfig::from);
+    if let Some(d) = stream_detector(cfg.ws, http.clone()) {
+        tracker.set_detector(d);
     }
     let mut decoder = Decoder::new(cfg.defrag);
     let mut health = Health::default();
     health.summary.format = Some("live".to_string());
     let started = Instant::now();
     let mut last_flush = Instant::now();
-    let mut last_status = Instant::now();
     let mut last_expiry = Timestamp(i64::MIN);
     let mut captured = 0u64;
     let mut error = None;
     let mut dirty = false;
-    let mut files = 0u32;
-    let mut file_opened = Instant::now();
-    loop {
-        if stop.load(Ordering::Relaxed)
-            || cfg.count.is_some_and(|n| captured >= n)
-            || cfg.duration.is_some_and(|d| started.elapsed() >= d)
-        {
-            break;
-        }
-        let mut idle = false;
-        match live.cap.next_packet() {
-            Ok(pkt) => {
+    let halt = AtomicBool::new(false);
+    let queued = AtomicUsize::new(0);
+    let (tx, rx) = sync_channel::<LiveBatch>(RING_QUEUE);
+    let (free_tx, free_rx) = sync_channel::<LiveBatch>(RING_QUEUE + 2);
+    let reader_end = std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("ring reader".into())
+            .spawn_scoped(scope, || {
+                read_ring(cap, cfg, stop, &halt, &queued, tx, free_rx)
+            })
+            .expect("starting the ring reader thread");
+        'batches: while let Ok(mut batch) = rx.recv() {
+            queued.fetch_sub(1, Ordering::Relaxed);
+            for m in &batch.raw.packets {
+                let data = batch.raw.data(m);
                 captured += 1;
-                let h = pkt.header;
-                let ts = Timestamp::from_parts(
-                    // time_t is i64 on 64-bit Linux, i32 on some 32-bit ABIs.
-                    #[allow(clippy::useless_conversion)]
-                    i64::from(h.ts.tv_sec),
-                    (h.ts.tv_usec as u64).min(999_999_999),
-                    1_000_000_000,
-                );
-                if let Some(w) = live.writer.as_mut() {
-                    if let Err(e) = w.packet(ts, h.len, pkt.data) {
-                        error = Some(format!("writing packets: {e}"));
-                        break;
-                    }
-                }
-                // Rotation: after a whole packet, so each file is valid alone.
-                if let (Some(w), Some(to)) = (live.writer.as_mut(), &cfg.write) {
-                    let full = cfg.rotate_bytes.is_some_and(|b| w.written >= b);
-                    let due = cfg.rotate_every.is_some_and(|d| file_opened.elapsed() >= d);
-                    if full || due {
-                        if let Err(e) = w.flush() {
-                            error = Some(format!("writing packets: {e}"));
-                            break;
-                        }
-                        files += 1;
-                        match open_writer(to, files, live.link, cfg.snaplen, &cfg.interface) {
-                            Ok(next) => *w = next,
-                            Err(e) => {
-                                error = Some(e.to_string());
-                                break;
-                            }
-                        }
-                        file_opened = Instant::now();
+                if let Some(r) = recording.as_mut() {
+                    if let Err(e) = r.packet(m.ts, m.wire_len, data) {
+                        error = Some(e);
+                        break 'batches;
                     }
                 }
                 let raw = RawPacket {
-                    ts,
-                    link: live.link,
+                    ts: m.ts,
+                    link,
                     interface: 0,
-                    wire_len: h.len,
-                    data: pkt.data,
+                    wire_len: m.wire_len,
+                    data,
                     offset: captured,
                 };
                 health.packet(&raw);
@@ -392,53 +650,47 @@ pub fn run<S: FlushSink>(
                 }
                 dirty = true;
             }
-            // Nothing waiting: write out what is held, then sleep until
-            // there is something, or 50 ms pass.
-            Err(pcap::Error::TimeoutExpired) => idle = true,
-            Err(e) => {
-                error = Some(format!("reading from {}: {e}", cfg.interface));
-                break;
+            // Busy: write out every 50 ms; quiet: at once.
+            if dirty && (batch.idle || last_flush.elapsed() >= Duration::from_millis(50)) {
+                sink.flush();
+                if let Some(Err(e)) = recording.as_mut().map(Recording::flush) {
+                    error = Some(e);
+                    break;
+                }
+                last_flush = Instant::now();
+                dirty = false;
             }
-        }
-        // Busy: write out every 50 ms; quiet: at once.
-        if dirty && (idle || last_flush.elapsed() >= Duration::from_millis(50)) {
-            sink.flush();
-            if let Some(Err(e)) = live.writer.as_mut().map(PacketWriter::flush) {
-                error = Some(format!("writing packets: {e}"));
-                break;
+            if let Some(s) = batch.kernel.take() {
+                status(Progress {
+                    captured,
+                    kernel_drops: u64::from(s.dropped),
+                    interface_drops: u64::from(s.if_dropped),
+                });
             }
-            last_flush = Instant::now();
-            dirty = false;
+            batch.raw.clear();
+            let _ = free_tx.try_send(batch);
         }
-        if idle {
-            wait_readable(&live.cap, 50);
-        }
-        if last_status.elapsed() >= Duration::from_secs(1) {
-            let s = live.cap.stats().unwrap_or(pcap::Stat {
-                received: 0,
-                dropped: 0,
-                if_dropped: 0,
-            });
-            status(Progress {
-                captured,
-                kernel_drops: u64::from(s.dropped),
-                interface_drops: u64::from(s.if_dropped),
-            });
-            last_status = Instant::now();
-        }
+        // Decoding stopped early (an error): the reader stops too.
+        halt.store(true, Ordering::Relaxed);
+        drop(rx);
+        reader.join().expect("ring reader thread panicked")
+    });
+    let s = reader_end.kernel;
+    if error.is_none() {
+        error = reader_end.error;
     }
-    let s = live.cap.stats().ok();
-    if let Some(w) = live.writer.as_mut() {
-        if let Err(e) = w.flush() {
-            error.get_or_insert(format!("writing packets: {e}"));
-        }
+    if let Some(Err(e)) = recording.as_mut().map(Recording::flush) {
+        error.get_or_insert(e);
     }
     decoder.finish();
     tracker.finish(sink);
+    if let Some(h) = &http {
+        h.channels.finish(sink);
+    }
     let stats = CaptureStats {
         interface: cfg.interface.clone(),
-        socket: live.socket,
-        link_type: live.link.label(),
+        socket,
+        link_type: link.label(),
         snaplen: cfg.snaplen,
         captured,
         received: s.map_or(0, |s| u64::from(s.received)),
@@ -454,17 +706,22 @@ pub fn run<S: FlushSink>(
         }));
     }
     sink.record(Record::CaptureStats(Box::new(stats.clone())));
-    let summary = health.finish(decoder.defrag_stats(), tracker.stats(), error.is_none());
+    if let Some(h) = &http {
+        h.counts_into(&mut health.summary);
+    }
+    let summary = health.finish(
+        decoder.defrag_stats(),
+        tracker.stats(),
+        sink.counts(),
+        error.is_none(),
+    );
     sink.record(Record::Summary(Box::new(summary)));
     sink.flush();
     CaptureOutcome {
         stats,
         error,
-        privileges: live.privileges,
-        files: match &cfg.write {
-            Some(WriteTo::File(p)) => (0..=files).map(|n| rotated_name(p, n)).collect(),
-            _ => Vec::new(),
-        },
+        privileges,
+        files: recording.map(|r| r.files).unwrap_or_default(),
     }
 }
 

@@ -39,13 +39,21 @@ const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Freed memory goes back to the OS once it has been unused for
 /// [`PURGE_DELAY_MS`]. mimalloc purges only when some thread allocates or
-/// collects, so a thread that does nothing else asks it to once a second:
-/// after a burst, a capture that goes quiet (or a quiet replay, which
-/// allocates nothing per packet) returns the memory too.
+/// collects, so a thread that does nothing else asks it to once a second
+/// ([`start_collector`]): after a burst, a capture that goes quiet (or a
+/// quiet replay, which allocates nothing per packet) returns the memory too.
 #[allow(unsafe_code)]
 fn return_freed_memory() {
     // SAFETY: sets a plain integer option; mimalloc reads it when it purges.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}
+
+/// Starts the thread that lets mimalloc purge once a second. `capture`
+/// starts it only once privileges are dropped: the capability bounding set
+/// and `no_new_privs` belong to each thread, and a thread started before
+/// the drop would keep root's.
+#[allow(unsafe_code)]
+fn start_collector() {
     let _ = std::thread::Builder::new()
         .name("collect".into())
         .spawn(|| {
@@ -103,6 +111,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Exit> {
+    if !matches!(cli.command, Command::Capture(_)) {
+        start_collector();
+    }
     match cli.command {
         Command::Replay(args) => replay(&args),
         Command::Capture(args) => capture(&args),
@@ -531,6 +542,8 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Error);
         }
     };
+    // Privileges are dropped now: threads started from here on inherit that.
+    start_collector();
     eprintln!(
         "sockscope: listening on {} ({} socket, link type {}, snaplen {}){}",
         cfg.interface,
@@ -633,15 +646,19 @@ fn capture(args: &cli::CaptureArgs) -> anyhow::Result<Exit> {
         writeln!(out, "{}", out_cfg.style.glyphs(&selected.note()))?;
         out.flush()?;
     }
-    if outcome.files.len() > 1 {
+    // The files really created (a rotation that failed made none), and
+    // with a rotation error even when there is only one.
+    let rotating = cfg.rotate_bytes.is_some() || cfg.rotate_every.is_some();
+    if outcome.files.len() > 1 || (rotating && outcome.error.is_some()) {
         let names: Vec<String> = outcome
             .files
             .iter()
             .map(|f| f.display().to_string())
             .collect();
         eprintln!(
-            "sockscope: wrote {} files: {}",
+            "sockscope: wrote {} file{}: {}",
             names.len(),
+            if names.len() == 1 { "" } else { "s" },
             names.join(", ")
         );
     }

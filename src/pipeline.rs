@@ -15,6 +15,10 @@
 //! pointing into it ([`PacketMeta`]), so packet bytes are never copied between
 //! threads; emptied batches and record vectors travel back for reuse. Output
 //! order is the tracking thread's order, so runs stay deterministic.
+//!
+//! A live capture reads its ring on a thread of its own that only copies
+//! packets out into [`RawBatch`]es, so the kernel gets its ring blocks back
+//! at once, while decoding, tracking and rendering run on the caller's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -23,6 +27,7 @@ use std::sync::Arc;
 use crate::decode::owned::PacketMeta;
 use crate::event::{Record, RecordSink};
 use crate::replay::StoppableSink;
+use crate::time::Timestamp;
 use crate::track::Keyed;
 
 /// Packets decoded from one read chunk.
@@ -50,6 +55,71 @@ impl Batch {
         self.keys.clear();
         self.notes.clear();
         self.offsets.clear();
+    }
+}
+
+/// Packets as they were read, not yet decoded: what a live capture's ring
+/// reader hands to decoding. The bytes lie back to back in `chunk`; the
+/// batch travels back emptied and is filled again, so reading allocates
+/// nothing per packet.
+pub struct RawBatch {
+    chunk: Vec<u8>,
+    used: usize,
+    pub packets: Vec<RawMeta>,
+}
+
+/// One packet of a [`RawBatch`]: its capture time, length on the wire, and
+/// where its captured bytes lie in the chunk.
+#[derive(Clone, Copy, Debug)]
+pub struct RawMeta {
+    pub ts: Timestamp,
+    pub wire_len: u32,
+    start: u32,
+    len: u32,
+}
+
+impl RawBatch {
+    /// An empty batch of `bytes` bytes (which must hold the largest
+    /// packet) and room for `packets` packets' metadata.
+    pub fn new(bytes: usize, packets: usize) -> RawBatch {
+        RawBatch {
+            chunk: vec![0; bytes],
+            used: 0,
+            packets: Vec::with_capacity(packets),
+        }
+    }
+
+    /// Copies a packet in; false (nothing done) when its bytes do not fit.
+    #[inline]
+    pub fn push(&mut self, ts: Timestamp, wire_len: u32, data: &[u8]) -> bool {
+        let end = self.used + data.len();
+        if end > self.chunk.len() {
+            return false;
+        }
+        self.chunk[self.used..end].copy_from_slice(data);
+        self.packets.push(RawMeta {
+            ts,
+            wire_len,
+            start: self.used as u32,
+            len: data.len() as u32,
+        });
+        self.used = end;
+        true
+    }
+
+    /// A packet's captured bytes.
+    #[inline]
+    pub fn data(&self, m: &RawMeta) -> &[u8] {
+        &self.chunk[m.start as usize..(m.start + m.len) as usize]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packets.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.used = 0;
+        self.packets.clear();
     }
 }
 
@@ -155,6 +225,23 @@ where
 mod tests {
     use super::*;
     use crate::event::{ErrorRecord, Record};
+
+    #[test]
+    fn a_raw_batch_keeps_packets_back_to_back_until_one_does_not_fit() {
+        let mut b = RawBatch::new(10, 2);
+        assert!(b.push(Timestamp(1), 60, b"abcd"));
+        assert!(b.push(Timestamp(2), 6, b"efghij"));
+        assert!(!b.push(Timestamp(3), 1, b"k"));
+        let got: Vec<(i64, u32, &[u8])> = b
+            .packets
+            .iter()
+            .map(|m| (m.ts.0, m.wire_len, b.data(m)))
+            .collect();
+        assert_eq!(got, [(1, 60, &b"abcd"[..]), (2, 6, &b"efghij"[..])]);
+        b.clear();
+        assert!(b.is_empty() && b.push(Timestamp(3), 1, b"k"));
+        assert_eq!(b.data(&b.packets[0]), b"k");
+    }
 
     #[test]
     fn records_arrive_in_order() {

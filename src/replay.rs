@@ -21,7 +21,7 @@ use crate::event::{
     ErrorRecord, FlowRecords, Meta, Record, RecordSink, RecordTypes, Summary, SCHEMA_VERSION,
 };
 use crate::pipeline::{with_render_thread, Batch};
-use crate::proto::{payload_note, stream_detector};
+use crate::proto::{payload_note, stream_detector, HttpConfig};
 use crate::source::file::{CaptureReader, Damaged, Next};
 use crate::source::filter::{BpfFilter, FilterError};
 use crate::source::{LinkType, RawPacket};
@@ -176,50 +176,60 @@ fn open_inputs(cfg: &ReplayConfig) -> Result<Vec<Opened>, ReplayError> {
         .collect()
 }
 
-/// Adds up the WebSocket sessions on their way to the renderer, for the
-/// summary (the tracker does not know what its stream decoders write, and a
-/// session counts its frames, messages and violations even when their own
-/// records were not made).
-struct AppCounts<'a, S> {
-    inner: &'a mut S,
-    wants: Wants,
-    flows: FlowRecords,
-    sessions: u64,
-    frames: u64,
-    messages: u64,
-    violations: u64,
+/// What the stream decoders' records add to the summary: the WebSocket
+/// sessions, their frames, messages and violations (the tracker does not
+/// know what its stream decoders write, and a session counts its frames,
+/// messages and violations even when their own records were not made).
+/// [`Health::finish`] takes them, so no run can leave them out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionCounts {
+    pub sessions: u64,
+    pub frames: u64,
+    pub messages: u64,
+    pub violations: u64,
 }
 
-impl<'a, S: RecordSink> AppCounts<'a, S> {
-    fn new(inner: &'a mut S, wants: Wants) -> Self {
-        AppCounts {
-            inner,
-            wants,
-            flows: wants.flow_records(),
-            sessions: 0,
-            frames: 0,
-            messages: 0,
-            violations: 0,
-        }
-    }
-
-    fn into_summary(self, s: &mut Summary) {
-        s.ws_sessions = self.sessions;
-        s.ws_frames = self.frames;
-        s.ws_messages = self.messages;
-        s.ws_violations = self.violations;
-    }
-}
-
-impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
+impl SessionCounts {
     #[inline]
-    fn record(&mut self, r: Record) {
-        if let Record::WsSession(w) = &r {
+    pub fn add(&mut self, r: &Record) {
+        if let Record::WsSession(w) = r {
             self.sessions += 1;
             self.frames += w.client.frames + w.server.frames;
             self.messages += w.client.messages + w.server.messages;
             self.violations += w.violations;
         }
+    }
+}
+
+/// The sink a run's tracker writes into, replay's and capture's alike: it
+/// adds up [`SessionCounts`] on the records' way to the renderer, and drops
+/// those the renderer does not want (after counting them).
+pub struct Counted<'a, S> {
+    pub inner: &'a mut S,
+    wants: Wants,
+    flows: FlowRecords,
+    counts: SessionCounts,
+}
+
+impl<'a, S: RecordSink> Counted<'a, S> {
+    pub fn new(inner: &'a mut S, wants: Wants) -> Self {
+        Counted {
+            inner,
+            wants,
+            flows: wants.flow_records(),
+            counts: SessionCounts::default(),
+        }
+    }
+
+    pub fn counts(&self) -> SessionCounts {
+        self.counts
+    }
+}
+
+impl<S: RecordSink> RecordSink for Counted<'_, S> {
+    #[inline]
+    fn record(&mut self, r: Record) {
+        self.counts.add(&r);
         if self.wants.keeps(&r) {
             self.inner.record(r);
         }
@@ -228,6 +238,12 @@ impl<S: RecordSink> RecordSink for AppCounts<'_, S> {
     #[inline]
     fn flow_records(&self) -> FlowRecords {
         self.flows.and(self.inner.flow_records())
+    }
+}
+
+impl<S: crate::event::FlushSink> crate::event::FlushSink for Counted<'_, S> {
+    fn flush(&mut self) {
+        self.inner.flush();
     }
 }
 
@@ -296,7 +312,15 @@ impl Health {
         }
     }
 
-    pub fn finish(mut self, defrag: DefragStats, track: TrackStats, complete: bool) -> Summary {
+    /// The summary: what was counted here while packets flowed, with what
+    /// the defragmenter, the tracker and the stream decoders counted.
+    pub fn finish(
+        mut self,
+        defrag: DefragStats,
+        track: TrackStats,
+        sessions: SessionCounts,
+        complete: bool,
+    ) -> Summary {
         let s = &mut self.summary;
         s.tcp_conns = track.tcp_conns;
         s.udp_flows = track.udp_flows;
@@ -320,6 +344,16 @@ impl Health {
         s.reassembly_conflicts = track.reassembly.conflicts;
         s.buffers_given_up = track.buffers.given_up;
         s.buffer_bytes_given_up = track.buffers.given_up_bytes;
+        let SessionCounts {
+            sessions,
+            frames,
+            messages,
+            violations,
+        } = sessions;
+        s.ws_sessions = sessions;
+        s.ws_frames = frames;
+        s.ws_messages = messages;
+        s.ws_violations = violations;
         s.link_types = self
             .link_counts
             .iter()
@@ -402,7 +436,13 @@ pub fn replay_tapped<S: StoppableSink + Send, T: PacketTap>(
                             message: e.kind.to_string(),
                         }),
                     };
-                    return finish_run(out, end, TrackStats::default(), false);
+                    return finish_run(
+                        out,
+                        end,
+                        TrackStats::default(),
+                        SessionCounts::default(),
+                        false,
+                    );
                 }
             }
         }
@@ -410,10 +450,11 @@ pub fn replay_tapped<S: StoppableSink + Send, T: PacketTap>(
         let keyer = FlowKeyer::new(cfg.track.key_by_vlan);
         let note = cfg.ws.as_ref().and_then(payload_note);
         let mut tracker = Tracker::with_keyer(cfg.track, keyer.clone());
-        if let Some(ws) = cfg.ws {
-            tracker.set_detector(stream_detector(ws));
+        let http = cfg.http.map(HttpConfig::from);
+        if let Some(d) = stream_detector(cfg.ws, http.clone()) {
+            tracker.set_detector(d);
         }
-        let mut counted = AppCounts::new(out, wants);
+        let mut counted = Counted::new(out, wants);
         let stop = AtomicBool::new(false);
         let (batch_tx, batch_rx) = sync_channel::<Batch>(BATCH_QUEUE);
         let (free_tx, free_rx) = sync_channel::<Batch>(BATCH_QUEUE + 2);
@@ -487,10 +528,16 @@ pub fn replay_tapped<S: StoppableSink + Send, T: PacketTap>(
             (source.join().expect("source thread panicked"), interrupted)
         });
         tracker.finish(&mut counted);
+        if let Some(h) = &http {
+            h.channels.finish(&mut counted);
+        }
         let complete = end.error.is_none() && !interrupted;
+        let sessions = counted.counts();
         let mut end = end;
-        counted.into_summary(&mut end.health.summary);
-        let mut outcome = finish_run(out, end, tracker.stats(), complete);
+        if let Some(h) = &http {
+            h.counts_into(&mut end.health.summary);
+        }
+        let mut outcome = finish_run(out, end, tracker.stats(), sessions, complete);
         outcome.interrupted = interrupted;
         outcome
     });
@@ -861,9 +908,10 @@ fn finish_run<S: RecordSink>(
     sink: &mut S,
     end: SourceEnd,
     track: TrackStats,
+    sessions: SessionCounts,
     complete: bool,
 ) -> ReplayOutcome {
-    let summary = end.health.finish(end.defrag, track, complete);
+    let summary = end.health.finish(end.defrag, track, sessions, complete);
     if let Some(e) = &end.error {
         sink.record(Record::Error(e.clone()));
     }

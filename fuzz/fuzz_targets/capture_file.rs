@@ -13,7 +13,7 @@ use sockscope::decode::defrag::DefragLimits;
 use sockscope::decode::{Decoded, Decoder};
 use sockscope::event::Record;
 use sockscope::decode::Transport;
-use sockscope::proto::{payload_note, stream_detector, WsConfig};
+use sockscope::proto::{payload_note, stream_detector, HttpConfig, WsConfig};
 use sockscope::render::json::encode;
 use sockscope::source::file::CaptureReader;
 use sockscope::track::reassembly::ReassemblyLimits;
@@ -32,11 +32,16 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut tracker = Tracker::new(cfg);
     // WebSocket decoding over reassembled streams, with a small inflate cap.
-    tracker.set_detector(stream_detector(WsConfig { preview: 40, max_inflated: 1 << 20, events: true }));
+    let ws = WsConfig { preview: 40, max_inflated: 1 << 20, events: true };
+    tracker.set_detector(
+        stream_detector(Some(ws), Some(HttpConfig::new(true, 40))).expect("a detector"),
+    );
     let quiet_ws = WsConfig { preview: 40, max_inflated: 1 << 20, events: false };
     let note = payload_note(&quiet_ws).expect("quiet decoders take notes");
     let mut quiet = Tracker::new(cfg);
-    quiet.set_detector(stream_detector(quiet_ws));
+    quiet.set_detector(
+        stream_detector(Some(quiet_ws), Some(HttpConfig::new(false, 40))).expect("a detector"),
+    );
     let mut out: Vec<Record> = Vec::new();
     let mut qout: Vec<Record> = Vec::new();
     while let Ok(Some(raw)) = reader.next_packet() {

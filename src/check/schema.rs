@@ -318,6 +318,9 @@ pub static RECORDS: &[RecordDef] = &[
             "ws_frames" => Val::uint(s.ws_frames),
             "ws_messages" => Val::uint(s.ws_messages),
             "ws_violations" => Val::uint(s.ws_violations),
+            "http_txns" => Val::uint(s.http_txns),
+            "sse_events" => Val::uint(s.sse_events),
+            "rt_channels" => Val::uint(s.rt_channels),
             "reassembly_gaps" => Val::uint(s.reassembly_gaps),
             "reassembly_dropped_bytes" => Val::uint(s.reassembly_dropped_bytes),
             "reassembly_conflicts" => Val::uint(s.reassembly_conflicts),
@@ -370,10 +373,85 @@ pub static RECORDS: &[RecordDef] = &[
             "message" => Val::str(&e.message),
         ),
     },
+    RecordDef {
+        name: "http_txn",
+        fields: fields!(HttpTxn, t;
+            "ts" => Val::time(t.ts),
+            "conn_id" => Val::uint(t.conn.conn_id),
+            "client_ip" => Val::ip(t.conn.client_ip),
+            "client_port" => Val::Int(i64::from(t.conn.client_port)),
+            "server_ip" => Val::ip(t.conn.server_ip),
+            "server_port" => Val::Int(i64::from(t.conn.server_port)),
+            "method" => Val::str(&t.method),
+            "target" => Val::str(&t.target),
+            "host" => Val::opt_str(t.host.as_deref()),
+            "version" => Val::str(t.version),
+            "status" => Val::opt_uint(t.status.map(u64::from)),
+            "reason" => Val::opt_str(t.reason.as_deref()),
+            "content_type" => Val::opt_str(t.content_type.as_deref()),
+            "transfer_encoding" => Val::opt_str(t.transfer_encoding.as_deref()),
+            "req_body_len" => Val::uint(t.req_body_len),
+            "resp_body_len" => Val::uint(t.resp_body_len),
+            "resp_pieces" => Val::uint(t.resp_pieces),
+            "req_head_bytes" => Val::uint(t.req_head_bytes),
+            "resp_head_bytes" => Val::uint(t.resp_head_bytes),
+            "request_ms" => Val::ms(Some(t.request_ms)),
+            "wait_ms" => Val::ms(t.wait_ms),
+            "transfer_ms" => Val::ms(t.transfer_ms),
+            "last_ts" => Val::time(t.last_ts),
+            "continued" => Val::Bool(t.continued),
+            "upgrade" => Val::Bool(t.upgrade),
+            "complete" => Val::Bool(t.complete),
+            "channel_id" => Val::uint(t.channel_id),
+        ),
+    },
+    RecordDef {
+        name: "sse_event",
+        fields: fields!(SseEvent, e;
+            "ts" => Val::time(e.ts),
+            "conn_id" => Val::uint(e.conn.conn_id),
+            "client_ip" => Val::ip(e.conn.client_ip),
+            "client_port" => Val::Int(i64::from(e.conn.client_port)),
+            "server_ip" => Val::ip(e.conn.server_ip),
+            "server_port" => Val::Int(i64::from(e.conn.server_port)),
+            "channel_id" => Val::uint(e.channel_id),
+            "event" => Val::opt_str(e.event.as_deref()),
+            "id" => Val::opt_str(e.id.as_deref()),
+            "data_len" => Val::uint(e.data_len),
+            "data" => Val::opt_str(e.data.as_deref()),
+            "data_truncated" => Val::Bool(e.data_truncated),
+            "comment" => Val::opt_str(e.comment.as_deref()),
+            "retry" => Val::opt_uint(e.retry),
+            "dispatched" => Val::Bool(e.dispatched),
+        ),
+    },
+    RecordDef {
+        name: "rt_channel",
+        fields: fields!(RtChannel, c;
+            "channel_id" => Val::uint(c.channel_id),
+            "technique" => Val::str(c.technique),
+            "client_ip" => Val::ip(c.client_ip),
+            "server_ip" => Val::ip(c.server_ip),
+            "server_port" => Val::Int(i64::from(c.server_port)),
+            "host" => Val::opt_str(c.host.as_deref()),
+            "path" => Val::str(&c.path),
+            "conn_ids" => Val::List(c.conn_ids.iter().map(|id| Val::uint(*id)).collect()),
+            "requests" => Val::uint(c.requests),
+            "data_messages" => Val::uint(c.data_messages),
+            "empty_responses" => Val::uint(c.empty_responses),
+            "mean_wait_ms" => Val::ms(c.mean_wait_ms),
+            "max_wait_ms" => Val::ms(c.max_wait_ms),
+            "mean_interval_ms" => Val::ms(c.mean_interval_ms),
+            "first_ts" => Val::time(c.first_ts),
+            "last_ts" => Val::time(c.last_ts),
+            "overhead_bytes" => Val::opt_uint(c.overhead_bytes),
+            "verdict" => Val::str(&c.verdict),
+        ),
+    },
 ];
 
 /// Number of record types.
-pub const TYPES: usize = 13;
+pub const TYPES: usize = 16;
 
 /// The index of a record's type in [`RECORDS`].
 pub fn type_index(r: &Record) -> usize {
@@ -391,6 +469,9 @@ pub fn type_index(r: &Record) -> usize {
         Record::CaptureStats(_) => 10,
         Record::Meta(_) => 11,
         Record::Error(_) => 12,
+        Record::HttpTxn(_) => 13,
+        Record::SseEvent(_) => 14,
+        Record::RtChannel(_) => 15,
     }
 }
 
@@ -413,6 +494,9 @@ pub fn row_time(r: &Record) -> Option<(&'static str, Timestamp)> {
         Record::WsMessage(m) => ("ts", m.ts),
         Record::WsViolation(v) => ("ts", v.ts),
         Record::WsSession(w) => ("ts", w.ts),
+        Record::HttpTxn(t) => ("ts", t.ts),
+        Record::SseEvent(e) => ("ts", e.ts),
+        Record::RtChannel(c) => ("first_ts", c.first_ts),
         Record::Summary(s) => ("first_ts", s.first_ts?),
         Record::Meta(_) | Record::Error(_) | Record::CaptureStats(_) => return None,
     })
@@ -461,6 +545,8 @@ pub fn conn(r: &Record) -> Option<ConnRef> {
         Record::WsMessage(m) => m.conn,
         Record::WsViolation(v) => v.conn,
         Record::WsSession(w) => w.conn,
+        Record::HttpTxn(t) => t.conn,
+        Record::SseEvent(e) => e.conn,
         _ => return None,
     })
 }
@@ -476,6 +562,9 @@ pub fn kind_columns(ty: usize) -> &'static [&'static str] {
         "ws_message" => &["direction", "opcode_name"],
         "ws_violation" => &["direction", "rule", "detail"],
         "ws_session" => &["status", "close_code"],
+        "http_txn" => &["method", "target", "status"],
+        "sse_event" => &["event", "id"],
+        "rt_channel" => &["technique", "path"],
         "error" => &["file", "offset", "message"],
         _ => &[],
     }
@@ -558,6 +647,16 @@ pub static ENUMS: &[(&str, &str, Values)] = &[
     ),
     ("capture_stats", "socket", Values::Names(&["raw", "dgram"])),
     ("meta", "command", Values::Names(&["replay", "capture"])),
+    (
+        "rt_channel",
+        "technique",
+        Values::Names(crate::proto::channel::TECHNIQUES),
+    ),
+    (
+        "http_txn",
+        "version",
+        Values::Names(&["HTTP/1.0", "HTTP/1.1"]),
+    ),
 ];
 
 /// The values of `ty.field` if it is enumerated.
@@ -578,6 +677,9 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("frame", "ws_frame"),
     ("message", "ws_message"),
     ("violation", "ws_violation"),
+    ("http", "http_txn"),
+    ("sse", "sse_event"),
+    ("channel", "rt_channel"),
 ];
 
 /// Record types with one record per run: `summary.truncated` names a

@@ -277,6 +277,9 @@ pub struct ConnFilter<S> {
     pub kept_dropped: u64,
     /// What the inner sink asked for (it gets nothing else).
     inner_wants: Wants,
+    /// The connections selected so far: a real-time channel (which spans
+    /// connections) is kept when one of its connections was.
+    passed: std::collections::HashSet<u64>,
 }
 
 impl<S> ConnFilter<S> {
@@ -298,6 +301,7 @@ impl<S> ConnFilter<S> {
             keep,
             kept: Vec::new(),
             kept_dropped: 0,
+            passed: std::collections::HashSet::new(),
         }
     }
 }
@@ -312,10 +316,16 @@ impl<S: RecordSink> RecordSink for ConnFilter<S> {
             }
             _ => {}
         }
+        if let Record::RtChannel(ch) = &r {
+            if !ch.conn_ids.iter().any(|id| self.passed.contains(id)) {
+                return;
+            }
+        }
         if let Some(c) = schema::conn(&r) {
             if !self.set.selects(&c) {
                 return;
             }
+            self.passed.insert(c.conn_id);
             let counted = match &r {
                 Record::TcpConn(_) => Some(&mut self.selected.tcp_conns),
                 Record::UdpFlow(_) => Some(&mut self.selected.udp_flows),

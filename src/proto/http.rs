@@ -1,5 +1,7 @@
-//! HTTP/1.1 heads for the WebSocket opening handshake (RFC 6455 §4): the
-//! client's Upgrade request and the server's answer, parsed with httparse.
+//! HTTP/1.x wire formats: request and response heads (parsed with
+//! httparse), what they say about the body that follows (RFC 9112 §6), the
+//! chunked transfer coding as a streaming state machine (RFC 9112 §7.1),
+//! and the WebSocket opening handshake's accept value (RFC 6455 §4).
 
 use base64::Engine;
 use sha1::{Digest, Sha1};
@@ -23,6 +25,13 @@ pub struct Request {
     pub extensions: Option<String>,
     /// `Upgrade: websocket` and `Connection: upgrade` both present.
     pub wants_websocket: bool,
+    /// Content-Length (None when absent or not a number).
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding as sent.
+    pub transfer_encoding: Option<String>,
+    pub content_type: Option<String>,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,6 +43,10 @@ pub struct Response {
     pub extensions: Option<String>,
     pub upgrade_websocket: bool,
     pub content_length: Option<u64>,
+    pub transfer_encoding: Option<String>,
+    pub content_type: Option<String>,
+    /// The status line's HTTP minor version (HTTP/1.0: 0).
+    pub http_minor: u8,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -44,17 +57,94 @@ pub enum HeadError {
     TooLong,
 }
 
-/// Joins repeated headers with ", " (RFC 9110 §5.3).
-fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
-    let mut out: Option<String> = None;
-    for h in headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)) {
-        let v = String::from_utf8_lossy(h.value).trim().to_string();
-        out = Some(match out {
-            Some(o) => format!("{o}, {v}"),
-            None => v,
-        });
+/// The headers a head is read for, found in one pass over its headers
+/// (each index in [`NAMES`]); repeated ones are joined with ", " (RFC 9110
+/// §5.3), which allocates only then.
+#[derive(Default)]
+struct Found<'h> {
+    first: [Option<&'h [u8]>; NAMES.len()],
+    joined: [Option<String>; NAMES.len()],
+}
+
+const NAMES: [&str; 13] = [
+    "host",
+    "origin",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "upgrade",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "content-type",
+    "expect",
+    "sec-websocket-accept",
+];
+const HOST: usize = 0;
+const ORIGIN: usize = 1;
+const WS_KEY: usize = 2;
+const WS_VERSION: usize = 3;
+const WS_PROTOCOL: usize = 4;
+const WS_EXTENSIONS: usize = 5;
+const UPGRADE: usize = 6;
+const CONNECTION: usize = 7;
+const CONTENT_LENGTH: usize = 8;
+const TRANSFER_ENCODING: usize = 9;
+const CONTENT_TYPE: usize = 10;
+const EXPECT: usize = 11;
+const WS_ACCEPT: usize = 12;
+
+impl<'h> Found<'h> {
+    fn of(headers: &[httparse::Header<'h>]) -> Found<'h> {
+        let mut f = Found::default();
+        for h in headers {
+            let Some(i) = NAMES
+                .iter()
+                .position(|n| n.len() == h.name.len() && n.eq_ignore_ascii_case(h.name))
+            else {
+                continue;
+            };
+            match (&f.first[i], &mut f.joined[i]) {
+                (None, _) => f.first[i] = Some(h.value),
+                (Some(first), joined) => {
+                    let j = joined.get_or_insert_with(|| trimmed(first));
+                    j.push_str(", ");
+                    j.push_str(&trimmed(h.value));
+                }
+            }
+        }
+        f
     }
-    out
+
+    fn get(&self, i: usize) -> Option<String> {
+        match (&self.joined[i], self.first[i]) {
+            (Some(j), _) => Some(j.clone()),
+            (None, Some(v)) => Some(trimmed(v)),
+            (None, None) => None,
+        }
+    }
+
+    fn has_token(&self, i: usize, token: &str) -> bool {
+        match (&self.joined[i], self.first[i]) {
+            (Some(j), _) => has_token(Some(j), token),
+            (None, Some(v)) => std::str::from_utf8(v).is_ok_and(|v| has_token(Some(v), token)),
+            (None, None) => false,
+        }
+    }
+
+    /// Content-Length: repeated identical values are one (RFC 9112 §6.3
+    /// rule 5); differing ones, or anything not a number, are none.
+    fn content_length(&self) -> Option<u64> {
+        let v = self.get(CONTENT_LENGTH)?;
+        let mut values = v.split(',').map(|x| x.trim().parse::<u64>());
+        let first = values.next()?.ok()?;
+        values.all(|x| x == Ok(first)).then_some(first)
+    }
+}
+
+fn trimmed(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).trim().to_string()
 }
 
 /// Whether a comma-separated header value contains `token` (case-insensitive).
@@ -68,21 +158,26 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> 
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => {
-            let h = req.headers;
-            let upgrade = header(h, "upgrade");
-            let connection = header(h, "connection");
+            let f = Found::of(req.headers);
+            let wants_websocket =
+                f.has_token(UPGRADE, "websocket") && f.has_token(CONNECTION, "upgrade");
+            // The WebSocket headers matter only to an upgrade request.
+            let ws = |i| if wants_websocket { f.get(i) } else { None };
             let r = Request {
                 method: req.method.unwrap_or("").to_string(),
                 target: req.path.unwrap_or("").to_string(),
                 http_minor: req.version.unwrap_or(0),
-                host: header(h, "host"),
-                origin: header(h, "origin"),
-                key: header(h, "sec-websocket-key"),
-                version: header(h, "sec-websocket-version"),
-                protocols: header(h, "sec-websocket-protocol"),
-                extensions: header(h, "sec-websocket-extensions"),
-                wants_websocket: has_token(upgrade.as_deref(), "websocket")
-                    && has_token(connection.as_deref(), "upgrade"),
+                host: f.get(HOST),
+                origin: ws(ORIGIN),
+                key: ws(WS_KEY),
+                version: ws(WS_VERSION),
+                protocols: ws(WS_PROTOCOL),
+                extensions: ws(WS_EXTENSIONS),
+                wants_websocket,
+                content_length: f.content_length(),
+                transfer_encoding: f.get(TRANSFER_ENCODING),
+                content_type: f.get(CONTENT_TYPE),
+                expect_continue: f.has_token(EXPECT, "100-continue"),
             };
             Ok(Some((r, n)))
         }
@@ -118,15 +213,20 @@ pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, HeadError
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => {
-            let h = resp.headers;
+            let f = Found::of(resp.headers);
+            let status = resp.code.unwrap_or(0);
+            let ws = |i| if status == 101 { f.get(i) } else { None };
             let r = Response {
-                status: resp.code.unwrap_or(0),
+                status,
                 reason: resp.reason.unwrap_or("").to_string(),
-                accept: header(h, "sec-websocket-accept"),
-                protocol: header(h, "sec-websocket-protocol"),
-                extensions: header(h, "sec-websocket-extensions"),
-                upgrade_websocket: has_token(header(h, "upgrade").as_deref(), "websocket"),
-                content_length: header(h, "content-length").and_then(|v| v.parse().ok()),
+                accept: ws(WS_ACCEPT),
+                protocol: ws(WS_PROTOCOL),
+                extensions: ws(WS_EXTENSIONS),
+                upgrade_websocket: f.has_token(UPGRADE, "websocket"),
+                content_length: f.content_length(),
+                transfer_encoding: f.get(TRANSFER_ENCODING),
+                content_type: f.get(CONTENT_TYPE),
+                http_minor: resp.version.unwrap_or(1),
             };
             Ok(Some((r, n)))
         }
@@ -202,6 +302,263 @@ pub fn parse_response_prefix(buf: &[u8]) -> Option<Response> {
     }
 }
 
+/// How a message's body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    /// No body.
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+    /// Until the server closes the connection.
+    Close,
+}
+
+/// Whether the last coding of a Transfer-Encoding value is `chunked`.
+fn last_coding_is_chunked(te: Option<&str>) -> bool {
+    te.and_then(|v| v.rsplit(',').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
+}
+
+impl Request {
+    /// A request has a body only when it says so (RFC 9112 §6.3 rules 4-6).
+    pub fn body(&self) -> BodyFraming {
+        if self.transfer_encoding.is_some() {
+            // Not chunked last: the length cannot be known (rule 4); read
+            // as chunked anyway is wrong, so the exchange stops being read.
+            return if last_coding_is_chunked(self.transfer_encoding.as_deref()) {
+                BodyFraming::Chunked
+            } else {
+                BodyFraming::Close
+            };
+        }
+        match self.content_length {
+            Some(0) | None => BodyFraming::None,
+            Some(n) => BodyFraming::Length(n),
+        }
+    }
+}
+
+impl Response {
+    /// The body of this answer to a `method` request (RFC 9112 §6.3 rules
+    /// 1-3, 4, 5, 7).
+    pub fn body(&self, method: &str) -> BodyFraming {
+        if method.eq_ignore_ascii_case("HEAD")
+            || (100..200).contains(&self.status)
+            || self.status == 204
+            || self.status == 304
+        {
+            return BodyFraming::None;
+        }
+        if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&self.status) {
+            // A tunnel: what follows is not HTTP.
+            return BodyFraming::Close;
+        }
+        if self.transfer_encoding.is_some() {
+            return if last_coding_is_chunked(self.transfer_encoding.as_deref()) {
+                BodyFraming::Chunked
+            } else {
+                BodyFraming::Close
+            };
+        }
+        match self.content_length {
+            Some(0) => BodyFraming::None,
+            Some(n) => BodyFraming::Length(n),
+            None => BodyFraming::Close,
+        }
+    }
+}
+
+/// Longest chunk-size line (size, extensions) or trailer line read; a
+/// longer one is an error, not a buffer.
+pub const MAX_CHUNK_LINE: u64 = 4096;
+
+/// Where a [`Chunked`] body stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChunkState {
+    /// Reading the hex size (`digits` so far).
+    Size {
+        digits: u32,
+    },
+    /// After the size: extensions up to the line's end.
+    Ext,
+    /// Expecting LF after CR of the size line.
+    SizeLf,
+    /// Data bytes still to come in this chunk.
+    Data(u64),
+    /// CRLF after a chunk's data (`1`: CR seen).
+    DataEnd(u8),
+    /// Trailer section: at the start of a line (`true`) or inside one.
+    Trailer {
+        line_start: bool,
+        cr: bool,
+    },
+    Done,
+}
+
+/// What a step of [`Chunked::feed`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkEvent {
+    /// A chunk header with a non-zero size was read.
+    ChunkStart,
+    /// Data of the current chunk: the range of the input.
+    Data(usize, usize),
+    /// The last chunk and trailers were read; the body ended this many
+    /// bytes into the input.
+    End(usize),
+}
+
+/// The chunked transfer coding (RFC 9112 §7.1), read as bytes arrive in any
+/// pieces, without copying: chunk sizes are parsed, extensions and trailers
+/// skipped, data handed out as ranges of the input.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunked {
+    state: ChunkState,
+    size: u64,
+    /// Bytes of the current size or trailer line.
+    line: u64,
+}
+
+/// A chunked body that breaks the coding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    #[error("chunk size is not hexadecimal")]
+    BadSize,
+    #[error("chunk size too large")]
+    SizeOverflow,
+    #[error("chunk line longer than {MAX_CHUNK_LINE} bytes")]
+    LineTooLong,
+    #[error("chunk data not followed by CRLF")]
+    BadDataEnd,
+}
+
+impl Default for Chunked {
+    fn default() -> Self {
+        Chunked {
+            state: ChunkState::Size { digits: 0 },
+            size: 0,
+            line: 0,
+        }
+    }
+}
+
+impl Chunked {
+    pub fn is_done(&self) -> bool {
+        self.state == ChunkState::Done
+    }
+
+    /// Reads `data`, calling `on` for each event in order. Stops at the end
+    /// of the body (`ChunkEvent::End`) or at an error.
+    pub fn feed(&mut self, data: &[u8], mut on: impl FnMut(ChunkEvent)) -> Result<(), ChunkError> {
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            match self.state {
+                ChunkState::Done => return Ok(()),
+                ChunkState::Data(left) => {
+                    let take = left.min((data.len() - i) as u64) as usize;
+                    on(ChunkEvent::Data(i, i + take));
+                    i += take;
+                    let left = left - take as u64;
+                    self.state = if left == 0 {
+                        ChunkState::DataEnd(0)
+                    } else {
+                        ChunkState::Data(left)
+                    };
+                    continue;
+                }
+                ChunkState::Size { digits } => {
+                    self.line += 1;
+                    if let Some(d) = (b as char).to_digit(16) {
+                        if digits >= 16 {
+                            return Err(ChunkError::SizeOverflow);
+                        }
+                        self.size = self.size << 4 | u64::from(d);
+                        self.state = ChunkState::Size { digits: digits + 1 };
+                    } else if digits == 0 {
+                        return Err(ChunkError::BadSize);
+                    } else if b == b'\r' {
+                        self.state = ChunkState::SizeLf;
+                    } else if b == b'\n' {
+                        self.size_line_done(&mut on, i);
+                    } else if b == b';' || b == b' ' || b == b'\t' {
+                        self.state = ChunkState::Ext;
+                    } else {
+                        return Err(ChunkError::BadSize);
+                    }
+                }
+                ChunkState::Ext => {
+                    self.line += 1;
+                    if b == b'\r' {
+                        self.state = ChunkState::SizeLf;
+                    } else if b == b'\n' {
+                        self.size_line_done(&mut on, i);
+                    }
+                }
+                ChunkState::SizeLf => {
+                    if b != b'\n' {
+                        return Err(ChunkError::BadSize);
+                    }
+                    self.size_line_done(&mut on, i);
+                }
+                ChunkState::DataEnd(cr) => match (cr, b) {
+                    (0, b'\r') => self.state = ChunkState::DataEnd(1),
+                    (_, b'\n') => {
+                        self.state = ChunkState::Size { digits: 0 };
+                        self.size = 0;
+                        self.line = 0;
+                    }
+                    _ => return Err(ChunkError::BadDataEnd),
+                },
+                ChunkState::Trailer { line_start, cr } => {
+                    self.line += 1;
+                    if b == b'\n' {
+                        if line_start {
+                            self.state = ChunkState::Done;
+                            on(ChunkEvent::End(i + 1));
+                            return Ok(());
+                        }
+                        self.line = 0;
+                        self.state = ChunkState::Trailer {
+                            line_start: true,
+                            cr: false,
+                        };
+                    } else if b == b'\r' && !cr {
+                        self.state = ChunkState::Trailer {
+                            line_start,
+                            cr: true,
+                        };
+                    } else {
+                        self.state = ChunkState::Trailer {
+                            line_start: false,
+                            cr: false,
+                        };
+                    }
+                }
+            }
+            if self.line > MAX_CHUNK_LINE {
+                return Err(ChunkError::LineTooLong);
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn size_line_done(&mut self, on: &mut impl FnMut(ChunkEvent), _at: usize) {
+        self.line = 0;
+        if self.size == 0 {
+            self.state = ChunkState::Trailer {
+                line_start: true,
+                cr: false,
+            };
+        } else {
+            on(ChunkEvent::ChunkStart);
+            self.state = ChunkState::Data(self.size);
+        }
+    }
+}
+
 /// The Sec-WebSocket-Accept a server must send for `key` (RFC 6455 §4.2.2):
 /// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).
 pub fn accept_for(key: &str) -> String {
@@ -268,6 +625,68 @@ mod tests {
                 .unwrap()
                 .unwrap();
         assert!(!r.wants_websocket);
+    }
+
+    /// Runs a chunked body through [`Chunked`] cut at every `step` bytes.
+    fn dechunk(body: &[u8], step: usize) -> Result<(Vec<u8>, u32, Option<usize>), ChunkError> {
+        let mut c = Chunked::default();
+        let (mut out, mut chunks, mut end) = (Vec::new(), 0, None);
+        for (k, piece) in body.chunks(step).enumerate() {
+            c.feed(piece, |e| match e {
+                ChunkEvent::ChunkStart => chunks += 1,
+                ChunkEvent::Data(a, b) => out.extend_from_slice(&piece[a..b]),
+                ChunkEvent::End(n) => end = Some(k * step + n),
+            })?;
+        }
+        Ok((out, chunks, end))
+    }
+
+    #[test]
+    fn chunked_bodies_in_any_pieces() {
+        let body = b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        for step in 1..body.len() {
+            let (out, chunks, end) = dechunk(body, step).unwrap();
+            assert_eq!(out, b"helloabcdefghijklmnopqrstuvwxyz", "step {step}");
+            assert_eq!(chunks, 2);
+            assert_eq!(end, Some(body.len() - 4), "step {step}");
+        }
+        let lf_only = b"3\nabc\n0\n\n";
+        assert_eq!(dechunk(lf_only, 1).unwrap().2, Some(lf_only.len()));
+        assert_eq!(dechunk(b"zz\r\n", 4), Err(ChunkError::BadSize));
+        assert_eq!(
+            dechunk(b"11111111111111111\r\n", 64),
+            Err(ChunkError::SizeOverflow)
+        );
+        assert_eq!(dechunk(b"2\r\nabX", 64), Err(ChunkError::BadDataEnd));
+        let long_ext = [b"1;".as_slice(), &[b'a'; 5000]].concat();
+        assert_eq!(dechunk(&long_ext, 100), Err(ChunkError::LineTooLong));
+    }
+
+    #[test]
+    fn body_framing_follows_rfc_9112() {
+        let resp = |head: &[u8]| parse_response(head).unwrap().unwrap().0;
+        let chunked = resp(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+        assert_eq!(chunked.body("GET"), BodyFraming::Chunked);
+        assert_eq!(chunked.body("HEAD"), BodyFraming::None);
+        let len = resp(b"HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n");
+        assert_eq!(len.body("GET"), BodyFraming::Length(7));
+        let bad = resp(b"HTTP/1.1 200 OK\r\nContent-Length: 7, 8\r\n\r\n");
+        assert_eq!(bad.body("GET"), BodyFraming::Close);
+        let v10 = resp(b"HTTP/1.0 200 OK\r\n\r\n");
+        assert_eq!((v10.body("GET"), v10.http_minor), (BodyFraming::Close, 0));
+        for s in [
+            b"204 No Content".as_slice(),
+            b"304 Not Modified",
+            b"100 Continue",
+        ] {
+            let r = resp(&[b"HTTP/1.1 ".as_slice(), s, b"\r\nContent-Length: 5\r\n\r\n"].concat());
+            assert_eq!(r.body("GET"), BodyFraming::None);
+        }
+        let req = |head: &[u8]| parse_request(head).unwrap().unwrap().0;
+        assert_eq!(req(b"GET / HTTP/1.1\r\n\r\n").body(), BodyFraming::None);
+        let post = req(b"POST /u HTTP/1.1\r\nContent-Length: 4000\r\nExpect: 100-continue\r\n\r\n");
+        assert_eq!(post.body(), BodyFraming::Length(4000));
+        assert!(post.expect_continue);
     }
 
     #[test]

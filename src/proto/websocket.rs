@@ -274,6 +274,11 @@ impl WsDecoder {
         }
     }
 
+    /// Data messages seen in both directions so far.
+    pub fn data_messages(&self) -> u64 {
+        self.sides[CLIENT].totals.messages + self.sides[SERVER].totals.messages
+    }
+
     /// Bytes of text kept for a message's preview: enough for `preview`
     /// characters of any width, none when no record will show them.
     fn preview_cap(&self) -> usize {

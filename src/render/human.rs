@@ -11,9 +11,9 @@ use std::net::IpAddr;
 
 use crate::config::{Detail, OutputConfig};
 use crate::event::{
-    CaptureStats, ConnRef, Direction, ErrorRecord, Record, RecordSink, Summary, SynInfo,
-    TcpConnRecord, TcpEvent, TcpEventKind, UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession,
-    WsUpgrade, WsViolation,
+    CaptureStats, ConnRef, Direction, ErrorRecord, HttpTxn, Record, RecordSink, RtChannel,
+    SseEvent, Summary, SynInfo, TcpConnRecord, TcpEvent, TcpEventKind, UdpEvent, UdpFlowRecord,
+    WsFrame, WsMessage, WsSession, WsUpgrade, WsViolation,
 };
 use crate::render::layout::{self, Column, Fit, Styled};
 use crate::render::Tone;
@@ -87,6 +87,10 @@ pub struct HumanView<W: Write> {
     tcp: FirstRows<TcpConnRecord>,
     udp: FirstRows<UdpFlowRecord>,
     ws: FirstRows<WsSession>,
+    http: FirstRows<HttpTxn>,
+    /// Exchanges seen (the HTTP table keeps the first ones).
+    http_seen: u64,
+    channels: FirstRows<RtChannel>,
     error: Option<ErrorRecord>,
     capture: Option<Box<CaptureStats>>,
     io_error: Option<io::Error>,
@@ -105,6 +109,11 @@ fn ms(d: Option<Nanos>) -> String {
         Some(d) => format!("{:.3}", d.as_millis_f64()),
         None => "-".to_string(),
     }
+}
+
+/// Whole milliseconds, for event lines.
+fn millis(d: Nanos) -> String {
+    format!("{:.0}", d.as_millis_f64())
 }
 
 fn options(o: &Option<SynInfo>) -> String {
@@ -138,6 +147,9 @@ impl<W: Write> HumanView<W> {
             tcp: FirstRows::new(rows),
             udp: FirstRows::new(rows),
             ws: FirstRows::new(rows),
+            http: FirstRows::new(rows),
+            http_seen: 0,
+            channels: FirstRows::new(rows),
             error: None,
             capture: None,
             io_error: None,
@@ -397,6 +409,124 @@ impl<W: Write> HumanView<W> {
         self.ws_line(m.ts, &m.conn, m.direction, &what);
     }
 
+    /// An HTTP or SSE event line.
+    fn http_line(
+        &mut self,
+        kind: &str,
+        ts: crate::time::Timestamp,
+        c: &ConnRef,
+        dir: Direction,
+        what: &str,
+        tone: Option<Tone>,
+    ) {
+        let arrow = match dir {
+            Direction::Client => "→",
+            Direction::Server => "←",
+        };
+        let what = self.cfg.style.paint(what, tone);
+        self.line.clear();
+        let _ = write!(
+            self.line,
+            "{}  {kind} #{}  {} {arrow} {}  {what}",
+            TimeOfDay(ts),
+            c.conn_id,
+            endpoint(&c.client_ip, c.client_port),
+            endpoint(&c.server_ip, c.server_port),
+        );
+        self.emit_line();
+    }
+
+    fn http_txn(&mut self, t: &HttpTxn) {
+        // The WebSocket upgrade has its own line.
+        if t.upgrade && t.status == Some(101) {
+            return;
+        }
+        let mut what = format!("{} {}", t.method, shorten(&t.target, 80));
+        let tone = match t.status {
+            Some(s) if s >= 500 => Some(Tone::Bad),
+            Some(s) if s >= 400 => Some(Tone::Warn),
+            None => Some(Tone::Warn),
+            _ => None,
+        };
+        match t.status {
+            Some(s) => {
+                let _ = write!(what, " → {s}");
+            }
+            None => what.push_str(" → no answer seen"),
+        }
+        let mut notes = Vec::new();
+        if let Some(w) = t.wait_ms {
+            notes.push(format!("wait {} ms", millis(w)));
+        }
+        let sse = t
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/event-stream"));
+        if sse {
+            notes.push(format!("{} events", t.resp_pieces));
+        } else if t
+            .transfer_encoding
+            .as_deref()
+            .is_some_and(|e| e.to_ascii_lowercase().contains("chunked"))
+        {
+            notes.push(format!(
+                "{} chunk{}",
+                t.resp_pieces,
+                if t.resp_pieces == 1 { "" } else { "s" }
+            ));
+        }
+        if t.resp_body_len > 0 {
+            notes.push(format!("{} B", t.resp_body_len));
+        }
+        if t.transfer_ms.is_some_and(|d| d.0 >= 1_000_000_000) {
+            notes.push(format!(
+                "over {} ms",
+                millis(t.transfer_ms.unwrap_or_default())
+            ));
+        }
+        if !t.complete {
+            notes.push("incomplete".to_string());
+        }
+        if !notes.is_empty() {
+            let _ = write!(what, " ({})", notes.join(", "));
+        }
+        self.http_line("HTTP", t.ts, &t.conn, Direction::Client, &what, tone);
+    }
+
+    fn sse_event(&mut self, e: &SseEvent) {
+        let mut what = String::new();
+        if !e.dispatched {
+            match &e.comment {
+                Some(c) => {
+                    let _ = write!(what, ": {c:?}");
+                }
+                None => what.push_str("(no data)"),
+            }
+            if let Some(id) = &e.id {
+                let _ = write!(what, " id {id}");
+            }
+        } else {
+            let _ = write!(what, "{}", e.event.as_deref().unwrap_or("message"));
+            if let Some(id) = &e.id {
+                let _ = write!(what, " id {id}");
+            }
+            let _ = write!(what, " {} B", e.data_len);
+            if let Some(d) = &e.data {
+                let cut = shorten(d, 80);
+                let more = if e.data_truncated && !cut.ends_with('…') {
+                    "…"
+                } else {
+                    ""
+                };
+                let _ = write!(what, "  {cut:?}{more}");
+            }
+        }
+        if let Some(r) = e.retry {
+            let _ = write!(what, " (retry {r} ms)");
+        }
+        self.http_line("SSE ", e.ts, &e.conn, Direction::Server, &what, None);
+    }
+
     fn ws_violation(&mut self, v: &WsViolation) {
         let what = format!("✗ {}: {}", v.rule, v.detail);
         self.ws_line_toned(v.ts, &v.conn, v.direction, &what, Some(Tone::Bad));
@@ -541,6 +671,75 @@ impl<W: Write> HumanView<W> {
                 ws_hidden,
             ));
         }
+        let (http_total, http_hidden) = (self.http.total(), self.http.hidden);
+        if http_total > 0 {
+            let rows: Vec<Vec<Styled>> = self
+                .http
+                .sorted()
+                .iter()
+                .map(|t| {
+                    let status = match t.status {
+                        Some(s) => Styled::new(s.to_string()).tone(match s {
+                            500.. => Some(Tone::Bad),
+                            400.. => Some(Tone::Warn),
+                            _ => None,
+                        }),
+                        None => Styled::new("-").tone(Some(Tone::Warn)),
+                    };
+                    vec![
+                        num(t.conn.conn_id.to_string()),
+                        endpoint(&t.conn.client_ip, t.conn.client_port).into(),
+                        endpoint(&t.conn.server_ip, t.conn.server_port).into(),
+                        t.method.as_str().into(),
+                        shorten(&t.target, 60).into(),
+                        status,
+                        num(ms(t.wait_ms)),
+                        num(ms(t.transfer_ms)),
+                        num(format!("{}/{}", t.req_body_len, t.resp_body_len)),
+                        num(t.resp_pieces.to_string()),
+                        num(t.channel_id.to_string()),
+                    ]
+                })
+                .collect();
+            text.push_str(&self.table(
+                format!("HTTP exchanges ({})", self.http_seen),
+                &HTTP_COLUMNS,
+                &rows,
+                http_hidden,
+            ));
+        }
+        let (ch_total, ch_hidden) = (self.channels.total(), self.channels.hidden);
+        if ch_total > 0 {
+            let rows: Vec<Vec<Styled>> = self
+                .channels
+                .sorted()
+                .iter()
+                .map(|c| {
+                    vec![
+                        num(c.channel_id.to_string()),
+                        c.technique.into(),
+                        endpoint(&c.client_ip, 0)
+                            .trim_end_matches(":0")
+                            .to_string()
+                            .into(),
+                        endpoint(&c.server_ip, c.server_port).into(),
+                        shorten(&c.path, 40).into(),
+                        num(c.requests.to_string()),
+                        num(c.data_messages.to_string()),
+                        num(ms(c.mean_wait_ms)),
+                        num(ms(c.max_wait_ms)),
+                        num(c.overhead_bytes.map_or("-".into(), |b| b.to_string())),
+                        Styled::new(c.verdict.clone()),
+                    ]
+                })
+                .collect();
+            text.push_str(&self.table(
+                format!("Real-time channels ({ch_total})"),
+                &CHANNEL_COLUMNS,
+                &rows,
+                ch_hidden,
+            ));
+        }
         if !text.is_empty() {
             self.note(&mut text, LEGEND);
         }
@@ -552,7 +751,7 @@ impl<W: Write> HumanView<W> {
         // Lists of counts break after their commas only: "0 incomplete"
         // stays on one line.
         let mut row = |k: &str, v: String, tone: Option<Tone>| {
-            let counts = k != "read error" && v.contains(", ");
+            let counts = !k.ends_with(" error") && v.contains(", ");
             let v = if counts {
                 v.split(", ")
                     .map(|item| item.replace(' ', "\u{a0}"))
@@ -673,7 +872,18 @@ impl<W: Write> HumanView<W> {
             s.evicted.to_string(),
             warn(s.evicted),
         );
+        if s.http_txns > 0 || s.rt_channels > 0 {
+            row(
+                "HTTP",
+                format!(
+                    "{} exchanges, {} server-sent events, {} real-time channels",
+                    s.http_txns, s.sse_events, s.rt_channels
+                ),
+                None,
+            );
+        }
         if s.ws_sessions > 0
+            || s.http_txns > 0
             || s.reassembly_gaps > 0
             || s.reassembly_dropped_bytes > 0
             || s.reassembly_conflicts > 0
@@ -705,14 +915,22 @@ impl<W: Write> HumanView<W> {
             );
         }
         if let Some(e) = &self.error {
-            row(
-                "read error",
-                format!(
-                    "{}: stopped at byte offset {}: {}",
-                    e.file, e.offset, e.message
-                ),
-                Some(Tone::Bad),
-            );
+            // A live capture's error counts packets, not bytes of a file.
+            let (key, text) = if self.capture.is_some() {
+                (
+                    "capture error",
+                    format!("on {}, after {} packets: {}", e.file, e.offset, e.message),
+                )
+            } else {
+                (
+                    "read error",
+                    format!(
+                        "{}: stopped at byte offset {}: {}",
+                        e.file, e.offset, e.message
+                    ),
+                )
+            };
+            row(key, text, Some(Tone::Bad));
         }
         let drawn = layout::boxed(&HEALTH_COLUMNS, &rows, self.width(), self.cfg.style);
         let text = format!("\nCapture health\n{}\n", drawn.text);
@@ -788,6 +1006,52 @@ const WS_COLUMNS: [Column; 13] = [
     Column::kept("Violations", Fit::Atom).right().short("Viol"),
 ];
 
+const HTTP_COLUMNS: [Column; 11] = [
+    Column::optional("#", Fit::Atom, 20).right(),
+    Column::optional("Client", Fit::Atom, 9),
+    Column::kept("Server", Fit::Atom),
+    Column::kept("Method", Fit::Atom),
+    Column::kept("Target", Fit::Text),
+    Column::kept("Status", Fit::Atom),
+    Column::optional("Wait ms", Fit::Atom, 10).right(),
+    Column::optional("Transfer ms", Fit::Atom, 6)
+        .right()
+        .short("Xfer ms"),
+    Column::optional("Body bytes c/s", Fit::Atom, 5)
+        .right()
+        .short("Body c/s"),
+    Column::optional("Pieces", Fit::Atom, 4).right(),
+    Column::optional("Channel", Fit::Atom, 3)
+        .right()
+        .short("Ch"),
+];
+
+const CHANNEL_COLUMNS: [Column; 11] = [
+    Column::optional("Channel", Fit::Atom, 9)
+        .right()
+        .short("Ch"),
+    Column::kept("Technique", Fit::Atom),
+    Column::optional("Client", Fit::Atom, 8),
+    Column::kept("Server", Fit::Atom),
+    Column::optional("Path", Fit::Text, 7),
+    Column::optional("Requests", Fit::Atom, 6)
+        .right()
+        .short("Reqs"),
+    Column::optional("Messages", Fit::Atom, 6)
+        .right()
+        .short("Msgs"),
+    Column::optional("Mean wait ms", Fit::Atom, 5)
+        .right()
+        .short("Wait ms"),
+    Column::optional("Max wait ms", Fit::Atom, 3)
+        .right()
+        .short("Max ms"),
+    Column::optional("Overhead B/msg", Fit::Atom, 2)
+        .right()
+        .short("B/msg"),
+    Column::kept("Verdict", Fit::Text),
+];
+
 const HEALTH_COLUMNS: [Column; 2] = [Column::kept("", Fit::Text), Column::kept("", Fit::Text)];
 
 /// At most `chars` characters of `s`, with an ellipsis when cut.
@@ -827,6 +1091,19 @@ impl<W: Write> RecordSink for HumanView<W> {
             | Record::WsViolation(_) => {}
             Record::WsSession(w) if tables => self.ws.push(w.conn.conn_id, w),
             Record::WsSession(_) => {}
+            Record::HttpTxn(t) => {
+                if events {
+                    self.http_txn(&t);
+                }
+                if tables {
+                    self.http_seen += 1;
+                    self.http.push(self.http_seen, t);
+                }
+            }
+            Record::SseEvent(e) if events => self.sse_event(&e),
+            Record::SseEvent(_) => {}
+            Record::RtChannel(c) if tables => self.channels.push(c.channel_id, c),
+            Record::RtChannel(_) => {}
             Record::Error(e) => self.error = Some(e),
             Record::CaptureStats(c) => self.capture = Some(c),
             Record::Summary(s) => {

@@ -21,9 +21,9 @@ use std::net::IpAddr;
 
 use crate::config::Detail;
 use crate::event::{
-    CaptureStats, ConnRef, ErrorRecord, Meta, Record, RecordSink, Summary, SynInfo, TcpConnRecord,
-    TcpEvent, UdpEvent, UdpFlowRecord, WsFrame, WsMessage, WsSession, WsSideTotals, WsUpgrade,
-    WsViolation,
+    CaptureStats, ConnRef, ErrorRecord, HttpTxn, Meta, Record, RecordSink, RtChannel, SseEvent,
+    Summary, SynInfo, TcpConnRecord, TcpEvent, UdpEvent, UdpFlowRecord, WsFrame, WsMessage,
+    WsSession, WsSideTotals, WsUpgrade, WsViolation,
 };
 use crate::replay::StoppableSink;
 use crate::time::{Nanos, Timestamp};
@@ -576,6 +576,82 @@ fn ws_session(out: &mut Vec<u8>, w: &WsSession) {
     o.end();
 }
 
+fn http_txn(out: &mut Vec<u8>, t: &HttpTxn) {
+    let mut o = Obj::new(out, "http_txn");
+    o.ts(k!("ts"), t.ts);
+    o.conn(&t.conn);
+    o.str(k!("method"), &t.method);
+    o.str(k!("target"), &t.target);
+    o.opt_str(k!("host"), t.host.as_deref());
+    o.word(k!("version"), t.version);
+    o.opt_u64(k!("status"), t.status.map(u64::from));
+    o.opt_str(k!("reason"), t.reason.as_deref());
+    o.opt_str(k!("content_type"), t.content_type.as_deref());
+    o.opt_str(k!("transfer_encoding"), t.transfer_encoding.as_deref());
+    o.u64(k!("req_body_len"), t.req_body_len);
+    o.u64(k!("resp_body_len"), t.resp_body_len);
+    o.u64(k!("resp_pieces"), t.resp_pieces);
+    o.u64(k!("req_head_bytes"), t.req_head_bytes);
+    o.u64(k!("resp_head_bytes"), t.resp_head_bytes);
+    o.ms(k!("request_ms"), Some(t.request_ms));
+    o.ms(k!("wait_ms"), t.wait_ms);
+    o.ms(k!("transfer_ms"), t.transfer_ms);
+    o.ts(k!("last_ts"), t.last_ts);
+    o.bool(k!("continued"), t.continued);
+    o.bool(k!("upgrade"), t.upgrade);
+    o.bool(k!("complete"), t.complete);
+    o.u64(k!("channel_id"), t.channel_id);
+    o.end();
+}
+
+fn sse_event(out: &mut Vec<u8>, e: &SseEvent) {
+    let mut o = Obj::new(out, "sse_event");
+    o.ts(k!("ts"), e.ts);
+    o.conn(&e.conn);
+    o.u64(k!("channel_id"), e.channel_id);
+    o.opt_str(k!("event"), e.event.as_deref());
+    o.opt_str(k!("id"), e.id.as_deref());
+    o.u64(k!("data_len"), e.data_len);
+    o.opt_str(k!("data"), e.data.as_deref());
+    o.bool(k!("data_truncated"), e.data_truncated);
+    o.opt_str(k!("comment"), e.comment.as_deref());
+    o.opt_u64(k!("retry"), e.retry);
+    o.bool(k!("dispatched"), e.dispatched);
+    o.end();
+}
+
+fn rt_channel(out: &mut Vec<u8>, c: &RtChannel) {
+    let mut o = Obj::new(out, "rt_channel");
+    o.u64(k!("channel_id"), c.channel_id);
+    o.word(k!("technique"), c.technique);
+    o.ip(k!("client_ip"), c.client_ip);
+    o.ip(k!("server_ip"), c.server_ip);
+    o.u64(k!("server_port"), u64::from(c.server_port));
+    o.opt_str(k!("host"), c.host.as_deref());
+    o.str(k!("path"), &c.path);
+    o.key(k!("conn_ids"));
+    o.out.push(b'[');
+    for (i, id) in c.conn_ids.iter().enumerate() {
+        if i > 0 {
+            o.out.push(b',');
+        }
+        o.out
+            .extend_from_slice(itoa::Buffer::new().format(*id).as_bytes());
+    }
+    o.out.push(b']');
+    o.u64(k!("requests"), c.requests);
+    o.u64(k!("data_messages"), c.data_messages);
+    o.u64(k!("empty_responses"), c.empty_responses);
+    o.ms(k!("mean_wait_ms"), c.mean_wait_ms);
+    o.ms(k!("max_wait_ms"), c.max_wait_ms);
+    o.ms(k!("mean_interval_ms"), c.mean_interval_ms);
+    o.ts(k!("first_ts"), c.first_ts);
+    o.ts(k!("last_ts"), c.last_ts);
+    o.opt_u64(k!("overhead_bytes"), c.overhead_bytes);
+    o.str(k!("verdict"), &c.verdict);
+    o.end();
+}
+
 fn error(out: &mut Vec<u8>, e: &ErrorRecord) {
     let mut o = Obj::new(out, "error");
     o.str(k!("file"), &e.file);
@@ -629,6 +705,9 @@ fn summary(out: &mut Vec<u8>, s: &Summary) {
     o.u64(k!("ws_frames"), s.ws_frames);
     o.u64(k!("ws_messages"), s.ws_messages);
     o.u64(k!("ws_violations"), s.ws_violations);
+    o.u64(k!("http_txns"), s.http_txns);
+    o.u64(k!("sse_events"), s.sse_events);
+    o.u64(k!("rt_channels"), s.rt_channels);
     o.u64(k!("reassembly_gaps"), s.reassembly_gaps);
     o.u64(k!("reassembly_dropped_bytes"), s.reassembly_dropped_bytes);
     o.u64(k!("reassembly_conflicts"), s.reassembly_conflicts);
@@ -666,6 +745,9 @@ pub fn encode(r: &Record, out: &mut Vec<u8>) {
         Record::WsMessage(m) => ws_message(out, m),
         Record::WsViolation(v) => ws_violation(out, v),
         Record::WsSession(w) => ws_session(out, w),
+        Record::HttpTxn(t) => http_txn(out, t),
+        Record::SseEvent(e) => sse_event(out, e),
+        Record::RtChannel(c) => rt_channel(out, c),
         Record::Error(e) => error(out, e),
         Record::CaptureStats(c) => capture_stats(out, c),
         Record::Summary(s) => summary(out, s),

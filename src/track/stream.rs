@@ -68,6 +68,18 @@ pub trait StreamHandler: Send {
         len: u64,
         sink: &mut dyn RecordSink,
     ) -> Interest;
+    /// One direction's stream is over: every byte up to its FIN has been
+    /// delivered. [`Interest::Done`] lets the tracker finish the decoder at
+    /// once (instead of when the connection leaves the table).
+    fn closed(
+        &mut self,
+        _ctx: &StreamCtx,
+        _from_client: bool,
+        _ts: Timestamp,
+        _sink: &mut dyn RecordSink,
+    ) -> Interest {
+        Interest::More
+    }
     /// The connection is over (closed, idle, evicted, or the input ended).
     fn end(&mut self, ctx: &StreamCtx, ts: Timestamp, sink: &mut dyn RecordSink);
     /// Bytes the handler's buffers hold (counted against the budget of all
@@ -102,6 +114,9 @@ pub struct Streams<H: ?Sized = dyn StreamHandler> {
     /// Where each side's FIN sits: an acknowledgement of it is not a gap.
     client_fin: Option<u64>,
     server_fin: Option<u64>,
+    /// The handler was told that the direction's stream is over.
+    client_closed: bool,
+    server_closed: bool,
     done: bool,
     /// What the buffer budget has on record for this connection.
     pub charged: usize,
@@ -164,6 +179,8 @@ impl<H: StreamHandler + 'static> Streams<H> {
             server: Reassembler::new(0),
             client_fin: None,
             server_fin: None,
+            client_closed: false,
+            server_closed: false,
             done: false,
             charged: 0,
             handler,
@@ -239,6 +256,38 @@ impl Streams {
             &mut self.server_fin
         };
         slot.get_or_insert(at);
+    }
+
+    /// Tells the handler of each direction whose stream reached its FIN
+    /// (once); cheap when none did.
+    #[inline]
+    pub fn check_closed(
+        &mut self,
+        ts: Timestamp,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn RecordSink,
+    ) {
+        for from_client in [true, false] {
+            let (fin, closed, r) = if from_client {
+                (self.client_fin, self.client_closed, &self.client)
+            } else {
+                (self.server_fin, self.server_closed, &self.server)
+            };
+            let Some(at) = fin else { continue };
+            if self.done || closed || r.next_seq() == 0 || r.next_seq() < at {
+                continue;
+            }
+            if from_client {
+                self.client_closed = true;
+            } else {
+                self.server_closed = true;
+            }
+            if self.handler.closed(&self.ctx, from_client, ts, sink) == Interest::Done {
+                self.done = true;
+                self.client.release(stats);
+                self.server.release(stats);
+            }
+        }
     }
 
     /// The server's stream starts here (known once its SYN-ACK is seen).

@@ -960,6 +960,7 @@ impl TcpConn {
             let ack = peer.unwrap(SeqNum(seg.ack));
             streams.acked(!is_orig, ts, ack, env.limits, env.stats, sink_dyn);
         }
+        streams.check_closed(ts, env.stats, sink_dyn);
         // A decoder with nothing more to decode says what it has and goes
         // (most connections it is shown are plain HTTP).
         if streams.is_done() {

@@ -134,14 +134,24 @@ fn wait_listening(ns: &str, port: u16) {
 /// `sockscope capture ARGS` in `ns`, started and ready (its "listening on"
 /// line read); stopped with SIGTERM by [`stop`].
 fn start_capture(ns: &str, args: &[&str]) -> (Child, String) {
+    let (child, line, _) = start_capture_as(ns, &[], env!("CARGO_BIN_EXE_sockscope"), args);
+    assert!(line.starts_with("sockscope: listening on"), "{line}");
+    (child, line)
+}
+
+/// `BIN capture ARGS` in `ns`, behind `wrapper` (setpriv…), started: its
+/// first line on standard error ("listening on", or the error that ended
+/// it), and the rest of standard error, read until it exits.
+fn start_capture_as(
+    ns: &str,
+    wrapper: &[&str],
+    bin: &str,
+    args: &[&str],
+) -> (Child, String, std::thread::JoinHandle<String>) {
     let mut child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            env!("CARGO_BIN_EXE_sockscope"),
-            "capture",
-        ])
+        .args(["netns", "exec", ns])
+        .args(wrapper)
+        .args([bin, "capture"])
         .args(args)
         .current_dir(root())
         .stdout(Stdio::piped())
@@ -151,13 +161,13 @@ fn start_capture(ns: &str, args: &[&str]) -> (Child, String) {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    assert!(line.starts_with("sockscope: listening on"), "{line}");
     // Keep draining stderr so the capture never blocks on it.
-    std::thread::spawn(move || {
+    let rest = std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = err.read_to_string(&mut rest);
+        rest
     });
-    (child, line)
+    (child, line, rest)
 }
 
 /// SIGTERM, then the JSON records it wrote (it must exit 0).
@@ -167,11 +177,24 @@ fn stop(child: Child) -> Vec<Value> {
     recs
 }
 
-fn stop_with_status(mut child: Child) -> (Option<i32>, Vec<Value>) {
+fn stop_with_status(child: Child) -> (Option<i32>, Vec<Value>) {
+    let (code, out) = stop_text(child);
+    let recs = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    (code, recs)
+}
+
+/// SIGTERM (unless it has ended already), then its exit status and what it
+/// wrote on standard output.
+fn stop_text(mut child: Child) -> (Option<i32>, String) {
     std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    if child.try_wait().unwrap().is_none() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
     let mut out = String::new();
     child
         .stdout
@@ -180,11 +203,7 @@ fn stop_with_status(mut child: Child) -> (Option<i32>, Vec<Value>) {
         .read_to_string(&mut out)
         .unwrap();
     let status = child.wait().unwrap();
-    let recs = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
-    (status.code(), recs)
+    (status.code(), out)
 }
 
 fn of<'a>(recs: &'a [Value], ty: &str) -> Vec<&'a Value> {
@@ -629,6 +648,386 @@ fn rotated_files_are_each_valid_and_hold_every_packet() {
         );
         total += String::from_utf8_lossy(&out.stdout).lines().count() as u64;
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(total, captured);
+}
+
+/// `/proc/PID/task/*/status` of every thread: (field, value) lines.
+fn thread_status(pid: u32) -> Vec<Vec<(String, String)>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .map(|t| {
+            std::fs::read_to_string(t.path().join("status"))
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn status_field<'a>(status: &'a [(String, String)], k: &str) -> &'a str {
+    status
+        .iter()
+        .find(|(f, _)| f == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {k} in {status:?}"))
+}
+
+/// Once capturing, no thread of the process holds a capability or can gain
+/// one: root becomes nobody with every capability set empty, the bounding
+/// set included, and no_new_privs set (an exec grants no set-user-ID or
+/// file capability); an unprivileged user given CAP_NET_RAW keeps none of
+/// it either.
+#[test]
+fn after_the_drop_no_thread_holds_or_can_regain_privileges() {
+    let Some(p) = Pair::new("caps") else {
+        return;
+    };
+    let bin = PublicBinary::new("caps");
+    let bin = bin.path.to_str().unwrap().to_string();
+    let zero = "0000000000000000";
+    // Root, becoming nobody.
+    let (cap, hello, _) = start_capture_as(&p.srv, &[], &bin, &["-i", "lo", "-q", "-F", "json"]);
+    assert!(hello.contains("now user nobody"), "{hello}");
+    let threads = thread_status(cap.id());
+    for t in &threads {
+        assert_eq!(
+            status_field(t, "Uid"),
+            "65534\t65534\t65534\t65534",
+            "{t:?}"
+        );
+        for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert_eq!(status_field(t, set), zero, "{set} of {t:?}");
+        }
+        assert_eq!(status_field(t, "NoNewPrivs"), "1", "{t:?}");
+    }
+    stop(cap);
+    // nobody given CAP_NET_RAW (ambient, as a wrapper would): without
+    // CAP_SETPCAP the bounding set stays, but nothing is held and an exec
+    // gains nothing.
+    let (cap, hello, _) = start_capture_as(
+        &p.srv,
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=+net_raw",
+            "--ambient-caps=+net_raw",
+        ],
+        &bin,
+        &["-i", "lo", "-p", "-q", "-F", "json"],
+    );
+    assert!(hello.contains("capabilities dropped"), "{hello}");
+    for t in &thread_status(cap.id()) {
+        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+            assert_eq!(status_field(t, set), zero, "{set} of {t:?}");
+        }
+        assert_eq!(status_field(t, "NoNewPrivs"), "1", "{t:?}");
+    }
+    stop(cap);
+}
+
+/// `-s 0` is whole packets, as in tcpdump (not 64 bytes), a small snaplen
+/// is kept as given, and `-s` or `-B` out of range is one clear error (not
+/// silently clamped).
+#[test]
+fn snaplen_zero_is_whole_packets_and_out_of_range_limits_are_errors() {
+    for (args, says) in [
+        (["-s", "262145"], "1 to 262144 bytes"),
+        (["-B", "1025"], "1 to 1024 MiB"),
+        (["-B", "0"], "1 to 1024 MiB"),
+        (["-B", "4096"], "1 to 1024 MiB"),
+    ] {
+        let run = crate::util::sockscope(
+            &[
+                &["capture", "-i", "lo", "--duration", "0.2", "-q"][..],
+                &args[..],
+            ]
+            .concat(),
+        );
+        assert_eq!(run.status, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("error: invalid value") && run.stderr.contains(says),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let Some(mut p) = Pair::new("snap") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    wait_listening(&p.srv, 8080);
+    let (whole, hello) = start_capture(&p.srv, &["-i", "lo", "-s", "0", "-F", "json", "-q"]);
+    assert!(hello.contains("snaplen 262144"), "{hello}");
+    let (cut, hello_cut) = start_capture(&p.srv, &["-i", "lo", "-s", "40", "-F", "json", "-q"]);
+    assert!(hello_cut.contains("snaplen 40)"), "{hello_cut}");
+    let srv = p.srv.clone();
+    let page = p
+        .in_ns(
+            &srv,
+            &[
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "http://127.0.0.1:8080/captures/ws-reorder.pcap",
+            ],
+        )
+        .status()
+        .unwrap();
+    assert!(page.success());
+    let recs = stop(whole);
+    assert_eq!(of(&recs, "capture_stats")[0]["snaplen"], 262_144);
+    let sum = of(&recs, "summary")[0];
+    assert_eq!(sum["truncated"], 0, "{sum}");
+    assert_eq!(sum["captured_bytes"], sum["bytes"], "{sum}");
+    let recs = stop(cut);
+    assert_eq!(of(&recs, "capture_stats")[0]["snaplen"], 40);
+    let sum = of(&recs, "summary")[0];
+    let packets = sum["packets"].as_u64().unwrap();
+    assert!(packets > 10, "{sum}");
+    assert_eq!(sum["truncated"].as_u64(), Some(packets), "{sum}");
+    assert_eq!(sum["captured_bytes"].as_u64(), Some(40 * packets), "{sum}");
+}
+
+/// The summary a capture writes counts the WebSocket sessions, frames,
+/// messages and violations that a replay of its own `-w` file counts (they
+/// were 0 live while `ws_session` records said otherwise), so
+/// `--expect 'summary.ws_frames == 0'` fails on a capture with frames, and
+/// the health block has its WebSocket and stream reassembly rows.
+#[test]
+fn live_summary_counts_websocket_sessions_as_replay_does() {
+    let Some(mut p) = Pair::new("wsum") else {
+        return;
+    };
+    let py = python();
+    let has_websockets = Command::new(py)
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_websockets {
+        eprintln!("skipped: python3-websockets is not installed (scripts/ensure-deps.sh)");
+        return;
+    }
+    let ws = root().join("captures/ws_peer.py");
+    let ws = ws.to_str().unwrap();
+    p.serve(&[py, ws, "serve"]);
+    wait_listening(&p.srv, 8765);
+    wait_listening(&p.srv, 8766);
+    let dir = std::env::temp_dir().join(format!("sockscope-wsum-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ws.pcapng");
+    let iface = p.if_srv.clone();
+    let (json, _) = start_capture(
+        &p.srv,
+        &[
+            "-i",
+            &iface,
+            "-F",
+            "json",
+            "--no-drop-privileges",
+            "-w",
+            file.to_str().unwrap(),
+        ],
+    );
+    let (checked, _) = start_capture(
+        &p.srv,
+        &[
+            "-i",
+            &iface,
+            "-F",
+            "json",
+            "-q",
+            "--expect",
+            "summary.ws_frames == 0",
+            "--expect",
+            "summary.ws_sessions > 0",
+        ],
+    );
+    let (human, _) = start_capture(&p.srv, &["-i", &iface, "-q", "--color", "never"]);
+    let cli = p.cli.clone();
+    for args in [
+        &[
+            py,
+            ws,
+            "session",
+            &format!("ws://{SRV}:8766/chat"),
+            "--no-compression",
+        ][..],
+        &[py, ws, "session", &format!("ws://{SRV}:8765/chat")],
+        &[py, ws, "violations", SRV, "8766"],
+    ] {
+        let out = p.in_ns(&cli, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let recs = stop(json);
+    let (code, checks) = stop_with_status(checked);
+    let (_, text) = stop_text(human);
+    let replay = crate::util::sockscope(&["replay", "-F", "json", file.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(replay.status, 0, "{}", replay.stderr);
+    let replayed: Vec<Value> = replay
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ws_counts = |recs: &[Value]| {
+        let s = of(recs, "summary")[0];
+        ["ws_sessions", "ws_frames", "ws_messages", "ws_violations"].map(|k| s[k].as_u64())
+    };
+    let live = ws_counts(&recs);
+    let sessions = of(&recs, "ws_session");
+    assert!(sessions.len() >= 3, "{sessions:?}");
+    assert_eq!(live[0], Some(sessions.len() as u64));
+    assert!(live.iter().all(|n| n.is_some_and(|n| n > 0)), "{live:?}");
+    assert_eq!(
+        live,
+        ws_counts(&replayed),
+        "live summary against replay of its -w file"
+    );
+    // Every other summary counter of the decoded streams agrees too.
+    for k in [
+        "tcp_conns",
+        "reassembly_gaps",
+        "reassembly_dropped_bytes",
+        "reassembly_conflicts",
+    ] {
+        assert_eq!(
+            of(&recs, "summary")[0][k],
+            of(&replayed, "summary")[0][k],
+            "{k}"
+        );
+    }
+
+    assert_eq!(code, Some(1), "summary.ws_frames == 0 must fail");
+    let results: Vec<(&str, &str)> = of(&checks, "check_result")
+        .iter()
+        .map(|r| (r["expect"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("summary.ws_frames == 0", "fail"),
+            ("summary.ws_sessions > 0", "pass")
+        ]
+    );
+
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} row in the health block:\n{text}"))
+    };
+    assert!(
+        row("WebSocket").contains(&format!("{} sessions", sessions.len())),
+        "{text}"
+    );
+    assert!(row("stream reassembly").contains("gaps"), "{text}");
+}
+
+/// When `-C` cannot create its next file (here its name is taken by a
+/// directory, which stops root too), the capture ends with one error that
+/// names the file, and the files listed are the ones it created, which
+/// together hold every packet captured.
+#[test]
+fn a_rotation_that_cannot_create_its_next_file_is_one_error_and_lists_what_was_written() {
+    let Some(mut p) = Pair::new("rotf") else {
+        return;
+    };
+    let py = python();
+    p.serve(&[py, "-m", "http.server", "--bind", "127.0.0.1", "8080"]);
+    wait_listening(&p.srv, 8080);
+    let dir = std::env::temp_dir().join(format!("sockscope-rotf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("lo-2.pcapng")).unwrap();
+    let base = dir.join("lo.pcapng");
+    let (cap, _, err) = start_capture_as(
+        &p.srv,
+        &[],
+        env!("CARGO_BIN_EXE_sockscope"),
+        &[
+            "-i",
+            "lo",
+            "-F",
+            "json",
+            "-q",
+            "--no-drop-privileges",
+            "-C",
+            "0.002",
+            "-w",
+            base.to_str().unwrap(),
+            "tcp port 8080",
+        ],
+    );
+    let srv = p.srv.clone();
+    for _ in 0..6 {
+        let out = p
+            .in_ns(
+                &srv,
+                &["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:8080/"],
+            )
+            .status()
+            .unwrap();
+        assert!(out.success());
+    }
+    let (code, out) = stop_text(cap);
+    let err = err.join().unwrap();
+    let recs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let name = |f: &str| dir.join(f).display().to_string();
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "sockscope: wrote 2 files: {}, {}",
+                name("lo.pcapng"),
+                name("lo-1.pcapng")
+            ),
+            format!(
+                "sockscope: error: -C cannot start its next file: creating {}: Is a directory",
+                name("lo-2.pcapng")
+            ),
+        ],
+        "{err}"
+    );
+    let errors = of(&recs, "error");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("lo-2.pcapng: Is a directory")),
+        "{errors:?}"
+    );
+    assert_eq!(of(&recs, "summary")[0]["complete"], false);
+    let captured = of(&recs, "capture_stats")[0]["captured"].as_u64().unwrap();
+    let mut total = 0;
+    for f in ["lo.pcapng", "lo-1.pcapng"] {
+        let out = Command::new("tcpdump")
+            .args(["-n", "-r"])
+            .arg(dir.join(f))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{f}");
+        total += String::from_utf8_lossy(&out.stdout).lines().count() as u64;
+    }
+    assert!(
+        std::fs::read_dir(dir.join("lo-2.pcapng"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "the directory in the way is left alone"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(total, captured);
 }

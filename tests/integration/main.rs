@@ -13,6 +13,7 @@ mod follow;
 mod fuzz_regressions;
 mod golden;
 mod hostile;
+mod http;
 mod ls;
 mod readme;
 mod repo;

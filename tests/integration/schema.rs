@@ -21,6 +21,9 @@ pub enum Rec {
     WsMessage(WsMessage),
     WsViolation(WsViolation),
     WsSession(WsSession),
+    HttpTxn(HttpTxn),
+    SseEvent(SseEvent),
+    RtChannel(RtChannel),
     Error(ErrorRec),
     Summary(Summary),
 }
@@ -305,6 +308,9 @@ pub struct Summary {
     pub ws_frames: u64,
     pub ws_messages: u64,
     pub ws_violations: u64,
+    pub http_txns: u64,
+    pub sse_events: u64,
+    pub rt_channels: u64,
     pub reassembly_gaps: u64,
     pub reassembly_dropped_bytes: u64,
     pub reassembly_conflicts: u64,
@@ -328,6 +334,9 @@ pub trait Records {
     fn ws_messages(&self) -> Vec<&WsMessage>;
     fn ws_violations(&self) -> Vec<&WsViolation>;
     fn ws_sessions(&self) -> Vec<&WsSession>;
+    fn http_txns(&self) -> Vec<&HttpTxn>;
+    fn sse_events(&self) -> Vec<&SseEvent>;
+    fn rt_channels(&self) -> Vec<&RtChannel>;
 }
 
 macro_rules! of_type {
@@ -400,4 +409,88 @@ impl Records for Vec<Rec> {
     fn ws_sessions(&self) -> Vec<&WsSession> {
         of_type!(self, WsSession)
     }
+    fn http_txns(&self) -> Vec<&HttpTxn> {
+        of_type!(self, HttpTxn)
+    }
+    fn sse_events(&self) -> Vec<&SseEvent> {
+        of_type!(self, SseEvent)
+    }
+    fn rt_channels(&self) -> Vec<&RtChannel> {
+        of_type!(self, RtChannel)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTxn {
+    pub ts: f64,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub method: String,
+    pub target: String,
+    pub host: Option<String>,
+    pub version: String,
+    pub status: Option<u16>,
+    pub reason: Option<String>,
+    pub content_type: Option<String>,
+    pub transfer_encoding: Option<String>,
+    pub req_body_len: u64,
+    pub resp_body_len: u64,
+    pub resp_pieces: u64,
+    pub req_head_bytes: u64,
+    pub resp_head_bytes: u64,
+    pub request_ms: f64,
+    pub wait_ms: Option<f64>,
+    pub transfer_ms: Option<f64>,
+    pub last_ts: f64,
+    pub continued: bool,
+    pub upgrade: bool,
+    pub complete: bool,
+    pub channel_id: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SseEvent {
+    pub ts: f64,
+    pub conn_id: u64,
+    pub client_ip: String,
+    pub client_port: u16,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub channel_id: u64,
+    pub event: Option<String>,
+    pub id: Option<String>,
+    pub data_len: u64,
+    pub data: Option<String>,
+    pub data_truncated: bool,
+    pub comment: Option<String>,
+    pub retry: Option<u64>,
+    pub dispatched: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtChannel {
+    pub channel_id: u64,
+    pub technique: String,
+    pub client_ip: String,
+    pub server_ip: String,
+    pub server_port: u16,
+    pub host: Option<String>,
+    pub path: String,
+    pub conn_ids: Vec<u64>,
+    pub requests: u64,
+    pub data_messages: u64,
+    pub empty_responses: u64,
+    pub mean_wait_ms: Option<f64>,
+    pub max_wait_ms: Option<f64>,
+    pub mean_interval_ms: Option<f64>,
+    pub first_ts: f64,
+    pub last_ts: f64,
+    pub overhead_bytes: Option<u64>,
+    pub verdict: String,
 }
