@@ -315,7 +315,7 @@ fn human_view_shows_exchanges_and_channels() {
     let out = &run.stdout;
     assert!(
         out.contains(
-            "HTTP 10.99.0.2:48254 → 10.99.0.1:8080  GET /updates?cursor=2 → 200 (wait 2513 ms"
+            "HTTP #0  10.99.0.2:48254 → 10.99.0.1:8080  GET /updates?cursor=2 → 200 (wait 2513 ms"
         ),
         "{out}"
     );
