@@ -487,6 +487,38 @@ fn record_note(rec: &Record, first_syn: Option<crate::time::Timestamp>) -> Optio
             n(s, None)
         }
         Record::WsViolation(v) => n(format!("✗ {}: {}", v.rule, v.detail), Some(Tone::Bad)),
+        // An exchange, on its answer's first packet (the upgrade has its own).
+        Record::HttpTxn(t) if !(t.upgrade && t.status == Some(101)) => {
+            let target: String = t.target.chars().take(40).collect();
+            let cut = if target.len() < t.target.len() {
+                "…"
+            } else {
+                ""
+            };
+            let answer = match (t.status, t.wait_ms) {
+                (Some(s), Some(w)) => format!("{s} (wait {:.3} ms)", w.as_millis_f64()),
+                (Some(s), None) => s.to_string(),
+                (None, _) => "no answer seen".into(),
+            };
+            let tone = match t.status {
+                Some(s) if s >= 500 => Some(Tone::Bad),
+                Some(s) if s >= 400 => Some(Tone::Warn),
+                None => Some(Tone::Warn),
+                _ => None,
+            };
+            n(format!("HTTP {} {target}{cut} → {answer}", t.method), tone)
+        }
+        Record::SseEvent(e) if e.dispatched => n(
+            format!(
+                "SSE {}{} {} B",
+                e.event.as_deref().unwrap_or("message"),
+                e.id.as_deref()
+                    .map(|i| format!(" id {i}"))
+                    .unwrap_or_default(),
+                e.data_len
+            ),
+            None,
+        ),
         _ => None,
     }
 }
@@ -501,6 +533,12 @@ fn record_at(rec: &Record) -> Option<(crate::time::Timestamp, bool)> {
         Record::WsFrame(f) => (f.ts, c(f.direction)),
         Record::WsMessage(m) => (m.ts, c(m.direction)),
         Record::WsViolation(v) => (v.ts, c(v.direction)),
+        // The answer's first byte: the request's last byte plus the wait.
+        Record::HttpTxn(t) => match t.wait_ms {
+            Some(w) => (t.ts + t.request_ms + w, false),
+            None => (t.ts, true),
+        },
+        Record::SseEvent(e) => (e.ts, false),
         _ => return None,
     })
 }
@@ -573,6 +611,14 @@ fn ladder(id: u64, rows: &[&Row], recs: &[&Record], all_packets: bool) -> Ladder
     }
     let mut notes: Vec<Vec<Note>> = vec![Vec::new(); rows.len()];
     let mut loose = Vec::new();
+    // A WebSocket upgrade's answer has its own note: its exchange adds none.
+    let upgrade_answers: std::collections::HashSet<i64> = recs
+        .iter()
+        .filter_map(|r| match r {
+            Record::WsUpgrade(u) => Some(u.ts.0),
+            _ => None,
+        })
+        .collect();
     for rec in recs {
         let Some(mut note) = record_note(rec, first_syn) else {
             continue;
@@ -580,6 +626,9 @@ fn ladder(id: u64, rows: &[&Row], recs: &[&Record], all_packets: bool) -> Ladder
         let Some((ts, from_client)) = record_at(rec) else {
             continue;
         };
+        if matches!(rec, Record::HttpTxn(_)) && upgrade_answers.contains(&ts.0) {
+            continue;
+        }
         if let Record::WsMessage(m) = rec {
             if masked_at(recs, m.ts, from_client) {
                 note.text.push_str(" (masked)");
@@ -593,6 +642,8 @@ fn ladder(id: u64, rows: &[&Row], recs: &[&Record], all_packets: bool) -> Ladder
                 | Record::WsMessage(_)
                 | Record::WsUpgrade(_)
                 | Record::WsViolation(_)
+                | Record::HttpTxn(_)
+                | Record::SseEvent(_)
         );
         let i = at
             .get(&(ts.0, from_client))
