@@ -104,12 +104,13 @@ pub fn write_html<W: Write>(out: &mut W, c: &Collector, ladders: &[Ladder]) -> i
             format!(", connections <code>--conn {}</code>", esc(&c.conn.join(" --conn ")))
         }
     );
-    h.push_str("<nav><a href=\"#health\">health</a><a href=\"#timeline\">timeline</a><a href=\"#servers\">servers</a><a href=\"#talkers\">talkers</a><a href=\"#websocket\">WebSocket</a><a href=\"#ladders\">ladders</a></nav>");
+    h.push_str("<nav><a href=\"#health\">health</a><a href=\"#timeline\">timeline</a><a href=\"#servers\">servers</a><a href=\"#talkers\">talkers</a><a href=\"#websocket\">WebSocket</a><a href=\"#http\">HTTP</a><a href=\"#ladders\">ladders</a></nav>");
     health(&mut h, c);
     timeline(&mut h, c, ladders);
     servers(&mut h, c);
     talkers(&mut h, c);
     websocket(&mut h, c, ladders);
+    http(&mut h, c);
     ladders_section(&mut h, ladders);
     h.push_str("</body></html>\n");
     out.write_all(h.as_bytes())
@@ -753,6 +754,47 @@ fn websocket(h: &mut String, c: &Collector, ladders: &[Ladder]) {
 
 /// Steps drawn per ladder, at most.
 const SVG_STEPS: usize = 400;
+
+/// HTTP exchanges (how long servers made clients wait) and the real-time
+/// channels with their technique.
+fn http(h: &mut String, c: &Collector) {
+    h.push_str("<h2 id=\"http\">HTTP and real-time channels</h2>");
+    if c.http_txns == 0 && c.channels_total == 0 {
+        h.push_str("<p class=\"muted\">No HTTP exchanges.</p>");
+        return;
+    }
+    let _ = write!(
+        h,
+        "<p>{} HTTP exchanges, {} real-time channels.</p><h3>Wait (last request byte → first answer byte)</h3>",
+        c.http_txns, c.channels_total
+    );
+    histogram(h, &c.http_waits, "#3a78d0", "exchanges waited");
+    h.push_str("<h3>Real-time channels</h3><table><tr><th>channel</th><th>technique</th><th>client</th><th>server</th><th>path</th><th>requests</th><th>messages</th><th>mean wait ms</th><th>max wait ms</th><th>verdict</th></tr>");
+    for ch in &c.channels {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ch.channel_id,
+            esc(ch.technique),
+            esc(&ch.client_ip.to_string()),
+            esc(&super::ep(&ch.server_ip, ch.server_port)),
+            esc(&ch.path),
+            ch.requests,
+            ch.data_messages,
+            ms(ch.mean_wait_ms),
+            ms(ch.max_wait_ms),
+            esc(&ch.verdict)
+        );
+    }
+    h.push_str("</table>");
+    if c.channels_total > c.channels.len() as u64 {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">and {} more channels (the JSON records have them all).</p>",
+            c.channels_total - c.channels.len() as u64
+        );
+    }
+}
 
 fn tone_color(t: Option<Tone>) -> &'static str {
     match t {

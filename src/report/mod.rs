@@ -180,7 +180,18 @@ pub struct Collector {
     pub violations: Vec<ViolationRow>,
     pub violations_total: u64,
     pub ladder_records: Vec<Record>,
+    /// HTTP exchanges, and the waits of the first [`HTTP_WAITS`].
+    pub http_txns: u64,
+    pub http_waits: Vec<Nanos>,
+    /// Real-time channels: the first [`CHANNEL_ROWS`], and how many.
+    pub channels: Vec<crate::event::RtChannel>,
+    pub channels_total: u64,
 }
+
+/// HTTP waits kept for the histogram (8 bytes each).
+pub const HTTP_WAITS: usize = 1 << 20;
+/// Real-time channels listed.
+pub const CHANNEL_ROWS: usize = 200;
 
 impl Collector {
     pub fn new(limits: Limits, ladder_below: Option<u64>) -> Self {
@@ -210,6 +221,10 @@ impl Collector {
             violations: Vec::new(),
             violations_total: 0,
             ladder_records: Vec::new(),
+            http_txns: 0,
+            http_waits: Vec::new(),
+            channels: Vec::new(),
+            channels_total: 0,
         }
     }
 
@@ -289,7 +304,7 @@ impl Collector {
     }
 }
 
-fn ep(ip: &IpAddr, port: u16) -> String {
+pub(crate) fn ep(ip: &IpAddr, port: u16) -> String {
     crate::render::human::endpoint(ip, port)
 }
 
@@ -436,6 +451,18 @@ impl RecordSink for Collector {
                         rule: v.rule,
                         detail: v.detail.clone(),
                     });
+                }
+            }
+            Record::HttpTxn(t) => {
+                self.http_txns += 1;
+                if let Some(w) = t.wait_ms.filter(|_| self.http_waits.len() < HTTP_WAITS) {
+                    self.http_waits.push(w);
+                }
+            }
+            Record::RtChannel(ch) => {
+                self.channels_total += 1;
+                if self.channels.len() < CHANNEL_ROWS {
+                    self.channels.push(*ch);
                 }
             }
             Record::Error(e) => self.error = Some(e),

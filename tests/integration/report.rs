@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{root, sockscope};
+use crate::util::{capture, root, sockscope};
 
 /// The JSON summary of a replay of the same files.
 fn summary(files: &[&str]) -> Value {
@@ -122,4 +122,36 @@ fn report_of_selected_connections() {
         )),
         "{text}"
     );
+}
+
+/// HTTP exchanges and real-time channels have their section: the counts
+/// and each channel's technique and verdict as the JSON records give them.
+#[test]
+fn report_shows_http_exchanges_and_channels() {
+    let files = [capture("http-longpoll.pcap"), capture("http-polling.pcap")];
+    let dir = std::env::temp_dir().join(format!("sockscope-report-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dir.join("r.html");
+    let run = sockscope(&["report", &files[0], &files[1], "-o", html.to_str().unwrap()]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let page = std::fs::read_to_string(&html).unwrap();
+    let s = summary(&[&files[0], &files[1]]);
+    assert!(page.contains(&format!(
+        "{} HTTP exchanges, {} real-time channels.",
+        s["http_txns"], s["rt_channels"]
+    )));
+    for (technique, verdict) in [
+        (
+            "long_polling",
+            "long polling: 6 requests, server held each 1.3 s (max 2.5 s)",
+        ),
+        ("polling", "polling: 8 requests every 500 ms"),
+    ] {
+        assert!(
+            page.contains(&format!("<td>{technique}</td>")),
+            "{technique}"
+        );
+        assert!(page.contains(verdict), "{verdict}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
