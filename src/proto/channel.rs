@@ -26,10 +26,11 @@
 //!   [`AT_ONCE`] before asking again; otherwise `request` (a burst of
 //!   requests: a page and its resources).
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use hashlink::LinkedHashMap;
+use hashbrown::HashTable;
 
 use crate::event::{HttpTxn, Record, RecordSink, RtChannel};
 use crate::time::{Nanos, Timestamp};
@@ -78,17 +79,17 @@ pub enum BodyKind {
 }
 
 /// Which series a request belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Key {
     client_ip: IpAddr,
     server_ip: IpAddr,
     server_port: u16,
-    path: Arc<str>,
+    path: Box<str>,
     /// A WebSocket session is a channel of its own.
     conn_id: Option<u64>,
 }
 
-/// A [`Key`] to look up without allocating (hashes as the key does).
+/// A [`Key`] to look up without allocating.
 #[derive(Hash)]
 struct KeyRef<'a> {
     client_ip: IpAddr,
@@ -98,14 +99,23 @@ struct KeyRef<'a> {
     conn_id: Option<u64>,
 }
 
-impl hashbrown::Equivalent<Key> for KeyRef<'_> {
-    fn equivalent(&self, k: &Key) -> bool {
+impl KeyRef<'_> {
+    fn is(&self, k: &Key) -> bool {
         self.server_port == k.server_port
             && self.conn_id == k.conn_id
             && self.client_ip == k.client_ip
             && self.server_ip == k.server_ip
             && *self.path == *k.path
     }
+}
+
+/// A channel as its requests know it: its id, and the slot of the table
+/// that holds it. A slot is reused once its channel was written, so the id
+/// says whether the slot still holds the same channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChannelRef {
+    pub id: u64,
+    slot: u32,
 }
 
 /// What a channel of several requests keeps for its medians (made at its
@@ -157,17 +167,82 @@ pub struct Channels {
     inner: Mutex<Table>,
 }
 
-#[derive(Debug, Default)]
+/// No slot.
+const NIL: u32 = u32::MAX;
+
+/// The channels in at most [`MAX_CHANNELS`] slots, reused. Every request
+/// looks its channel up and makes it the most recently active, and most
+/// channels of a busy capture have one request: the lookup must not touch
+/// a channel it does not find, and the recency list must not touch the
+/// channels around the one it moves. So the hash of each slot's key is
+/// kept in the index beside its slot number (a miss reads no channel), and
+/// the recency list is its own array of slot numbers (8 bytes a channel,
+/// in cache), not links inside the channels.
+#[derive(Debug)]
 struct Table {
-    /// Channels by id, least recently active first.
-    by_id: LinkedHashMap<u64, Channel>,
-    ids: hashbrown::HashMap<Key, u64>,
+    slots: Vec<Channel>,
+    /// Previous and next slot in order of activity (least recent first).
+    links: Vec<[u32; 2]>,
+    /// Each slot's key hash (to remove it from the index).
+    hashes: Vec<u64>,
+    /// Least and most recently active slot.
+    oldest: u32,
+    newest: u32,
+    /// (key hash, slot) of every channel.
+    index: HashTable<(u64, u32)>,
+    hasher: foldhash::fast::RandomState,
     next_id: u64,
     evicted: u64,
     /// Exchanges and event-stream events seen, channels written.
     exchanges: u64,
     sse_events: u64,
     written: u64,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            slots: Vec::new(),
+            links: Vec::new(),
+            hashes: Vec::new(),
+            oldest: NIL,
+            newest: NIL,
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            next_id: 0,
+            evicted: 0,
+            exchanges: 0,
+            sse_events: 0,
+            written: 0,
+        }
+    }
+}
+
+impl Table {
+    fn unlink(&mut self, s: u32) {
+        let [prev, next] = self.links[s as usize];
+        match prev {
+            NIL => self.oldest = next,
+            p => self.links[p as usize][1] = next,
+        }
+        match next {
+            NIL => self.newest = prev,
+            n => self.links[n as usize][0] = prev,
+        }
+    }
+
+    fn push_newest(&mut self, s: u32) {
+        self.links[s as usize] = [self.newest, NIL];
+        match self.newest {
+            NIL => self.oldest = s,
+            n => self.links[n as usize][1] = s,
+        }
+        self.newest = s;
+    }
+
+    fn get_mut(&mut self, r: ChannelRef) -> Option<&mut Channel> {
+        self.slots.get_mut(r.slot as usize).filter(|c| c.id == r.id)
+    }
 }
 
 /// What the HTTP decoders counted, for the summary.
@@ -224,7 +299,7 @@ impl Channels {
         websocket: bool,
         ts: Timestamp,
         sink: &mut dyn RecordSink,
-    ) -> u64 {
+    ) -> ChannelRef {
         let path = path_of(target);
         let probe = KeyRef {
             client_ip,
@@ -233,39 +308,65 @@ impl Channels {
             path,
             conn_id: websocket.then_some(conn_id),
         };
-        let mut t = self.table();
-        let id = match t.ids.get(&probe) {
-            Some(&id) => id,
-            None => {
-                if t.by_id.len() >= MAX_CHANNELS {
-                    if let Some((_, c)) = t.by_id.pop_front() {
-                        t.ids.remove(&c.key);
-                        t.evicted += 1;
-                        t.written += 1;
-                        if sink.flow_records().http {
-                            sink.record(Record::RtChannel(Box::new(c.record())));
-                        }
-                    }
+        let mut guard = self.table();
+        let t = &mut *guard;
+        let hash = t.hasher.hash_one(&probe);
+        let slots = &t.slots;
+        let found = t
+            .index
+            .find(hash, |&(h, s)| {
+                h == hash && probe.is(&slots[s as usize].key)
+            })
+            .map(|&(_, s)| s);
+        let slot = match found {
+            Some(s) => {
+                // The most recently active channel goes to the back.
+                if t.newest != s {
+                    t.unlink(s);
+                    t.push_newest(s);
                 }
+                s
+            }
+            None => {
                 t.next_id += 1;
-                let id = t.next_id;
+                let records = sink.flow_records().http;
                 let key = Key {
                     client_ip,
                     server_ip,
                     server_port,
-                    path: Arc::from(path),
+                    path: Box::from(path),
                     conn_id: probe.conn_id,
                 };
-                t.ids.insert(key.clone(), id);
-                t.by_id.insert(id, Channel::new(id, key, host, conn_id, ts));
-                id
+                // The host is only ever written in the record.
+                let host = host.filter(|_| records);
+                let fresh = Channel::new(t.next_id, key, host, conn_id, ts);
+                let s = if t.slots.len() >= MAX_CHANNELS {
+                    let s = t.oldest;
+                    t.unlink(s);
+                    let old_hash = t.hashes[s as usize];
+                    if let Ok(e) = t.index.find_entry(old_hash, |&(_, x)| x == s) {
+                        e.remove();
+                    }
+                    let old = std::mem::replace(&mut t.slots[s as usize], fresh);
+                    t.evicted += 1;
+                    t.written += 1;
+                    if records {
+                        sink.record(Record::RtChannel(Box::new(old.record())));
+                    }
+                    t.hashes[s as usize] = hash;
+                    s
+                } else {
+                    t.slots.push(fresh);
+                    t.links.push([NIL, NIL]);
+                    t.hashes.push(hash);
+                    (t.slots.len() - 1) as u32
+                };
+                t.push_newest(s);
+                t.index.insert_unique(hash, (hash, s), |&(h, _)| h);
+                s
             }
         };
-        // The most recently active channel goes to the back.
-        t.by_id.to_back(&id);
-        let Some(ch) = t.by_id.get_mut(&id) else {
-            return id;
-        };
+        let ch = &mut t.slots[slot as usize];
         ch.requests += 1;
         if ch.requests == 2 {
             let mut s = Samples::default();
@@ -287,17 +388,17 @@ impl Channels {
         ch.first_request.get_or_insert(ts);
         ch.last_request = Some(ts);
         ch.last_ts = ch.last_ts.max(ts);
-        id
+        ChannelRef { id: ch.id, slot }
     }
 
     /// An exchange of channel `id` ended, its body of the `body` kind.
-    pub fn exchange(&self, id: u64, txn: &HttpTxn, body: BodyKind) {
+    pub fn exchange(&self, channel: ChannelRef, txn: &HttpTxn, body: BodyKind) {
         let mut t = self.table();
         t.exchanges += 1;
         if let BodyKind::Events(n) = body {
             t.sse_events += n;
         }
-        let Some(ch) = t.by_id.get_mut(&id) else {
+        let Some(ch) = t.get_mut(channel) else {
             return;
         };
         ch.head_bytes += txn.req_head_bytes + txn.resp_head_bytes;
@@ -350,9 +451,9 @@ impl Channels {
 
     /// A WebSocket session of channel `id` ended with `messages` data
     /// messages.
-    pub fn ws_messages(&self, id: u64, messages: u64, last_ts: Timestamp) {
+    pub fn ws_messages(&self, channel: ChannelRef, messages: u64, last_ts: Timestamp) {
         let mut t = self.table();
-        if let Some(ch) = t.by_id.get_mut(&id) {
+        if let Some(ch) = t.get_mut(channel) {
             ch.ws_messages += messages;
             ch.last_ts = ch.last_ts.max(last_ts);
         }
@@ -361,11 +462,12 @@ impl Channels {
     /// Writes every channel (in the order they began) and empties the table.
     pub fn finish(&self, sink: &mut dyn RecordSink) {
         let mut t = self.table();
-        let mut all: Vec<Channel> = std::mem::take(&mut t.by_id)
-            .into_iter()
-            .map(|(_, c)| c)
-            .collect();
-        t.ids.clear();
+        let mut all = std::mem::take(&mut t.slots);
+        t.links.clear();
+        t.hashes.clear();
+        t.index.clear();
+        t.oldest = NIL;
+        t.newest = NIL;
         t.written += all.len() as u64;
         drop(t);
         if !sink.flow_records().http {
@@ -569,7 +671,7 @@ mod tests {
             client_ip: IpAddr::from([10, 0, 0, 1]),
             server_ip: IpAddr::from([10, 0, 0, 2]),
             server_port: 80,
-            path: Arc::from("/"),
+            path: Box::from("/"),
             conn_id: None,
         };
         let mut c = Channel::new(1, key, None, 0, Timestamp(0));
@@ -594,5 +696,86 @@ mod tests {
         assert_eq!(ch(&[2 * MS; 4], &[MS; 3]).technique(), "request");
         assert_eq!(ch(&[2 * MS; 2], &[500 * MS]).technique(), "unclassified");
         assert_eq!(ch(&[2 * MS], &[]).technique(), "request");
+    }
+
+    /// The table keeps the least recently active channels out: against a
+    /// plain model (a list in order of activity), over a run that fills it
+    /// many times, the channels written early, their ids and request
+    /// counts, and the ones left at the end are the same.
+    #[test]
+    fn the_least_recently_active_channel_is_written_first() {
+        let t = Channels::new();
+        let mut sink: Vec<Record> = Vec::new();
+        // path -> (activity stamp, id, requests); stamp -> path.
+        let mut model: std::collections::HashMap<u32, (u64, u64, u64)> = Default::default();
+        let mut order: std::collections::BTreeMap<u64, u32> = Default::default();
+        let mut next_id = 0;
+        let mut evicted = Vec::new();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..120_000u64 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            // Recent paths come back often, old ones now and then.
+            let p = if rng.is_multiple_of(3) {
+                (rng >> 8) % 40_000
+            } else {
+                (i / 2).saturating_sub((rng >> 8) % 5_000)
+            } as u32;
+            let target = format!("/p{p}?q={i}");
+            let r = t.request(
+                i,
+                IpAddr::from([10, 0, 0, 1]),
+                IpAddr::from([10, 0, 0, 2]),
+                80,
+                Some("h"),
+                &target,
+                false,
+                Timestamp(i as i64),
+                &mut sink,
+            );
+            match model.get_mut(&p) {
+                Some(e) => {
+                    order.remove(&e.0);
+                    e.0 = i;
+                    e.2 += 1;
+                    assert_eq!(r.id, e.1, "request {i}");
+                }
+                None => {
+                    if model.len() >= MAX_CHANNELS {
+                        let (_, old) = order.pop_first().unwrap();
+                        let (_, id, n) = model.remove(&old).unwrap();
+                        evicted.push((id, n));
+                    }
+                    next_id += 1;
+                    assert_eq!(r.id, next_id, "request {i}");
+                    model.insert(p, (i, next_id, 1));
+                }
+            }
+            order.insert(i, p);
+        }
+        let written: Vec<(u64, u64)> = sink
+            .iter()
+            .map(|r| match r {
+                Record::RtChannel(c) => (c.channel_id, c.requests),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert!(evicted.len() > 20_000, "the table filled many times");
+        assert_eq!(written, evicted);
+        assert_eq!(t.evicted(), evicted.len() as u64);
+        let mut rest = Vec::new();
+        t.finish(&mut rest);
+        let mut left: Vec<(u64, u64)> = model.values().map(|e| (e.1, e.2)).collect();
+        left.sort();
+        let got: Vec<(u64, u64)> = rest
+            .iter()
+            .map(|r| match r {
+                Record::RtChannel(c) => (c.channel_id, c.requests),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(got, left);
+        assert_eq!(t.counts().channels, (evicted.len() + left.len()) as u64);
     }
 }

@@ -13,6 +13,7 @@
 //! data preview). A gap ends the exchanges it touches as incomplete; bytes
 //! that are not HTTP stop the decoding of that direction.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use crate::event::{ConnRef, HttpTxn, Record, RecordSink, SseEvent};
 use crate::time::Timestamp;
 use crate::track::stream::{Interest, StreamCtx, StreamHandler};
 
-use super::channel::{BodyKind, Channels, SPREAD};
+use super::channel::{BodyKind, ChannelRef, Channels, SPREAD};
 use super::http::{self, BodyFraming, ChunkEvent, Chunked, HeadError};
 use super::sse::{SseBlock, SseParser};
 use super::websocket::{WsConfig, WsDecoder};
@@ -192,6 +193,66 @@ struct Exchange {
     unsized_body: bool,
     gap: bool,
     req_framing: BodyFraming,
+    /// Its channel.
+    channel: ChannelRef,
+    /// The request's method, as far as the answer's framing depends on it.
+    method: Method,
+}
+
+/// What an answer's body depends on of its request's method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Head,
+    Connect,
+    Other,
+}
+
+impl Method {
+    fn of(m: &str) -> Method {
+        if m.eq_ignore_ascii_case("HEAD") {
+            Method::Head
+        } else if m.eq_ignore_ascii_case("CONNECT") {
+            Method::Connect
+        } else {
+            Method::Other
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Method::Head => "HEAD",
+            Method::Connect => "CONNECT",
+            Method::Other => "GET",
+        }
+    }
+}
+
+/// What the exchange decoder reads of a request head (borrowed from the
+/// head as read, or from what the start of a head too long to keep said).
+struct Asked<'a> {
+    method: &'a str,
+    target: &'a str,
+    host: Option<&'a str>,
+    http_minor: u8,
+    transfer_encoding: Option<&'a str>,
+    framing: BodyFraming,
+    wants_websocket: bool,
+    expect_continue: bool,
+}
+
+impl<'a> Asked<'a> {
+    fn of(r: &'a http::Request) -> Asked<'a> {
+        Asked {
+            method: &r.method,
+            target: &r.target,
+            host: r.host.as_deref(),
+            http_minor: r.http_minor,
+            transfer_encoding: r.transfer_encoding.as_deref(),
+            framing: r.body(),
+            wants_websocket: r.wants_websocket,
+            expect_continue: r.expect_continue,
+        }
+    }
 }
 
 /// Where one direction stands.
@@ -223,7 +284,7 @@ pub struct HttpDecoder {
     /// byte after that request goes to it too.
     ws: Option<Box<WsDecoder>>,
     ws_done: bool,
-    ws_channel: u64,
+    ws_channel: ChannelRef,
     client: Dir,
     server: Dir,
     /// A cut head, or (awaiting an upgrade's answer) the client's bytes.
@@ -246,7 +307,7 @@ impl HttpDecoder {
             ws_cfg,
             ws: None,
             ws_done: false,
-            ws_channel: 0,
+            ws_channel: ChannelRef::default(),
             client: Dir::Head,
             server: Dir::Head,
             client_buf: Vec::new(),
@@ -352,11 +413,23 @@ impl HttpDecoder {
                         }
                     }
                     let head: &[u8] = if buffered { &buf } else { data };
-                    match http::parse_request(head) {
+                    match http::parse_request_head(head) {
                         Ok(Some((req, n))) => {
                             self.client_head_ts = None;
                             let rest = &data[n - seen..];
-                            self.request(ctx, head_ts, ts, req, n as u64, &head[..n], rest, sink);
+                            let host = req.host();
+                            let te = req.transfer_encoding();
+                            let asked = Asked {
+                                method: req.method,
+                                target: req.target,
+                                host: host.as_deref(),
+                                http_minor: req.http_minor,
+                                transfer_encoding: te.as_deref(),
+                                framing: req.body(),
+                                wants_websocket: req.wants_websocket,
+                                expect_continue: req.expect_continue,
+                            };
+                            self.request(ctx, head_ts, ts, asked, n as u64, &head[..n], rest, sink);
                             buf.clear();
                             self.client_buf = buf;
                             data = rest;
@@ -383,7 +456,16 @@ impl HttpDecoder {
                             if let Some(req) = http::parse_request_prefix(head) {
                                 let len = head.len() as u64;
                                 let first = self.ws.is_none();
-                                self.request(ctx, head_ts, ts, req, len, &[], &[], sink);
+                                self.request(
+                                    ctx,
+                                    head_ts,
+                                    ts,
+                                    Asked::of(&req),
+                                    len,
+                                    &[],
+                                    &[],
+                                    sink,
+                                );
                                 if let Some(ex) = self.pending.back_mut() {
                                     ex.gap = true;
                                     ex.req_done = false;
@@ -395,8 +477,10 @@ impl HttpDecoder {
                                         self.ws_done =
                                             ws.data(ctx, true, ts, head, sink) == Interest::Done;
                                         self.ws = Some(ws);
-                                        self.ws_channel =
-                                            self.pending.back().map_or(0, |e| e.txn.channel_id);
+                                        self.ws_channel = self
+                                            .pending
+                                            .back()
+                                            .map_or(ChannelRef::default(), |e| e.channel);
                                     }
                                 }
                                 self.client = Dir::Stopped;
@@ -447,7 +531,7 @@ impl HttpDecoder {
         ctx: &StreamCtx,
         first_ts: Timestamp,
         ts: Timestamp,
-        req: http::Request,
+        req: Asked<'_>,
         head_len: u64,
         head: &[u8],
         rest: &[u8],
@@ -458,18 +542,27 @@ impl HttpDecoder {
             return;
         }
         let websocket = req.wants_websocket && self.ws.is_none();
-        let channel_id = self.cfg.channels.request(
+        let channel = self.cfg.channels.request(
             ctx.conn_id,
             ctx.client.ip,
             ctx.server.ip,
             ctx.server.port,
-            req.host.as_deref(),
-            &req.target,
+            req.host,
+            req.target,
             websocket,
             first_ts,
             sink,
         );
-        let framing = req.body();
+        // The texts are copied only for a sink that keeps the records.
+        let records = sink.flow_records().http;
+        let owned = |s: &str| {
+            if records {
+                s.to_string()
+            } else {
+                String::new()
+            }
+        };
+        let framing = req.framing;
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending.push_back(Exchange {
@@ -491,14 +584,17 @@ impl HttpDecoder {
                 } else {
                     "HTTP/1.1"
                 },
-                method: req.method,
-                target: req.target,
-                host: req.host,
+                method: owned(req.method),
+                target: owned(req.target),
+                host: req.host.filter(|_| records).map(str::to_string),
                 status: None,
                 reason: None,
                 // The request's framing, until the response replaces them.
                 content_type: None,
-                transfer_encoding: req.transfer_encoding,
+                transfer_encoding: req
+                    .transfer_encoding
+                    .filter(|_| records)
+                    .map(str::to_string),
                 req_body_len: 0,
                 resp_body_len: 0,
                 resp_pieces: 0,
@@ -511,9 +607,11 @@ impl HttpDecoder {
                 continued: false,
                 upgrade: false,
                 complete: false,
-                channel_id,
+                channel_id: channel.id,
             },
             req_framing: framing,
+            method: Method::of(req.method),
+            channel,
         });
         // (A head too long to keep is handed over by the caller, whole.)
         if websocket && !head.is_empty() {
@@ -525,7 +623,7 @@ impl HttpDecoder {
                 }
                 self.ws = Some(ws);
                 self.ws_done = done;
-                self.ws_channel = channel_id;
+                self.ws_channel = channel;
             }
             self.client = Dir::AwaitingUpgrade;
         }
@@ -608,7 +706,7 @@ impl HttpDecoder {
                         }
                     }
                     let head: &[u8] = if buffered { &buf } else { data };
-                    let parsed = http::parse_response(head);
+                    let parsed = http::parse_response_head(head);
                     let (resp, n) = match parsed {
                         Ok(Some(r)) => r,
                         Ok(None) => {
@@ -638,11 +736,11 @@ impl HttpDecoder {
                             return;
                         }
                     };
-                    buf.clear();
-                    self.server_buf = buf;
                     self.server_head_ts = None;
                     data = &data[n - seen..];
                     self.response(ctx, i, head_ts, ts, resp, n as u64, data, sink);
+                    buf.clear();
+                    self.server_buf = buf;
                     if matches!(self.server, Dir::Upgraded | Dir::Stopped) {
                         return;
                     }
@@ -660,11 +758,12 @@ impl HttpDecoder {
         i: usize,
         first_ts: Timestamp,
         ts: Timestamp,
-        resp: http::Response,
+        resp: http::ResponseHead<'_>,
         n: u64,
         rest: &[u8],
         sink: &mut dyn RecordSink,
     ) {
+        let records = sink.flow_records().http;
         let ws_ready = self.ws.is_some();
         let ex = &mut self.pending[i];
         ex.txn.resp_head_bytes += n;
@@ -678,12 +777,17 @@ impl HttpDecoder {
         ex.txn.wait_ms = Some(first_ts.since(req_last));
         ex.txn.last_ts = ts;
         ex.txn.status = Some(resp.status);
-        ex.txn.content_type = resp.content_type.clone();
-        ex.txn.transfer_encoding = resp.transfer_encoding.clone();
+        let content_type = resp.content_type();
+        if records {
+            ex.txn.content_type = content_type.as_deref().map(str::to_string);
+            ex.txn.transfer_encoding = resp.transfer_encoding().map(Cow::into_owned);
+            ex.txn.reason = Some(resp.reason.to_string());
+        } else {
+            ex.txn.transfer_encoding = None;
+        }
         let _ = rest;
         if resp.status == 101 {
             ex.txn.upgrade = true;
-            ex.txn.reason = Some(resp.reason);
             ex.resp_done = true;
             let to_ws = ex.wants_websocket && ws_ready;
             self.client_buf = Vec::new();
@@ -698,13 +802,11 @@ impl HttpDecoder {
             self.flush(sink);
             return;
         }
-        ex.txn.reason = Some(resp.reason.clone());
-        let method = ex.txn.method.clone();
-        let framing = resp.body(&method);
+        let framing = resp.body(ex.method.name());
         ex.unsized_body = matches!(framing, BodyFraming::Chunked | BodyFraming::Close);
         ex.sse = (200..300).contains(&resp.status)
             && framing != BodyFraming::None
-            && resp.content_type.as_deref().is_some_and(|c| {
+            && content_type.as_deref().is_some_and(|c| {
                 c.split(';')
                     .next()
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
@@ -771,7 +873,7 @@ impl HttpDecoder {
         } else {
             BodyKind::Whole
         };
-        self.cfg.channels.exchange(txn.channel_id, &txn, kind);
+        self.cfg.channels.exchange(ex.channel, &txn, kind);
         if sink.flow_records().http {
             sink.record(Record::HttpTxn(Box::new(txn)));
         }
@@ -791,7 +893,16 @@ impl HttpDecoder {
             let buf = std::mem::take(&mut self.client_buf);
             if let Some(req) = http::parse_request_prefix(&buf) {
                 let first = self.client_head_ts.take().unwrap_or(ts);
-                self.request(ctx, first, ts, req, buf.len() as u64, &[], &[], sink);
+                self.request(
+                    ctx,
+                    first,
+                    ts,
+                    Asked::of(&req),
+                    buf.len() as u64,
+                    &[],
+                    &[],
+                    sink,
+                );
                 if let Some(ex) = self.pending.back_mut() {
                     ex.req_done = false;
                 }

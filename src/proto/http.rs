@@ -3,6 +3,9 @@
 //! chunked transfer coding as a streaming state machine (RFC 9112 §7.1),
 //! and the WebSocket opening handshake's accept value (RFC 6455 §4).
 
+use std::borrow::Cow;
+use std::mem::MaybeUninit;
+
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
@@ -63,7 +66,8 @@ pub enum HeadError {
 #[derive(Default)]
 struct Found<'h> {
     first: [Option<&'h [u8]>; NAMES.len()],
-    joined: [Option<String>; NAMES.len()],
+    /// Joined values of the repeated headers (rare): index, value.
+    joined: Vec<(usize, String)>,
 }
 
 const NAMES: [&str; 13] = [
@@ -95,56 +99,87 @@ const CONTENT_TYPE: usize = 10;
 const EXPECT: usize = 11;
 const WS_ACCEPT: usize = 12;
 
+/// The index in [`NAMES`] of a header name, any case. Most headers of a
+/// head are none of them: the length alone rules out most, so at most two
+/// names are compared.
+fn name_index(name: &str) -> Option<usize> {
+    let candidates: &[usize] = match name.len() {
+        4 => &[HOST],
+        6 => &[ORIGIN, EXPECT],
+        7 => &[UPGRADE],
+        10 => &[CONNECTION],
+        12 => &[CONTENT_TYPE],
+        14 => &[CONTENT_LENGTH],
+        17 => &[WS_KEY, TRANSFER_ENCODING],
+        20 => &[WS_ACCEPT],
+        21 => &[WS_VERSION],
+        22 => &[WS_PROTOCOL],
+        24 => &[WS_EXTENSIONS],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|&i| NAMES[i].eq_ignore_ascii_case(name))
+}
+
+/// A header value as text, trimmed; borrowed unless it is not UTF-8.
+fn text(v: &[u8]) -> Cow<'_, str> {
+    match String::from_utf8_lossy(v) {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+    }
+}
+
 impl<'h> Found<'h> {
     fn of(headers: &[httparse::Header<'h>]) -> Found<'h> {
         let mut f = Found::default();
         for h in headers {
-            let Some(i) = NAMES
-                .iter()
-                .position(|n| n.len() == h.name.len() && n.eq_ignore_ascii_case(h.name))
-            else {
+            let Some(i) = name_index(h.name) else {
                 continue;
             };
-            match (&f.first[i], &mut f.joined[i]) {
-                (None, _) => f.first[i] = Some(h.value),
-                (Some(first), joined) => {
-                    let j = joined.get_or_insert_with(|| trimmed(first));
+            match f.first[i] {
+                None => f.first[i] = Some(h.value),
+                Some(first) => {
+                    let at = match f.joined.iter().position(|(j, _)| *j == i) {
+                        Some(at) => at,
+                        None => {
+                            f.joined.push((i, text(first).into_owned()));
+                            f.joined.len() - 1
+                        }
+                    };
+                    let j = &mut f.joined[at].1;
                     j.push_str(", ");
-                    j.push_str(&trimmed(h.value));
+                    j.push_str(&text(h.value));
                 }
             }
         }
         f
     }
 
-    fn get(&self, i: usize) -> Option<String> {
-        match (&self.joined[i], self.first[i]) {
-            (Some(j), _) => Some(j.clone()),
-            (None, Some(v)) => Some(trimmed(v)),
-            (None, None) => None,
+    fn value(&self, i: usize) -> Option<Cow<'_, str>> {
+        if let Some((_, j)) = self.joined.iter().find(|(k, _)| *k == i) {
+            return Some(Cow::Borrowed(j.as_str()));
         }
+        self.first[i].map(text)
+    }
+
+    fn get(&self, i: usize) -> Option<String> {
+        self.value(i).map(Cow::into_owned)
     }
 
     fn has_token(&self, i: usize, token: &str) -> bool {
-        match (&self.joined[i], self.first[i]) {
-            (Some(j), _) => has_token(Some(j), token),
-            (None, Some(v)) => std::str::from_utf8(v).is_ok_and(|v| has_token(Some(v), token)),
-            (None, None) => false,
-        }
+        has_token(self.value(i).as_deref(), token)
     }
 
     /// Content-Length: repeated identical values are one (RFC 9112 §6.3
     /// rule 5); differing ones, or anything not a number, are none.
     fn content_length(&self) -> Option<u64> {
-        let v = self.get(CONTENT_LENGTH)?;
+        let v = self.value(CONTENT_LENGTH)?;
         let mut values = v.split(',').map(|x| x.trim().parse::<u64>());
         let first = values.next()?.ok()?;
         values.all(|x| x == Ok(first)).then_some(first)
     }
-}
-
-fn trimmed(v: &[u8]) -> String {
-    String::from_utf8_lossy(v).trim().to_string()
 }
 
 /// Whether a comma-separated header value contains `token` (case-insensitive).
@@ -152,39 +187,89 @@ pub fn has_token(value: Option<&str>, token: &str) -> bool {
     value.is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
-/// Parses a request head from the start of `buf`. `Ok(None)`: incomplete.
-pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(buf) {
+/// A request head as read, borrowing the buffer: what the exchange decoder
+/// needs of every request, without copying anything out of it.
+pub struct RequestHead<'b> {
+    pub method: &'b str,
+    pub target: &'b str,
+    pub http_minor: u8,
+    /// `Upgrade: websocket` and `Connection: upgrade` both present.
+    pub wants_websocket: bool,
+    /// `Expect: 100-continue`.
+    pub expect_continue: bool,
+    pub content_length: Option<u64>,
+    found: Found<'b>,
+}
+
+impl<'b> RequestHead<'b> {
+    pub fn host(&self) -> Option<Cow<'_, str>> {
+        self.found.value(HOST)
+    }
+
+    pub fn transfer_encoding(&self) -> Option<Cow<'_, str>> {
+        self.found.value(TRANSFER_ENCODING)
+    }
+
+    /// A request has a body only when it says so (RFC 9112 §6.3 rules 4-6).
+    pub fn body(&self) -> BodyFraming {
+        request_body(self.transfer_encoding().as_deref(), self.content_length)
+    }
+
+    /// The owned form (what the WebSocket decoder keeps of a request).
+    pub fn to_request(&self) -> Request {
+        let f = &self.found;
+        // The WebSocket headers matter only to an upgrade request.
+        let ws = |i| if self.wants_websocket { f.get(i) } else { None };
+        Request {
+            method: self.method.to_string(),
+            target: self.target.to_string(),
+            http_minor: self.http_minor,
+            host: f.get(HOST),
+            origin: ws(ORIGIN),
+            key: ws(WS_KEY),
+            version: ws(WS_VERSION),
+            protocols: ws(WS_PROTOCOL),
+            extensions: ws(WS_EXTENSIONS),
+            wants_websocket: self.wants_websocket,
+            content_length: self.content_length,
+            transfer_encoding: f.get(TRANSFER_ENCODING),
+            content_type: f.get(CONTENT_TYPE),
+            expect_continue: self.expect_continue,
+        }
+    }
+}
+
+/// Parses a request head from the start of `buf` without copying it.
+/// `Ok(None)`: incomplete.
+pub fn parse_request_head(buf: &[u8]) -> Result<Option<(RequestHead<'_>, usize)>, HeadError> {
+    // Uninitialised slots: initialising 64 of them (2 KiB) cost more than
+    // reading a small head.
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(buf, &mut headers) {
         Ok(httparse::Status::Complete(n)) => {
-            let f = Found::of(req.headers);
-            let wants_websocket =
-                f.has_token(UPGRADE, "websocket") && f.has_token(CONNECTION, "upgrade");
-            // The WebSocket headers matter only to an upgrade request.
-            let ws = |i| if wants_websocket { f.get(i) } else { None };
-            let r = Request {
-                method: req.method.unwrap_or("").to_string(),
-                target: req.path.unwrap_or("").to_string(),
+            let found = Found::of(req.headers);
+            let head = RequestHead {
+                method: req.method.unwrap_or(""),
+                target: req.path.unwrap_or(""),
                 http_minor: req.version.unwrap_or(0),
-                host: f.get(HOST),
-                origin: ws(ORIGIN),
-                key: ws(WS_KEY),
-                version: ws(WS_VERSION),
-                protocols: ws(WS_PROTOCOL),
-                extensions: ws(WS_EXTENSIONS),
-                wants_websocket,
-                content_length: f.content_length(),
-                transfer_encoding: f.get(TRANSFER_ENCODING),
-                content_type: f.get(CONTENT_TYPE),
-                expect_continue: f.has_token(EXPECT, "100-continue"),
+                wants_websocket: found.has_token(UPGRADE, "websocket")
+                    && found.has_token(CONNECTION, "upgrade"),
+                expect_continue: found.has_token(EXPECT, "100-continue"),
+                content_length: found.content_length(),
+                found,
             };
-            Ok(Some((r, n)))
+            Ok(Some((head, n)))
         }
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => Err(HeadError::TooLong),
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(HeadError::NotHttp(e.to_string())),
     }
+}
+
+/// Parses a request head from the start of `buf`. `Ok(None)`: incomplete.
+pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, HeadError> {
+    Ok(parse_request_head(buf)?.map(|(h, n)| (h.to_request(), n)))
 }
 
 /// Whether the request head at the start of `buf` asks for a WebSocket
@@ -207,33 +292,85 @@ pub fn request_wants_websocket(buf: &[u8]) -> Option<bool> {
     }
 }
 
-/// Parses a response head from the start of `buf`. `Ok(None)`: incomplete.
-pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, HeadError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(buf) {
+/// A response head as read, borrowing the buffer.
+pub struct ResponseHead<'b> {
+    pub status: u16,
+    pub reason: &'b str,
+    /// The status line's HTTP minor version (HTTP/1.0: 0).
+    pub http_minor: u8,
+    pub content_length: Option<u64>,
+    found: Found<'b>,
+}
+
+impl<'b> ResponseHead<'b> {
+    pub fn content_type(&self) -> Option<Cow<'_, str>> {
+        self.found.value(CONTENT_TYPE)
+    }
+
+    pub fn transfer_encoding(&self) -> Option<Cow<'_, str>> {
+        self.found.value(TRANSFER_ENCODING)
+    }
+
+    /// The body of this answer to a `method` request (RFC 9112 §6.3).
+    pub fn body(&self, method: &str) -> BodyFraming {
+        response_body(
+            self.status,
+            self.transfer_encoding().as_deref(),
+            self.content_length,
+            method,
+        )
+    }
+
+    /// The owned form (what the WebSocket decoder keeps of an answer).
+    pub fn to_response(&self) -> Response {
+        let f = &self.found;
+        let ws = |i| if self.status == 101 { f.get(i) } else { None };
+        Response {
+            status: self.status,
+            reason: self.reason.to_string(),
+            accept: ws(WS_ACCEPT),
+            protocol: ws(WS_PROTOCOL),
+            extensions: ws(WS_EXTENSIONS),
+            upgrade_websocket: f.has_token(UPGRADE, "websocket"),
+            content_length: self.content_length,
+            transfer_encoding: f.get(TRANSFER_ENCODING),
+            content_type: f.get(CONTENT_TYPE),
+            http_minor: self.http_minor,
+        }
+    }
+}
+
+/// Parses a response head from the start of `buf` without copying it.
+/// `Ok(None)`: incomplete.
+pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead<'_>, usize)>, HeadError> {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut headers,
+    );
+    match parsed {
         Ok(httparse::Status::Complete(n)) => {
-            let f = Found::of(resp.headers);
-            let status = resp.code.unwrap_or(0);
-            let ws = |i| if status == 101 { f.get(i) } else { None };
-            let r = Response {
-                status,
-                reason: resp.reason.unwrap_or("").to_string(),
-                accept: ws(WS_ACCEPT),
-                protocol: ws(WS_PROTOCOL),
-                extensions: ws(WS_EXTENSIONS),
-                upgrade_websocket: f.has_token(UPGRADE, "websocket"),
-                content_length: f.content_length(),
-                transfer_encoding: f.get(TRANSFER_ENCODING),
-                content_type: f.get(CONTENT_TYPE),
+            let found = Found::of(resp.headers);
+            let head = ResponseHead {
+                status: resp.code.unwrap_or(0),
+                reason: resp.reason.unwrap_or(""),
                 http_minor: resp.version.unwrap_or(1),
+                content_length: found.content_length(),
+                found,
             };
-            Ok(Some((r, n)))
+            Ok(Some((head, n)))
         }
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => Err(HeadError::TooLong),
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(HeadError::NotHttp(e.to_string())),
     }
+}
+
+/// Parses a response head from the start of `buf`. `Ok(None)`: incomplete.
+pub fn parse_response(buf: &[u8]) -> Result<Option<(Response, usize)>, HeadError> {
+    Ok(parse_response_head(buf)?.map(|(h, n)| (h.to_response(), n)))
 }
 
 /// Whether a head in `buf` may have ended in the bytes from `from` on (a
@@ -321,52 +458,73 @@ fn last_coding_is_chunked(te: Option<&str>) -> bool {
         .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"))
 }
 
+/// A request has a body only when it says so (RFC 9112 §6.3 rules 4-6).
+fn request_body(transfer_encoding: Option<&str>, content_length: Option<u64>) -> BodyFraming {
+    if transfer_encoding.is_some() {
+        // Not chunked last: the length cannot be known (rule 4); read
+        // as chunked anyway is wrong, so the exchange stops being read.
+        return if last_coding_is_chunked(transfer_encoding) {
+            BodyFraming::Chunked
+        } else {
+            BodyFraming::Close
+        };
+    }
+    match content_length {
+        Some(0) | None => BodyFraming::None,
+        Some(n) => BodyFraming::Length(n),
+    }
+}
+
+/// The body of a `status` answer to a `method` request (RFC 9112 §6.3
+/// rules 1-3, 4, 5, 7).
+fn response_body(
+    status: u16,
+    transfer_encoding: Option<&str>,
+    content_length: Option<u64>,
+    method: &str,
+) -> BodyFraming {
+    if method.eq_ignore_ascii_case("HEAD")
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+    {
+        return BodyFraming::None;
+    }
+    if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&status) {
+        // A tunnel: what follows is not HTTP.
+        return BodyFraming::Close;
+    }
+    if transfer_encoding.is_some() {
+        return if last_coding_is_chunked(transfer_encoding) {
+            BodyFraming::Chunked
+        } else {
+            BodyFraming::Close
+        };
+    }
+    match content_length {
+        Some(0) => BodyFraming::None,
+        Some(n) => BodyFraming::Length(n),
+        None => BodyFraming::Close,
+    }
+}
+
 impl Request {
     /// A request has a body only when it says so (RFC 9112 §6.3 rules 4-6).
     pub fn body(&self) -> BodyFraming {
-        if self.transfer_encoding.is_some() {
-            // Not chunked last: the length cannot be known (rule 4); read
-            // as chunked anyway is wrong, so the exchange stops being read.
-            return if last_coding_is_chunked(self.transfer_encoding.as_deref()) {
-                BodyFraming::Chunked
-            } else {
-                BodyFraming::Close
-            };
-        }
-        match self.content_length {
-            Some(0) | None => BodyFraming::None,
-            Some(n) => BodyFraming::Length(n),
-        }
+        request_body(self.transfer_encoding.as_deref(), self.content_length)
     }
 }
 
 impl Response {
-    /// The body of this answer to a `method` request (RFC 9112 §6.3 rules
-    /// 1-3, 4, 5, 7).
+    /// The body of this answer to a `method` request (RFC 9112 §6.3
+    /// rules 1-3, 4, 5, 7).
     pub fn body(&self, method: &str) -> BodyFraming {
-        if method.eq_ignore_ascii_case("HEAD")
-            || (100..200).contains(&self.status)
-            || self.status == 204
-            || self.status == 304
-        {
-            return BodyFraming::None;
-        }
-        if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&self.status) {
-            // A tunnel: what follows is not HTTP.
-            return BodyFraming::Close;
-        }
-        if self.transfer_encoding.is_some() {
-            return if last_coding_is_chunked(self.transfer_encoding.as_deref()) {
-                BodyFraming::Chunked
-            } else {
-                BodyFraming::Close
-            };
-        }
-        match self.content_length {
-            Some(0) => BodyFraming::None,
-            Some(n) => BodyFraming::Length(n),
-            None => BodyFraming::Close,
-        }
+        response_body(
+            self.status,
+            self.transfer_encoding.as_deref(),
+            self.content_length,
+            method,
+        )
     }
 }
 
@@ -571,6 +729,52 @@ pub fn accept_for(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_found_by_length_then_name() {
+        for (i, n) in NAMES.iter().enumerate() {
+            assert_eq!(name_index(n), Some(i), "{n}");
+            assert_eq!(name_index(&n.to_ascii_uppercase()), Some(i), "{n}");
+        }
+        for n in [
+            "",
+            "hostx",
+            "hos",
+            "accept",
+            "content-lengt",
+            "x-sec-websocket-key",
+        ] {
+            assert_eq!(name_index(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn views_and_owned_heads_agree() {
+        let req = b"POST /up?x=1 HTTP/1.0\r\nHost:  a.example \r\nContent-Length: 5\r\nContent-Length: 5\r\nX: y\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\nhello";
+        let (head, n) = parse_request_head(req).unwrap().unwrap();
+        assert_eq!(n, req.len() - 5);
+        assert_eq!(
+            (head.method, head.target, head.http_minor),
+            ("POST", "/up?x=1", 0)
+        );
+        assert_eq!(head.host().as_deref(), Some("a.example"));
+        assert_eq!(head.content_length, Some(5));
+        assert_eq!(head.transfer_encoding().as_deref(), Some("gzip, chunked"));
+        assert_eq!(head.body(), BodyFraming::Chunked);
+        let owned = parse_request(req).unwrap().unwrap().0;
+        assert_eq!(owned.body(), head.body());
+        assert_eq!(owned.host.as_deref(), Some("a.example"));
+        let resp =
+            b"HTTP/1.1 200 Fine\r\nContent-Type: text/event-stream\r\nContent-Length: 3\r\n\r\n";
+        let (head, n) = parse_response_head(resp).unwrap().unwrap();
+        assert_eq!(n, resp.len());
+        assert_eq!((head.status, head.reason), (200, "Fine"));
+        assert_eq!(head.content_type().as_deref(), Some("text/event-stream"));
+        assert_eq!(head.body("GET"), BodyFraming::Length(3));
+        assert_eq!(head.body("HEAD"), BodyFraming::None);
+        let owned = parse_response(resp).unwrap().unwrap().0;
+        assert_eq!(owned.body("GET"), head.body("GET"));
+    }
 
     const REQ: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\nrest";
 
