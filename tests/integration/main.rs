@@ -14,6 +14,7 @@ mod fuzz_regressions;
 mod golden;
 mod hostile;
 mod http;
+mod http_public;
 mod ls;
 mod readme;
 mod repo;

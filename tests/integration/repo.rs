@@ -104,12 +104,13 @@ fn public_captures_match_their_manifest() {
         assert_eq!(digest, f[sha], "{name}: sha256");
         listed.push(name.to_string());
     }
-    // And every capture in the directory is listed.
+    // And every capture in the directory is listed, and every oracle log
+    // (Zeek's http.log baselines kept beside their captures).
     for e in std::fs::read_dir(&dir).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        if n.ends_with(".pcap") || n.ends_with(".pcapng") {
+        if n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".log") {
             assert!(listed.contains(&n), "{n} is not in MANIFEST.tsv");
         }
     }
-    assert_eq!(listed.len(), 25);
+    assert_eq!(listed.len(), 37);
 }
