@@ -1011,7 +1011,7 @@ const HTTP_COLUMNS: [Column; 11] = [
     Column::optional("Client", Fit::Atom, 9),
     Column::kept("Server", Fit::Atom),
     Column::kept("Method", Fit::Atom),
-    Column::kept("Target", Fit::Text),
+    Column::kept("Target", Fit::Cut),
     Column::kept("Status", Fit::Atom),
     Column::optional("Wait ms", Fit::Atom, 10).right(),
     Column::optional("Transfer ms", Fit::Atom, 6)

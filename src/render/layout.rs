@@ -13,7 +13,7 @@
 //! was left out, so it can say so.
 
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
-use unicode_width::UnicodeWidthStr;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::Tone;
 use crate::config::Style;
@@ -25,6 +25,9 @@ pub enum Fit {
     Atom,
     /// May be wrapped at spaces (verdicts, lists, free text).
     Text,
+    /// One long word that may be cut short with `…` when the room is not
+    /// there (URLs, request targets): what it loses is its end.
+    Cut,
 }
 
 /// A column: its header, a shorter header for tight widths, what it holds,
@@ -108,6 +111,29 @@ pub struct Layout {
 /// Columns of text wider than this are wrapped before any column is left
 /// out; narrower ones keep their lines whole.
 const TEXT_FLOOR: usize = 24;
+/// A column that may be cut keeps this much of its text before columns
+/// are left out, and at least [`CUT_MIN`] when nothing else can go.
+const CUT_FLOOR: usize = 16;
+const CUT_MIN: usize = 6;
+
+/// `s` cut to `width` columns, `…` standing for what was left out.
+pub fn cut(s: &str, width: usize) -> String {
+    if display_width(s) <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
 
 /// Display width of `s` on a terminal: wide characters count 2, ANSI colour
 /// sequences nothing.
@@ -189,6 +215,7 @@ pub fn layout(
         .enumerate()
         .map(|(i, c)| match c.fit {
             Fit::Atom => short[i],
+            Fit::Cut => short[i].min(CUT_MIN),
             Fit::Text => rows
                 .iter()
                 .map(|r| longest_word(&r[i]))
@@ -202,6 +229,7 @@ pub fn layout(
         .enumerate()
         .map(|(i, c)| match c.fit {
             Fit::Atom => short[i],
+            Fit::Cut => short[i].min(CUT_FLOOR),
             Fit::Text => words[i].max(short[i].min(TEXT_FLOOR)),
         })
         .collect();
@@ -243,7 +271,7 @@ pub fn layout(
     let mut widths: Vec<usize> = shown.iter().map(|&i| floor[i]).collect();
     let mut spare = width.saturating_sub(total(&shown, &|i| floor[i]));
     for (k, &i) in shown.iter().enumerate() {
-        if columns[i].fit == Fit::Text && spare > 0 {
+        if columns[i].fit != Fit::Atom && spare > 0 {
             let more = (short[i] - widths[k]).min(spare);
             widths[k] += more;
             spare -= more;
@@ -421,6 +449,7 @@ pub fn boxed(
             let c = &columns[i];
             let text = match c.fit {
                 Fit::Text => wrap(&row[i], w),
+                Fit::Cut => cut(&row[i], w),
                 Fit::Atom => row[i].clone(),
             };
             let mut cell = Cell::new(text);
@@ -503,6 +532,7 @@ pub fn plain(
                     let c = &columns[i];
                     let text = match c.fit {
                         Fit::Text => wrap(&row[i], w),
+                        Fit::Cut => cut(&row[i], w),
                         Fit::Atom => row[i].clone(),
                     };
                     (text, c.right, styled[i].tone)
@@ -611,6 +641,36 @@ mod tests {
         assert_eq!(l.left_out, Vec::<&str>::new(), "{l:?}");
         let l = layout(&cols(), &rows(), Some(60), Frame::Boxed);
         assert_eq!(l.left_out, vec!["Duration s", "History"], "{l:?}");
+    }
+
+    #[test]
+    fn a_cut_column_gives_up_its_end_before_the_table_overflows() {
+        let columns = [
+            Column::kept("Server", Fit::Atom),
+            Column::kept("Target", Fit::Cut),
+            Column::kept("Status", Fit::Atom),
+        ];
+        let target = "/ad?asId=1000000326207&ghost=1&rnd=8802312&xpos=0";
+        let rows = vec![vec![
+            "74.201.118.102:80".to_string(),
+            target.to_string(),
+            "200".to_string(),
+        ]];
+        for width in [40, 50, 60, 200] {
+            let l = layout(&columns, &rows, Some(width), Frame::Boxed);
+            let used: usize = l.widths.iter().sum::<usize>() + 3 * l.shown.len() + 1;
+            assert!(used <= width, "{width}: {used}");
+            assert_eq!(
+                l.shown,
+                vec![0, 1, 2],
+                "nothing left out: the target is cut"
+            );
+            let cell = cut(target, l.widths[1]);
+            assert!(display_width(&cell) <= l.widths[1]);
+            assert_eq!(cell.ends_with('…'), width < 70, "{width}: {cell}");
+        }
+        assert_eq!(cut("/abcdef", 4), "/ab…");
+        assert_eq!(cut("/ab", 4), "/ab");
     }
 
     #[test]
