@@ -5,11 +5,14 @@
 //! step uses at least one byte and no more than it was given; a frame's
 //! body lies inside what it used; every header reads; a counted body is
 //! exactly its content-length; and reading in pieces finds the same frames
-//! as reading the whole.
+//! as reading the whole. A session is then given the bytes as messages
+//! from both sides (the first byte's top bit picks who starts) one
+//! second apart: no panic, and it counts the frames it reports.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockscope::proto::stomp::{parse, Frame, Step};
+use sockscope::proto::stomp::{parse, Frame, Seen, Session, Step};
+use sockscope::time::Timestamp;
 
 /// Reads `buf` from the start: the frames (command, body) found, and where
 /// reading stopped (an error or an incomplete frame).
@@ -62,4 +65,16 @@ fuzz_target!(|data: &[u8]| {
         pending.drain(..used);
     }
     assert_eq!(frames, whole);
+    let mut session = Session::new();
+    let mut reported = [0u64; 2];
+    let first_client = data[0] & 0x80 != 0;
+    for (k, piece) in rest.chunks(step).enumerate() {
+        let from_client = (k % 2 == 0) == first_client;
+        session.message(from_client, Timestamp(k as i64 * 1_000_000_000), piece, |e| {
+            if let Seen::Frame { from_client, .. } = e {
+                reported[usize::from(!from_client)] += 1;
+            }
+        });
+    }
+    assert_eq!(session.frames, reported);
 });

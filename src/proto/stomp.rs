@@ -21,6 +21,8 @@
 
 use std::borrow::Cow;
 
+use crate::time::Timestamp;
+
 /// Longest command line and header block read before giving up on the
 /// frame (brokers limit it too: RabbitMQ's default is about 10 KiB).
 pub const MAX_HEADERS_LEN: usize = 64 * 1024;
@@ -324,6 +326,308 @@ pub fn unescape(raw: &[u8], escapes: bool) -> Option<Cow<'_, str>> {
     Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
+/// Bytes of a frame cut across messages kept per direction, at most.
+pub const MAX_FRAME: usize = 1024 * 1024;
+/// Subscriptions and awaited receipts kept per session, at most (beyond
+/// them, what is not kept is counted and not checked).
+pub const MAX_TRACKED: usize = 1024;
+/// A direction that promised heart-beats every `n` ms is late when nothing
+/// came from it for more than `HEART_BEAT_TOLERANCE` × `n` ms (the
+/// specification leaves the tolerance to the receiver; STOMP clients use
+/// about twice the interval).
+pub const HEART_BEAT_TOLERANCE: i64 = 2;
+
+/// What a session found wrong: the rule's name (as records will write it)
+/// and what was seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+/// What a session reads from one message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Seen<'a> {
+    Frame {
+        from_client: bool,
+        frame: Frame<'a>,
+    },
+    HeartBeat {
+        from_client: bool,
+    },
+    Violation {
+        from_client: bool,
+        violation: Violation,
+    },
+}
+
+/// One side of a session.
+#[derive(Debug, Default)]
+struct Side {
+    /// The start of a frame cut at the end of the last message.
+    cut: Vec<u8>,
+    /// Stopped: bytes that cannot be framed were seen.
+    stopped: bool,
+    last: Option<Timestamp>,
+    missed: u64,
+}
+
+/// A STOMP session: the frames of both directions, given message by
+/// message (a WebSocket message, or what a TCP stream delivered), and what
+/// the specification says they must agree on: heart-beats as negotiated,
+/// MESSAGEs for subscriptions the client made, RECEIPTs for receipts it
+/// asked for, commands from the side that may send them.
+#[derive(Debug, Default)]
+pub struct Session {
+    sides: [Side; 2],
+    /// CONNECT's heart-beat header (cx, cy), then the intervals agreed at
+    /// CONNECTED (client's, server's), in ms; 0: none.
+    offered: Option<(u64, u64)>,
+    every: [u64; 2],
+    /// STOMP version the server chose (CONNECTED's `version`; 1.0 if absent).
+    pub version: Option<String>,
+    subscriptions: Vec<Box<str>>,
+    receipts: Vec<Box<str>>,
+    /// Subscriptions and receipts not tracked (over [`MAX_TRACKED`]).
+    pub untracked: u64,
+    pub frames: [u64; 2],
+    pub heart_beats: [u64; 2],
+}
+
+fn side(from_client: bool) -> usize {
+    usize::from(!from_client)
+}
+
+/// A `heart-beat` header value: two integers (ms).
+fn heart_beat(v: &str) -> Option<(u64, u64)> {
+    let (a, b) = v.split_once(',')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+impl Session {
+    pub fn new() -> Self {
+        Session::default()
+    }
+
+    /// The heart-beat intervals in force (client's, server's), in ms.
+    pub fn heart_beat_every(&self) -> [u64; 2] {
+        self.every
+    }
+
+    /// Heart-beats missed by each side so far.
+    pub fn missed(&self) -> [u64; 2] {
+        [self.sides[0].missed, self.sides[1].missed]
+    }
+
+    /// Reads one message from a side; `out` gets each frame, heart-beat and
+    /// violation in order.
+    pub fn message(
+        &mut self,
+        from_client: bool,
+        ts: Timestamp,
+        bytes: &[u8],
+        mut out: impl FnMut(Seen<'_>),
+    ) {
+        let i = side(from_client);
+        if self.sides[i].stopped {
+            return;
+        }
+        self.liveness(from_client, ts, &mut out);
+        // A frame cut at the end of the last message goes first.
+        let joined;
+        let buf: &[u8] = if self.sides[i].cut.is_empty() {
+            bytes
+        } else {
+            let mut cut = std::mem::take(&mut self.sides[i].cut);
+            cut.extend_from_slice(bytes);
+            joined = cut;
+            &joined
+        };
+        let mut at = 0;
+        while at < buf.len() {
+            match parse(&buf[at..]) {
+                Ok(Step::HeartBeat(n)) => {
+                    at += n;
+                    self.heart_beats[i] += 1;
+                    out(Seen::HeartBeat { from_client });
+                }
+                Ok(Step::Frame(frame, n)) => {
+                    at += n;
+                    self.frames[i] += 1;
+                    self.frame(from_client, &frame, &mut out);
+                    out(Seen::Frame { from_client, frame });
+                }
+                Ok(Step::Incomplete) => {
+                    let rest = &buf[at..];
+                    if rest.len() > MAX_FRAME {
+                        self.stop(
+                            from_client,
+                            "frame-too-long",
+                            format!("{} bytes and no end", rest.len()),
+                            &mut out,
+                        );
+                    } else {
+                        self.sides[i].cut = rest.to_vec();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    let rule = match e {
+                        FrameError::UnknownCommand => "unknown-command",
+                        FrameError::MissingNul => "missing-nul",
+                        FrameError::TooLong => "frame-too-long",
+                    };
+                    let start = &buf[at..buf.len().min(at + 16)];
+                    let detail = format!("{e} (at {:?})", String::from_utf8_lossy(start));
+                    self.stop(from_client, rule, detail, &mut out);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn stop(
+        &mut self,
+        from_client: bool,
+        rule: &'static str,
+        detail: String,
+        out: &mut impl FnMut(Seen<'_>),
+    ) {
+        let s = &mut self.sides[side(from_client)];
+        s.stopped = true;
+        s.cut = Vec::new();
+        out(Seen::Violation {
+            from_client,
+            violation: Violation { rule, detail },
+        });
+    }
+
+    /// A side was heard from at `ts`: was it late for its heart-beat?
+    fn liveness(&mut self, from_client: bool, ts: Timestamp, out: &mut impl FnMut(Seen<'_>)) {
+        let i = side(from_client);
+        let every = self.every[i];
+        let s = &mut self.sides[i];
+        let last = s.last.replace(ts);
+        let (Some(last), true) = (last, every > 0) else {
+            return;
+        };
+        let quiet_ms = ts.since(last).0 / 1_000_000;
+        if quiet_ms > HEART_BEAT_TOLERANCE * every as i64 {
+            s.missed += 1;
+            out(Seen::Violation {
+                from_client,
+                violation: Violation {
+                    rule: "missed-heart-beat",
+                    detail: format!(
+                        "nothing for {quiet_ms} ms, heart-beats every {every} ms agreed"
+                    ),
+                },
+            });
+        }
+    }
+
+    /// What a frame changes in the session, and what is wrong with it.
+    fn frame(&mut self, from_client: bool, f: &Frame<'_>, out: &mut impl FnMut(Seen<'_>)) {
+        let mut flag = |rule: &'static str, detail: String| {
+            out(Seen::Violation {
+                from_client,
+                violation: Violation { rule, detail },
+            })
+        };
+        let name = f.command.name();
+        if let Some(p) = f.problem {
+            let rule = match p {
+                Problem::BadEscape => "bad-escape",
+                Problem::HeaderWithoutColon => "header-without-colon",
+                Problem::BodyNotAllowed => "body-not-allowed",
+                Problem::BadContentLength => "bad-content-length",
+            };
+            flag(rule, format!("{name} frame"));
+        }
+        if f.command.from_server() == from_client {
+            let who = if from_client { "client" } else { "server" };
+            flag("wrong-direction", format!("{name} sent by the {who}"));
+        }
+        match f.command {
+            Command::Connect | Command::Stomp => {
+                self.offered = Some(
+                    f.header("heart-beat")
+                        .and_then(|v| heart_beat(&v))
+                        .unwrap_or((0, 0)),
+                );
+            }
+            Command::Connected => {
+                self.version = Some(f.header("version").map_or("1.0".into(), |v| v.into_owned()));
+                let (sx, sy) = f
+                    .header("heart-beat")
+                    .and_then(|v| heart_beat(&v))
+                    .unwrap_or((0, 0));
+                let (cx, cy) = self.offered.unwrap_or((0, 0));
+                let agree = |a: u64, b: u64| if a == 0 || b == 0 { 0 } else { a.max(b) };
+                self.every = [agree(cx, sy), agree(sx, cy)];
+            }
+            Command::Subscribe => match f.header("id") {
+                Some(id) if self.subscriptions.iter().any(|s| **s == *id) => {}
+                Some(id) if self.subscriptions.len() < MAX_TRACKED => {
+                    self.subscriptions.push(id.into());
+                }
+                Some(_) => self.untracked += 1,
+                // STOMP 1.0 subscriptions may have no id: MESSAGEs for them
+                // cannot be checked.
+                None => {}
+            },
+            Command::Unsubscribe => {
+                if let Some(id) = f.header("id") {
+                    self.subscriptions.retain(|s| **s != *id);
+                }
+            }
+            Command::Message if !from_client => {
+                if let Some(sub) = f.header("subscription") {
+                    let known = self.subscriptions.iter().any(|s| **s == *sub);
+                    if !known && self.untracked == 0 {
+                        flag(
+                            "message-for-unknown-subscription",
+                            format!("subscription {sub:?} was never made (or was ended)"),
+                        );
+                    }
+                }
+            }
+            Command::Receipt => match f.header("receipt-id") {
+                Some(id) => match self.receipts.iter().position(|r| **r == *id) {
+                    Some(at) => {
+                        self.receipts.swap_remove(at);
+                    }
+                    None if self.untracked == 0 => flag(
+                        "receipt-for-no-request",
+                        format!("receipt-id {id:?} was never asked for"),
+                    ),
+                    None => {}
+                },
+                None => flag(
+                    "receipt-for-no-request",
+                    "RECEIPT without receipt-id".into(),
+                ),
+            },
+            Command::Error => {
+                let message = f
+                    .header("message")
+                    .map_or_else(String::new, |m| m.into_owned());
+                flag("error-frame", format!("ERROR: {message}"));
+            }
+            _ => {}
+        }
+        if from_client && f.command != Command::Connect && f.command != Command::Stomp {
+            if let Some(r) = f.header("receipt") {
+                if self.receipts.len() < MAX_TRACKED {
+                    self.receipts.push(r.into());
+                } else {
+                    self.untracked += 1;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +733,111 @@ mod tests {
         );
         let (f, _) = frame(b"SEND\nempty:\n\n\x00");
         assert_eq!((f.problem, f.header("empty").as_deref()), (None, Some("")));
+    }
+
+    fn run(s: &mut Session, steps: &[(bool, i64, &[u8])]) -> Vec<String> {
+        let mut seen = Vec::new();
+        for &(from_client, ms, bytes) in steps {
+            s.message(from_client, Timestamp(ms * 1_000_000), bytes, |e| {
+                seen.push(match e {
+                    Seen::Frame { frame, .. } => frame.command.name().to_string(),
+                    Seen::HeartBeat { .. } => "heart-beat".to_string(),
+                    Seen::Violation { violation, .. } => format!("! {}", violation.rule),
+                })
+            });
+        }
+        seen
+    }
+
+    #[test]
+    fn a_session_subscribes_receives_and_gets_its_receipts() {
+        let mut s = Session::new();
+        let seen = run(
+            &mut s,
+            &[
+                (true, 0, b"CONNECT\naccept-version:1.2\nheart-beat:1000,2000\n\n\x00"),
+                (false, 5, b"CONNECTED\nversion:1.2\nheart-beat:3000,500\n\n\x00"),
+                (true, 10, b"SUBSCRIBE\nid:sub-0\ndestination:/topic/a\nreceipt:r1\n\n\x00"),
+                (false, 12, b"RECEIPT\nreceipt-id:r1\n\n\x00MESSAGE\nsubscription:sub-0\nmessage-id:1\ndestination:/topic/a\n\nhi\x00"),
+                // One frame in two messages, then a heart-beat.
+                (true, 900, b"SEND\ndestination:/topic/a\n\nhel"),
+                (true, 901, b"lo\x00\n"),
+            ],
+        );
+        assert_eq!(
+            seen,
+            [
+                "CONNECT",
+                "CONNECTED",
+                "SUBSCRIBE",
+                "RECEIPT",
+                "MESSAGE",
+                "SEND",
+                "heart-beat"
+            ]
+        );
+        assert_eq!(s.version.as_deref(), Some("1.2"));
+        // Client: max(cx 1000, sy 500); server: max(sx 3000, cy 2000).
+        assert_eq!(s.heart_beat_every(), [1000, 3000]);
+        assert_eq!(s.frames, [3, 3]);
+        assert_eq!(s.missed(), [0, 0]);
+    }
+
+    #[test]
+    fn each_rule_is_broken_once() {
+        let mut s = Session::new();
+        let seen = run(
+            &mut s,
+            &[
+                (true, 0, b"CONNECT\nheart-beat:1000,0\n\n\x00"),
+                (false, 1, b"CONNECTED\nheart-beat:0,1000\n\n\x00"),
+                (
+                    false,
+                    2,
+                    b"MESSAGE\nsubscription:nope\nmessage-id:1\ndestination:/a\n\n\x00",
+                ),
+                (false, 3, b"RECEIPT\nreceipt-id:r9\n\n\x00"),
+                (true, 4, b"MESSAGE\nsubscription:x\n\n\x00"),
+                (true, 5, b"SEND\ndestination:/a\\q\n\n\x00"),
+                // 1000 ms agreed for the client, 2500 ms of silence.
+                (true, 2505, b"\n"),
+                (false, 2600, b"ERROR\nmessage:malformed frame\n\n\x00"),
+                (false, 2700, b"BOGUS\n\n\x00"),
+                (false, 2800, b"RECEIPT\nreceipt-id:r9\n\n\x00"),
+            ],
+        );
+        assert_eq!(s.version.as_deref(), Some("1.0"));
+        assert_eq!(s.heart_beat_every(), [1000, 0]);
+        assert_eq!(
+            seen,
+            [
+                "CONNECT",
+                "CONNECTED",
+                "! message-for-unknown-subscription",
+                "MESSAGE",
+                "! receipt-for-no-request",
+                "RECEIPT",
+                "! wrong-direction",
+                "MESSAGE",
+                "! bad-escape",
+                "SEND",
+                "! missed-heart-beat",
+                "heart-beat",
+                "! error-frame",
+                "ERROR",
+                "! unknown-command",
+                // The server's side stopped at the bytes it could not frame.
+            ]
+        );
+        assert_eq!(s.missed(), [1, 0]);
+    }
+
+    #[test]
+    fn a_frame_that_never_ends_is_given_up() {
+        let mut s = Session::new();
+        let mut seen = run(&mut s, &[(true, 0, b"SEND\ndestination:/a\n\n")]);
+        let big = vec![b'x'; MAX_FRAME];
+        seen.extend(run(&mut s, &[(true, 1, &big), (true, 2, b"\x00")]));
+        assert_eq!(seen, ["! frame-too-long"]);
     }
 }
