@@ -1,7 +1,7 @@
 //! Application decoders over reassembled TCP streams.
 //!
 //! Each protocol has a zero-copy parser for its wire format (`http`, `ws`,
-//! `sse`, `deflate`, `stomp`, `engineio`) and a stream handler that turns a connection's two
+//! `sse`, `deflate`, `stomp`, `engineio`, `sockjs`) and a stream handler that turns a connection's two
 //! byte streams into records (`exchange` for HTTP/1.x, which hands an
 //! upgraded connection to `websocket`). Real-time channels (`channel`) are
 //! gathered across connections. The tracker never names a protocol:
@@ -12,6 +12,7 @@ pub mod deflate;
 pub mod engineio;
 pub mod exchange;
 pub mod http;
+pub mod sockjs;
 pub mod sse;
 pub mod stomp;
 pub mod utf8;
