@@ -95,6 +95,24 @@ fn conn_ref(ctx: &StreamCtx) -> ConnRef {
     }
 }
 
+/// Joins a head's new bytes to what was kept of it (`slot`): `None` when
+/// its end cannot be among them yet (everything is kept in `slot` again);
+/// else the kept bytes with `data` after them (nothing when nothing was
+/// kept: the head is then read from `data` itself), and how many were kept.
+fn gather_head(slot: &mut Vec<u8>, data: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let seen = slot.len();
+    let mut buf = std::mem::take(slot);
+    if seen > 0 {
+        buf.extend_from_slice(data);
+        // Parsed again only when the head may have ended.
+        if buf.len() <= http::MAX_HEAD && !http::may_end_head(&buf, seen) {
+            *slot = buf;
+            return None;
+        }
+    }
+    Some((buf, seen))
+}
+
 /// A body being read.
 #[derive(Clone, Copy, Debug)]
 enum BodyReader {
@@ -401,17 +419,10 @@ impl HttpDecoder {
                 }
                 Dir::Head => {
                     let head_ts = *self.client_head_ts.get_or_insert(ts);
-                    let seen = self.client_buf.len();
-                    let mut buf = std::mem::take(&mut self.client_buf);
+                    let Some((mut buf, seen)) = gather_head(&mut self.client_buf, data) else {
+                        return;
+                    };
                     let buffered = seen > 0;
-                    if buffered {
-                        buf.extend_from_slice(data);
-                        // Parsed again only when the head may have ended.
-                        if buf.len() <= http::MAX_HEAD && !http::may_end_head(&buf, seen) {
-                            self.client_buf = buf;
-                            return;
-                        }
-                    }
                     let head: &[u8] = if buffered { &buf } else { data };
                     match http::parse_request_head(head) {
                         Ok(Some((req, n))) => {
@@ -695,16 +706,10 @@ impl HttpDecoder {
                         return;
                     };
                     let head_ts = *self.server_head_ts.get_or_insert(ts);
-                    let seen = self.server_buf.len();
-                    let mut buf = std::mem::take(&mut self.server_buf);
+                    let Some((mut buf, seen)) = gather_head(&mut self.server_buf, data) else {
+                        return;
+                    };
                     let buffered = seen > 0;
-                    if buffered {
-                        buf.extend_from_slice(data);
-                        if buf.len() <= http::MAX_HEAD && !http::may_end_head(&buf, seen) {
-                            self.server_buf = buf;
-                            return;
-                        }
-                    }
                     let head: &[u8] = if buffered { &buf } else { data };
                     let parsed = http::parse_response_head(head);
                     let (resp, n) = match parsed {

@@ -310,21 +310,7 @@ impl<W: Write> HumanView<W> {
         what: &str,
         tone: Option<Tone>,
     ) {
-        let arrow = match dir {
-            Direction::Client => "→",
-            Direction::Server => "←",
-        };
-        let what = self.cfg.style.paint(what, tone);
-        self.line.clear();
-        let _ = write!(
-            self.line,
-            "{}  WS   #{}  {} {arrow} {}  {what}",
-            TimeOfDay(ts),
-            c.conn_id,
-            endpoint(&c.client_ip, c.client_port),
-            endpoint(&c.server_ip, c.server_port),
-        );
-        self.emit_line();
+        self.conn_line("WS  ", ts, c, dir, what, tone);
     }
 
     fn ws_upgrade(&mut self, u: &WsUpgrade) {
@@ -409,8 +395,9 @@ impl<W: Write> HumanView<W> {
         self.ws_line(m.ts, &m.conn, m.direction, &what);
     }
 
-    /// An HTTP or SSE event line.
-    fn http_line(
+    /// An event line of a connection (WebSocket, HTTP, SSE): time, kind,
+    /// the connection, the arrow from the sender.
+    fn conn_line(
         &mut self,
         kind: &str,
         ts: crate::time::Timestamp,
@@ -490,7 +477,7 @@ impl<W: Write> HumanView<W> {
         if !notes.is_empty() {
             let _ = write!(what, " ({})", notes.join(", "));
         }
-        self.http_line("HTTP", t.ts, &t.conn, Direction::Client, &what, tone);
+        self.conn_line("HTTP", t.ts, &t.conn, Direction::Client, &what, tone);
     }
 
     fn sse_event(&mut self, e: &SseEvent) {
@@ -524,7 +511,7 @@ impl<W: Write> HumanView<W> {
         if let Some(r) = e.retry {
             let _ = write!(what, " (retry {r} ms)");
         }
-        self.http_line("SSE ", e.ts, &e.conn, Direction::Server, &what, None);
+        self.conn_line("SSE ", e.ts, &e.conn, Direction::Server, &what, None);
     }
 
     fn ws_violation(&mut self, v: &WsViolation) {
